@@ -1,0 +1,212 @@
+"""`ganstudio prepare|train|generate|models`: a thin face over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from ganstudio.config import Config, apply_overrides, available_presets, load_preset
+from ganstudio.registry import DATASETS, MODELS
+
+
+def _bar(fraction: float, width: int = 24) -> str:
+    filled = int(round(fraction * width))
+    return "█" * filled + "·" * (width - filled)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class ProgressPrinter:
+    """One redrawn line on a terminal; a line every few seconds in logs."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.tty = sys.stderr.isatty()
+        self.every_s, self.last = every_s, 0.0
+
+    def __call__(self, p) -> None:
+        now = time.monotonic()
+        if not self.tty and now - self.last < self.every_s and p.fraction < 1.0:
+            return
+        self.last = now
+        total = f"/{p.total_kimg:g}" if p.total_kimg else ""
+        losses = " ".join(f"{k} {v:.3f}" for k, v in p.losses.items() if k.startswith("loss"))
+        line = (f"{_bar(p.fraction)} {p.fraction:4.0%} | {p.kimg:.1f}{total} kimg | {p.img_per_s:.0f} img/s | "
+                f"{losses} | elapsed {_duration(p.elapsed_s)} ETA {_duration(p.eta_s)}")
+        print(("\r" + line + "\033[K") if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)
+
+
+def _data_progress(done: int, total: int) -> None:
+    if done == total or done % 500 == 0:
+        print(f"\rdecoding images {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    config = load_preset(args.preset)
+    overrides = list(args.set or [])
+    if getattr(args, "resolution", None):
+        overrides.append(f"data.resolution={args.resolution}")
+    return apply_overrides(config, overrides)
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from ganstudio.data import prepare
+
+    config = apply_overrides(Config(), [f"data.resolution={args.resolution}", f"data.fit={args.fit}",
+                                        f"data.background={args.background}", f"data.channels={args.channels}"])
+    dataset = prepare(args.source, config.data, _data_progress)
+    path = dataset.save(args.out)
+    for item in dataset.skipped:
+        print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)
+    info = dataset.describe()
+    print(f"packed {len(dataset)} images ({info['resolution']} px, {info['channels']} channel(s), "
+          f"{len(info['class_names'])} classes, attributes: {', '.join(info['attributes'])}, "
+          f"{info['num_captioned']} captioned, {len(dataset.skipped)} skipped) → {path} "
+          f"[fingerprint {dataset.fingerprint}]")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = _config(args)
+    if args.dry_run:
+        print(config.to_json())
+        return 0
+    if args.minutes is None and args.kimg is None:
+        args.minutes = 10.0
+    from ganstudio.data import load_dataset
+    from ganstudio.training.loop import TrainingDiverged, train
+
+    dataset = load_dataset(args.data, config.data, _data_progress)
+    print(f"data: {dataset.source} — {len(dataset)} images, {dataset.resolution} px, "
+          f"{dataset.num_classes} classes, attributes {', '.join(dataset.attribute_names)}", file=sys.stderr)
+    if dataset.skipped:
+        print(f"skipped {len(dataset.skipped)} unusable files (see `ganstudio prepare` for the list)", file=sys.stderr)
+    stop = {"requested": False}
+
+    def on_interrupt(signum, frame):  # first Ctrl-C: finish the step and checkpoint; second: quit now
+        if stop["requested"]:
+            raise KeyboardInterrupt
+        stop["requested"] = True
+        print("\nstopping after this step and writing a checkpoint (Ctrl-C again to quit now)", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    printer = ProgressPrinter()
+    try:
+        checkpoint = train(config, dataset, args.out, kimg=args.kimg, minutes=args.minutes, resume=args.resume,
+                           device=args.device, progress_fn=printer, abort_fn=lambda: stop["requested"])
+    except TrainingDiverged as error:
+        printer.done()
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    printer.done()
+    print(f"model: {checkpoint}\nsamples: {Path(args.out) / 'samples' / 'latest.png'}\n"
+          f"generate: ganstudio generate --model {args.out} -n 16 --out out/")
+    return 0
+
+
+def _parse_attributes(items: list[str] | None) -> dict[str, float]:
+    attributes = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--attr {item!r} must look like name=value, e.g. brightness=0.2")
+        try:
+            attributes[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--attr {item!r}: {value!r} is not a number") from None
+    return attributes
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from ganstudio.pipeline import GenerationPipeline
+
+    pipe = GenerationPipeline.from_pretrained(args.model, device=args.device)
+    result = pipe(n=args.n, seed=args.seed, label=args.label, attributes=_parse_attributes(args.attr),
+                  truncation=args.truncation)
+    paths = result.save(args.out)
+    print(f"wrote {len(result.images)} images and a grid to {args.out}/ (grid: {paths[-1]}); "
+          f"each PNG is marked as AI-generated (model {pipe.model_id})")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from ganstudio.pipeline import GenerationPipeline, bundled_models
+
+    for name in bundled_models():
+        pipe = GenerationPipeline.from_pretrained(name, device="cpu")
+        print(f"{name}: {pipe.dataset_info['resolution']} px, classes: {', '.join(pipe.class_names) or 'none'}; "
+              f"attributes: {', '.join(pipe.attribute_names) or 'none'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ganstudio", description="Train GANs on your images and generate from them.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("prepare", help="pack an image folder or built-in dataset into a .gsd file")
+    p.add_argument("source", help=f"image folder or built-in dataset ({', '.join(DATASETS.names())})")
+    p.add_argument("--resolution", type=int, default=32)
+    p.add_argument("--out", required=True, help="output file, e.g. data.gsd")
+    p.add_argument("--fit", choices=["crop", "pad"], default="pad", help="make non-square images square")
+    p.add_argument("--background", default="#ffffff", help="colour for transparency and padding")
+    p.add_argument("--channels", choices=["auto", "1", "3"], default="auto")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("train", help="train a model")
+    p.add_argument("--data", required=True, help="image folder, .gsd file, or built-in dataset name")
+    p.add_argument("--preset", default="cpu-32", help=f"preset name ({', '.join(available_presets())}) or YAML path")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, samples, metrics)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--minutes", type=float, help="train for this many minutes (default 10)")
+    length.add_argument("--kimg", type=float, help="train on this many thousand images")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    p.add_argument("--resolution", type=int, help="shortcut for --set data.resolution=N")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.batch=128")
+    p.add_argument("--arch", choices=MODELS.names(), help="shortcut for --set model.arch=NAME")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("generate", help="generate images from a trained or bundled model")
+    p.add_argument("--model", default="fashion-mnist", help="bundled name, model folder or run folder")
+    p.add_argument("-n", type=int, default=16, help="number of images")
+    p.add_argument("--seed", type=int, default=0, help="image i uses seed + i")
+    p.add_argument("--label", help="class name or index")
+    p.add_argument("--attr", action="append", metavar="NAME=VALUE", help="attribute value, e.g. brightness=0.2")
+    p.add_argument("--truncation", type=float, default=1.0, help="0..1; lower is more typical, less varied")
+    p.add_argument("--out", default="out", help="output folder")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("models", help="list the bundled models")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "arch", None):
+        args.set = (args.set or []) + [f"model.arch={args.arch}"]
+    try:
+        return args.func(args)
+    except (ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

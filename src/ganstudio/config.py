@@ -1,0 +1,208 @@
+"""Typed configuration: dataclasses are the single source of truth, presets are YAML.
+
+A preset names only what differs from the defaults below; `train.lr_g=2e-4`-style dotted
+overrides are applied on top with type checks, and the resolved config is written into every
+run and model folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PRESET_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class Schedule:
+    """A value that moves from `start` to `end` over training (progress 0 → 1).
+
+    `kind` is "constant", "linear" or "cosine"; hyperparameters as schedules follow R3GAN
+    (Huang et al. 2024), which decays lr and γ over training.
+    """
+
+    start: float
+    end: float | None = None
+    kind: str = "cosine"
+
+    def at(self, progress: float) -> float:
+        if self.end is None or self.kind == "constant":
+            return self.start
+        t = min(max(progress, 0.0), 1.0)
+        if self.kind == "linear":
+            return self.start + (self.end - self.start) * t
+        if self.kind == "cosine":
+            import math
+
+            return self.end + (self.start - self.end) * 0.5 * (1 + math.cos(math.pi * t))
+        raise ValueError(f"schedule kind {self.kind!r} is unknown; use constant, linear or cosine")
+
+
+@dataclass
+class DataConfig:
+    resolution: int = 32
+    fit: str = "pad"  # how non-square images become square: "crop" (centre) or "pad"
+    background: str = "#ffffff"  # colour RGBA images are composited on, and padding colour
+    channels: str = "auto"  # "auto" (1 if every image is grayscale), "1" or "3"
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "r3gan"
+    z_dim: int = 64
+    cond_dim: int = 128  # width of the embedded condition vector
+    w_dim: int = 256  # width of the latent code G's mapping MLP makes from z and cond
+    channel_base: int = 2048  # channels at resolution r: min(channel_max, channel_base // r)
+    channel_max: int = 256
+    blocks_per_stage: int = 1
+    expansion: int = 1  # inverted-bottleneck width factor inside a residual block
+    group_size: int = 0  # channels per group in the 3x3 conv; 0 = dense (fastest on CPU, see BENCHMARKS.md)
+    upsample: str = "nearest"  # "nearest" or "bilinear"
+
+
+@dataclass
+class TrainConfig:
+    batch: int = 64
+    loss: str = "rpgan"  # "rpgan" (relativistic pairing) or "nonsaturating" (DCGAN's)
+    beta1: float = 0.0
+    lr_g: Schedule = field(default_factory=lambda: Schedule(2e-4, 5e-5))
+    lr_d: Schedule = field(default_factory=lambda: Schedule(2e-4, 5e-5))
+    beta2: float = 0.99
+    gamma: Schedule = field(default_factory=lambda: Schedule(1.0, 0.1))  # R1 and R2 weight
+    reg_every: int = 1  # lazy R1/R2: penalise every N D steps, scaled by N
+    ema_kimg: Schedule = field(default_factory=lambda: Schedule(10.0, kind="constant"))  # EMA half-life
+    ema_rampup: float = 0.05  # half-life is at most this fraction of images seen so far
+    augment: str = "auto"  # "auto" (on below 30k images), "on", "off"
+    augment_p: Schedule = field(default_factory=lambda: Schedule(0.5, kind="constant"))
+    augment_policy: str = "translation,cutout,color"
+    cond_drop: float = 0.1  # probability each condition is dropped, so it is optional at inference
+    precision: str = "auto"  # "auto" (bf16 on CPU and CUDA where supported), "bf16", "fp32"
+    channels_last: bool = True
+    seed: int = 0
+    sample_every_kimg: float = 20.0
+    checkpoint_every_kimg: float = 50.0
+    log_every_steps: int = 20
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset: str = "default"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Convert `value` to `annotation`, raising a clear error when it does not fit."""
+    hints_origin = typing.get_origin(annotation)
+    if annotation is Schedule:
+        if isinstance(value, Schedule):
+            return value
+        if isinstance(value, int | float):
+            return Schedule(float(value), kind="constant")
+        if isinstance(value, dict):
+            unknown = set(value) - {"start", "end", "kind"}
+            if unknown:
+                raise ValueError(f"{where}: unknown schedule keys {sorted(unknown)}; use start, end, kind")
+            return Schedule(float(value["start"]), None if value.get("end") is None else float(value["end"]),
+                            str(value.get("kind", "cosine")))
+        raise ValueError(f"{where}: expected a number or {{start, end, kind}}, got {value!r}")
+    if hints_origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], where)
+    if dataclasses.is_dataclass(annotation):
+        if isinstance(value, annotation):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected a mapping, got {value!r}")
+        return _from_dict(annotation, value, where)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            return value.lower() in ("true", "1", "yes", "on")
+        raise ValueError(f"{where}: expected true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"{where}: expected an integer, got {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: expected an integer, got {value!r}") from None
+    if annotation is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: expected a number, got {value!r}") from None
+    if annotation is str:
+        return str(value)
+    return value
+
+
+def _from_dict(cls: type, values: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(names)}")
+    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any]) -> Config:
+    """Rebuild a Config from `to_dict()` output (as written in config.json)."""
+    return _from_dict(Config, values, "")
+
+
+def available_presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def load_preset(name_or_path: str) -> Config:
+    """Load a preset by name (see `available_presets()`) or from a YAML file path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PRESET_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ValueError(
+            f"preset {name_or_path!r} not found; valid presets: {', '.join(available_presets())} "
+            "(or pass a path to a .yaml file)"
+        )
+    values = yaml.safe_load(path.read_text()) or {}
+    values.setdefault("preset", path.stem)
+    return config_from_dict(values)
+
+
+def apply_overrides(config: Config, overrides: list[str]) -> Config:
+    """Apply `section.key=value` overrides (YAML-parsed values) with type checks."""
+    values = config.to_dict()
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} must look like section.key=value, e.g. train.batch=128")
+        dotted, raw = item.split("=", 1)
+        keys = dotted.strip().split(".")
+        node = values
+        for i, key in enumerate(keys[:-1]):
+            if not isinstance(node, dict) or key not in node:
+                raise ValueError(f"override {item!r}: {'.'.join(keys[: i + 1])} is not a config section")
+            node = node[key]
+        if not isinstance(node, dict) or keys[-1] not in node:
+            valid = sorted(node) if isinstance(node, dict) else []
+            raise ValueError(f"override {item!r}: unknown key {keys[-1]!r}; valid keys here: {valid}")
+        node[keys[-1]] = yaml.safe_load(raw)
+    return config_from_dict(values)

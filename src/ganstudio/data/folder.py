@@ -1,0 +1,169 @@
+"""Read a user's image folder into a PackedDataset.
+
+Conventions (ImageFolder and Hugging Face imagefolder):
+- first-level sub-folder names are class labels; images directly in the root have none;
+- an optional `metadata.jsonl` (one per folder) with `file_name` plus columns: `label`
+  (overrides the sub-folder), `text` (caption or list of captions), numeric columns
+  (user attributes, stored beside the measured ones); other columns are kept out;
+- an optional sidecar `name.txt` beside `name.png`: one caption per non-empty line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganstudio.config import DataConfig
+from ganstudio.data import attributes as measured
+from ganstudio.data.images import IMAGE_EXTENSIONS, ImageSkipped, load_image, parse_color
+from ganstudio.data.packed import PackedDataset
+
+RESERVED_COLUMNS = {"file_name", "label", "text", "sketch"}
+ProgressFn = Callable[[int, int], None]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def scan(root: Path) -> list[Path]:
+    """Image files under `root`, recursively, in a stable order (hidden files skipped)."""
+    files = [
+        p
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not any(s.startswith(".") for s in p.relative_to(root).parts)
+    ]
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def read_metadata(root: Path) -> tuple[dict[str, dict[str, Any]], list[dict[str, str]]]:
+    """All metadata.jsonl rows under `root`, keyed by the image path relative to `root`."""
+    rows: dict[str, dict[str, Any]] = {}
+    problems: list[dict[str, str]] = []
+    for meta in sorted(root.rglob("metadata.jsonl")):
+        for number, line in enumerate(meta.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            where = f"{meta.relative_to(root).as_posix()}:{number}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                problems.append({"file": where, "reason": f"invalid JSON ({error.msg})"})
+                continue
+            if not isinstance(row, dict) or "file_name" not in row:
+                problems.append({"file": where, "reason": "row has no 'file_name'"})
+                continue
+            rows[(meta.parent / row["file_name"]).relative_to(root).as_posix()] = row
+    return rows, problems
+
+
+def fingerprint_source(root: Path, config: DataConfig) -> tuple[str, list[dict[str, Any]]]:
+    """SHA-256 of every image, metadata and caption file plus the preparation options."""
+    manifest = []
+    h = hashlib.sha256(json.dumps([config.resolution, config.fit, config.background, config.channels]).encode())
+    extra = [p for p in root.rglob("*") if p.is_file() and (p.name == "metadata.jsonl" or p.suffix == ".txt")]
+    for path in scan(root) + sorted(extra):
+        entry = {"file": path.relative_to(root).as_posix(), "sha256": _sha256(path)}
+        manifest.append(entry)
+        h.update(f"{entry['file']}\0{entry['sha256']}\n".encode())
+    return h.hexdigest()[:16], manifest
+
+
+def _captions(path: Path, row: dict[str, Any]) -> list[str]:
+    captions: list[str] = []
+    text = row.get("text")
+    if isinstance(text, str) and text.strip():
+        captions.append(text.strip())
+    elif isinstance(text, list):
+        captions += [t.strip() for t in text if isinstance(t, str) and t.strip()]
+    sidecar = path.with_suffix(".txt")
+    if sidecar.is_file():
+        captions += [line.strip() for line in sidecar.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    return captions
+
+
+def prepare_folder(root: str | Path, config: DataConfig, progress: ProgressFn | None = None) -> PackedDataset:
+    """Decode every usable image under `root`; skipped files are listed with their reason."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"dataset folder {root} does not exist")
+    files = scan(root)
+    source_fp, manifest = fingerprint_source(root, config)
+    rows, skipped = read_metadata(root)
+    background = parse_color(config.background)
+    arrays, grays, labels_raw, captions, user_attrs = [], [], [], [], []
+    for i, path in enumerate(files):
+        rel = path.relative_to(root).as_posix()
+        try:
+            array, is_gray = load_image(path, config.resolution, config.fit, background)
+        except ImageSkipped as reason:
+            skipped.append({"file": rel, "reason": str(reason)})
+            continue
+        finally:
+            if progress is not None:
+                progress(i + 1, len(files))
+        row = rows.get(rel, {})
+        parts = Path(rel).parts
+        label = row.get("label", parts[0] if len(parts) > 1 else None)
+        arrays.append(array)
+        grays.append(is_gray)
+        labels_raw.append(None if label is None else str(label))
+        captions.append(_captions(path, row))
+        user_attrs.append({k: v for k, v in row.items() if k not in RESERVED_COLUMNS})
+    if not arrays:
+        reasons = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped[:5])
+        raise ValueError(
+            f"no usable images in {root} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))} files"
+            + (f"; skipped {len(skipped)}: {reasons}" if skipped else "")
+            + ")"
+        )
+    channels = {"auto": 1 if all(grays) else 3, "1": 1, "3": 3}.get(config.channels)
+    if channels is None:
+        raise ValueError(f"data.channels {config.channels!r} is unknown; use auto, 1 or 3")
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # (N, 3, H, W)
+    if channels == 1:
+        weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        images = (images.float() * weights).sum(dim=1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+    class_names = sorted({label for label in labels_raw if label is not None}, key=_natural_key)
+    index = {name: i for i, name in enumerate(class_names)}
+    labels = torch.tensor([-1 if label is None else index[label] for label in labels_raw], dtype=torch.int64)
+    names = measured.attribute_names(channels)
+    values = measured.measure(images)
+    user_names = sorted({k for row in user_attrs for k, v in row.items() if _is_number(v)} - set(names))
+    if user_names:
+        extra = torch.tensor(
+            [[float(row[k]) if _is_number(row.get(k)) else math.nan for k in user_names] for row in user_attrs],
+            dtype=torch.float32,
+        )
+        values = torch.cat([values, extra], dim=1)
+        names = names + user_names
+    return PackedDataset(
+        images=images,
+        labels=labels,
+        class_names=class_names,
+        attributes=values,
+        attribute_names=names,
+        captions=captions,
+        source=f"folder:{root.resolve()}#{source_fp}",
+        manifest=manifest,
+        skipped=skipped,
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _natural_key(name: str) -> tuple:
+    return (0, int(name), "") if name.isdigit() else (1, 0, name.lower())

@@ -1,0 +1,169 @@
+"""The packed dataset: uint8 pixels and every label, attribute and caption in one file.
+
+A `.gsd` file is a safetensors file (never a pickle): tensors `images` (N, C, H, W) uint8,
+`labels` (N,) int64 (-1 = no label) and `attributes` (N, A) float32, with the class names,
+attribute names, captions, manifest (each source file's SHA-256) and fingerprint stored as
+JSON in the safetensors metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+
+FORMAT = "ganstudio-dataset"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class PackedDataset:
+    """Images and conditions of a dataset, ready for training (everything in memory)."""
+
+    images: torch.Tensor  # (N, C, H, W) uint8
+    labels: torch.Tensor  # (N,) int64, -1 where an image has no label
+    class_names: list[str]
+    attributes: torch.Tensor  # (N, A) float32, NaN where a value is missing
+    attribute_names: list[str]
+    captions: list[list[str]]  # several captions per image allowed
+    source: str
+    manifest: list[dict[str, Any]] = field(default_factory=list)  # {"file", "sha256"} per source file
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {"file", "reason"}
+    licence: str = "unknown"
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        n = self.images.shape[0]
+        if not (self.labels.shape[0] == self.attributes.shape[0] == len(self.captions) == n):
+            raise ValueError("packed dataset: images, labels, attributes and captions differ in length")
+        if not self.fingerprint:
+            self.fingerprint = self.compute_fingerprint()
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def resolution(self) -> int:
+        return self.images.shape[-1]
+
+    @property
+    def channels(self) -> int:
+        return self.images.shape[1]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def compute_fingerprint(self) -> str:
+        h = hashlib.sha256()
+        h.update(f"{FORMAT}/{FORMAT_VERSION}/{tuple(self.images.shape)}".encode())
+        h.update(self.images.numpy().tobytes())
+        h.update(self.labels.numpy().tobytes())
+        h.update(json.dumps([self.class_names, self.attribute_names, self.captions]).encode())
+        h.update(self.attributes.numpy().tobytes())
+        return h.hexdigest()[:16]
+
+    def attribute_stats(self) -> dict[str, dict[str, float]]:
+        """Range, mean and std of each attribute (NaNs ignored), as stored in dataset.json."""
+        stats = {}
+        for i, name in enumerate(self.attribute_names):
+            column = self.attributes[:, i]
+            column = column[~torch.isnan(column)]
+            if column.numel() == 0:
+                column = torch.zeros(1)
+            stats[name] = {
+                "min": float(column.min()),
+                "max": float(column.max()),
+                "mean": float(column.mean()),
+                "std": float(column.std()) if column.numel() > 1 else 1.0,
+            }
+        return stats
+
+    def describe(self) -> dict[str, Any]:
+        """What a model folder's dataset.json records about its training data."""
+        return {
+            "source": self.source,
+            "fingerprint": self.fingerprint,
+            "num_images": len(self),
+            "resolution": self.resolution,
+            "channels": self.channels,
+            "class_names": self.class_names,
+            "attributes": self.attribute_stats(),
+            "num_captioned": sum(1 for c in self.captions if c),
+            "licence": self.licence,
+            "skipped": len(self.skipped),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the dataset atomically (temp file + rename) as a `.gsd` safetensors file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        metadata = {
+            "format": FORMAT,
+            "format_version": str(FORMAT_VERSION),
+            "class_names": json.dumps(self.class_names),
+            "attribute_names": json.dumps(self.attribute_names),
+            "captions": json.dumps(self.captions),
+            "source": self.source,
+            "manifest": json.dumps(self.manifest),
+            "skipped": json.dumps(self.skipped),
+            "licence": self.licence,
+            "fingerprint": self.fingerprint,
+        }
+        tensors = {
+            "images": self.images.contiguous(),
+            "labels": self.labels.contiguous(),
+            "attributes": self.attributes.contiguous(),
+        }
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            save_file(tensors, tmp, metadata=metadata)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> PackedDataset:
+        path = Path(path)
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                metadata = f.metadata() or {}
+            tensors = load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as error:
+            raise ValueError(
+                f"{path} is not a packed ganstudio dataset ({error}); create one with "
+                "`ganstudio prepare SOURCE --out data.gsd`"
+            ) from None
+        if metadata.get("format") != FORMAT:
+            raise ValueError(f"{path} is a safetensors file but not a ganstudio dataset; re-run `ganstudio prepare`")
+        version = int(metadata.get("format_version", "0"))
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f"{path} has dataset format version {version}; this ganstudio reads version {FORMAT_VERSION}. "
+                "Re-run `ganstudio prepare` on the source to repack it."
+            )
+        return cls(
+            images=tensors["images"],
+            labels=tensors["labels"],
+            class_names=json.loads(metadata["class_names"]),
+            attributes=tensors["attributes"],
+            attribute_names=json.loads(metadata["attribute_names"]),
+            captions=json.loads(metadata["captions"]),
+            source=metadata["source"],
+            manifest=json.loads(metadata["manifest"]),
+            skipped=json.loads(metadata["skipped"]),
+            licence=metadata.get("licence", "unknown"),
+            fingerprint=metadata["fingerprint"],
+        )

@@ -1,0 +1,49 @@
+"""GAN losses as pure functions of discriminator logits, plus the gradient penalties."""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+
+def rpgan_d(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Relativistic pairing loss for D (Jolicoeur-Martineau 2018; Huang et al. 2024)."""
+    return F.softplus(fake_logits - real_logits).mean()
+
+
+def rpgan_g(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Relativistic pairing loss for G: each fake should score above its paired real."""
+    return F.softplus(real_logits - fake_logits).mean()
+
+
+def nonsaturating_d(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The original GAN loss for D (Goodfellow et al. 2014), as DCGAN trains it."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def nonsaturating_g(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    del real_logits  # the non-saturating G loss only looks at fakes
+    return F.softplus(-fake_logits).mean()
+
+
+def gradient_penalty(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """Zero-centred gradient penalty E‖∇ₓD(x)‖²: R1 on reals (Mescheder et al. 2018), R2 on fakes.
+
+    `inputs` must require grad and `logits` be computed from them; the graph is kept so the
+    penalty itself can be back-propagated.
+    """
+    (grad,) = torch.autograd.grad(logits.float().sum(), inputs, create_graph=True)
+    return grad.float().square().sum(dim=(1, 2, 3)).mean()
+
+
+LOSSES = {
+    "rpgan": (rpgan_d, rpgan_g),
+    "nonsaturating": (nonsaturating_d, nonsaturating_g),
+}
+
+
+def get_loss(name: str):
+    """(d_loss, g_loss) functions for a loss name; unknown names list the valid ones."""
+    if name not in LOSSES:
+        raise ValueError(f"loss {name!r} is unknown; valid losses: {', '.join(sorted(LOSSES))}")
+    return LOSSES[name]

@@ -1,0 +1,106 @@
+"""R3GAN-style generator and discriminator (Huang et al., NeurIPS 2024, "The GAN is dead; long
+live the GAN!"): normalisation-free residual networks with fix-up initialisation, trained with
+the relativistic pairing loss and R1 + R2 (see losses.py).
+
+Conditioning: G maps [z, embed(cond)] through a small MLP to w, which sets the 4x4 basis and
+adds a per-channel bias at every stage; D is a projection discriminator (Miyato & Koyama 2018).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ganstudio.conditioning import Cond, CondEmbedding, CondSpec
+from ganstudio.config import ModelConfig
+from ganstudio.models.layers import Resample, ResidualBlock, act, conv, stage_widths
+from ganstudio.registry import MODELS
+
+
+class Generator(nn.Module):
+    """G(z, cond) -> images in about [-1, 1], shape (B, channels, resolution, resolution)."""
+
+    def __init__(self, config: ModelConfig, resolution: int, channels: int, spec: CondSpec) -> None:
+        super().__init__()
+        self.z_dim, self.w_dim = config.z_dim, config.w_dim
+        self.spec = spec
+        widths = stage_widths(resolution, config.channel_base, config.channel_max)
+        num_blocks = len(widths) * config.blocks_per_stage
+        self.embed = CondEmbedding(spec, config.cond_dim)
+        self.mapping = nn.Sequential(
+            nn.Linear(config.z_dim + config.cond_dim, config.w_dim), nn.LeakyReLU(0.2),
+            nn.Linear(config.w_dim, config.w_dim), nn.LeakyReLU(0.2),
+        )
+        self.basis = nn.Linear(config.w_dim, widths[4] * 16)
+        self.stage_bias = nn.ModuleList()
+        self.stages = nn.ModuleList()
+        self.transitions = nn.ModuleList()
+        resolutions = sorted(widths)
+        for r in resolutions:
+            self.stage_bias.append(nn.Linear(config.w_dim, widths[r]))
+            self.stages.append(nn.Sequential(*[
+                ResidualBlock(widths[r], config.expansion, config.group_size, num_blocks)
+                for _ in range(config.blocks_per_stage)
+            ]))
+            if r < resolution:
+                self.transitions.append(Resample(widths[r], widths[2 * r], "up", config.upsample))
+        self.to_image = conv(widths[resolution], channels, 1)
+
+    def map(self, z: torch.Tensor, cond: Cond | None) -> torch.Tensor:
+        """z (B, z_dim) and cond → w (B, w_dim); truncation works in this space."""
+        z = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
+        return self.mapping(torch.cat([z, self.embed(cond, z.shape[0], z.device)], dim=1))
+
+    def synthesize(self, w: torch.Tensor) -> torch.Tensor:
+        x = self.basis(w).view(w.shape[0], -1, 4, 4)  # (B, C4, 4, 4)
+        for i, stage in enumerate(self.stages):
+            x = x + self.stage_bias[i](w)[:, :, None, None]
+            x = stage(x)
+            if i < len(self.transitions):
+                x = self.transitions[i](x)  # (B, C_2r, 2r, 2r)
+        return self.to_image(act(x))  # (B, channels, R, R)
+
+    def forward(self, z: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
+        return self.synthesize(self.map(z, cond))
+
+
+class Discriminator(nn.Module):
+    """D(images, cond) -> logits (B,): unconditional score plus projection on embed(cond)."""
+
+    def __init__(self, config: ModelConfig, resolution: int, channels: int, spec: CondSpec) -> None:
+        super().__init__()
+        widths = stage_widths(resolution, config.channel_base, config.channel_max)
+        num_blocks = len(widths) * config.blocks_per_stage
+        resolutions = sorted(widths, reverse=True)
+        self.from_image = conv(channels, widths[resolution], 1)
+        self.stages = nn.ModuleList()
+        self.transitions = nn.ModuleList()
+        for r in resolutions:
+            self.stages.append(nn.Sequential(*[
+                ResidualBlock(widths[r], config.expansion, config.group_size, num_blocks)
+                for _ in range(config.blocks_per_stage)
+            ]))
+            if r > 4:
+                self.transitions.append(Resample(widths[r], widths[r // 2], "down"))
+        self.head = nn.Conv2d(widths[4], widths[4], 4)  # (B, C4, 1, 1): a learned 4x4 basis
+        self.out = nn.Linear(widths[4], 1)
+        self.embed = CondEmbedding(spec, config.cond_dim) if spec.is_conditional else None
+        self.project = nn.Linear(config.cond_dim, widths[4]) if spec.is_conditional else None
+
+    def forward(self, images: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
+        x = self.from_image(images)
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i < len(self.transitions):
+                x = self.transitions[i](x)
+        h = act(self.head(act(x))).flatten(1)  # (B, C4)
+        logits = self.out(h).squeeze(1)  # (B,)
+        if self.embed is not None:
+            e = self.project(self.embed(cond, h.shape[0], h.device))  # (B, C4)
+            logits = logits + (e * h).sum(dim=1)
+        return logits
+
+
+@MODELS.register("r3gan")
+def build(config: ModelConfig, resolution: int, channels: int, spec: CondSpec) -> tuple[Generator, Discriminator]:
+    return Generator(config, resolution, channels, spec), Discriminator(config, resolution, channels, spec)

@@ -1,0 +1,203 @@
+"""Inference: one entry point for every face (CLI, API, studio).
+
+    pipe = GenerationPipeline.from_pretrained("fashion-mnist")
+    result = pipe(n=16, seed=1, label="sneaker", attributes={"brightness": 0.2}, truncation=0.8)
+    result.save("out/")   # PNGs marked as AI-generated, plus a grid
+
+Image i of a call uses seed `seed + i`, so any single image can be regenerated from its record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from ganstudio import __version__
+from ganstudio.conditioning import Cond, CondSpec
+from ganstudio.config import Config
+from ganstudio.imaging import make_grid, to_pil
+from ganstudio.models import build_models
+from ganstudio.provenance import DIGITAL_SOURCE_TYPE, save_png
+from ganstudio.training.checkpoint import load_weights, read_model_config
+from ganstudio.training.devices import resolve_device
+
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+TRUNCATION_SAMPLES = 1024
+
+
+def bundled_models() -> list[str]:
+    return sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file()) if PRETRAINED_DIR.is_dir() else []
+
+
+def resolve_model_dir(name_or_dir: str | Path) -> tuple[Path, str]:
+    """A model folder for a bundled name, a model folder, or a run folder (its latest checkpoint)."""
+    path = Path(name_or_dir)
+    if path.is_dir():
+        for candidate in (path, path / "best", path / "checkpoint"):
+            if (candidate / "config.json").is_file():
+                return candidate, path.resolve().name
+        from ganstudio.training.checkpoint import read_model_config as check
+
+        check(path)  # raises the clear "not a model folder" error (mentions pickles if present)
+    if str(name_or_dir) in bundled_models():
+        return PRETRAINED_DIR / str(name_or_dir), f"ganstudio/{name_or_dir}"
+    raise ValueError(
+        f"model {str(name_or_dir)!r} is neither a model folder, a run folder nor a bundled model; "
+        f"bundled models: {', '.join(bundled_models()) or 'none'}"
+    )
+
+
+@dataclass
+class GenerationResult:
+    """Generated images and one metadata record per image (seed, conditions, model id)."""
+
+    images: list[Image.Image]
+    metadata: list[dict[str, Any]]
+    grid_columns: int = 8
+    tensors: torch.Tensor | None = field(default=None, repr=False)  # (B, C, H, W) in [-1, 1]
+
+    def grid(self, scale: int = 2) -> Image.Image:
+        return make_grid(self.images, columns=min(self.grid_columns, len(self.images)), scale=scale)
+
+    def save(self, out_dir: str | Path, prefix: str = "image", grid: bool = True) -> list[Path]:
+        """Write one marked PNG per image (named by seed) and, if `grid`, grid.png; returns the paths."""
+        out_dir = Path(out_dir)
+        paths = [save_png(image, out_dir / f"{prefix}-{record['seed']:06d}.png", record)
+                 for image, record in zip(self.images, self.metadata, strict=True)]
+        if grid and self.images:
+            record = dict(self.metadata[0], seed=[r["seed"] for r in self.metadata])
+            paths.append(save_png(self.grid(), out_dir / "grid.png", record))
+        return paths
+
+
+class GenerationPipeline:
+    """A trained generator plus everything needed to turn user conditions into images."""
+
+    def __init__(self, G: torch.nn.Module, config: Config, spec: CondSpec, dataset_info: dict[str, Any],
+                 model_id: str, device: torch.device) -> None:
+        self.G, self.config, self.spec = G, config, spec
+        self.dataset_info, self.model_id, self.device = dataset_info, model_id, device
+
+    @classmethod
+    def from_pretrained(cls, name_or_dir: str | Path, device: str = "auto") -> GenerationPipeline:
+        """Load a bundled model by name, a model folder, or a training run folder."""
+        import json
+
+        folder, name = resolve_model_dir(name_or_dir)
+        config, spec, raw = read_model_config(folder)
+        dev = resolve_device(device)
+        G, _ = build_models(config.model, raw["resolution"], raw["channels"], spec)
+        weights = folder / "generator_ema.safetensors"
+        load_weights(G, weights)
+        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+        dataset_info = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
+        return cls(G.to(dev).eval().requires_grad_(False), config, spec, dataset_info, f"{name}@{digest}", dev)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.dataset_info.get("class_names", []))
+
+    @property
+    def attribute_names(self) -> list[str]:
+        return list(self.spec.attribute_names)
+
+    def label_index(self, label: int | str) -> int:
+        names = self.class_names
+        if not names:
+            raise ValueError(f"model {self.model_id} was trained without classes; do not pass label")
+        if isinstance(label, bool) or not isinstance(label, int | str):
+            raise ValueError(f"label {label!r} must be a class index or name; valid: {', '.join(names)}")
+        if isinstance(label, str) and label.strip().isdigit():
+            label = int(label)
+        if isinstance(label, int):
+            if 0 <= label < len(names):
+                return label
+            raise ValueError(f"label index {label} is out of range 0..{len(names) - 1}; classes: {', '.join(names)}")
+        lowered = [n.lower() for n in names]
+        if label.strip().lower() in lowered:
+            return lowered.index(label.strip().lower())
+        raise ValueError(f"label {label!r} is unknown; valid labels: {', '.join(names)}")
+
+    def make_cond(self, n: int, label: int | str | list | None = None,
+                  attributes: dict[str, float] | None = None) -> Cond:
+        """Turn user conditions into a Cond for `n` images (label may be one value or a list of n)."""
+        cond = Cond.empty(n, self.spec.num_attributes)
+        if label is not None:
+            labels = label if isinstance(label, list | tuple) else [label] * n
+            if len(labels) != n:
+                raise ValueError(f"label list has {len(labels)} entries but n={n}")
+            cond.labels = torch.tensor([self.label_index(x) for x in labels])
+            cond.label_mask[:] = True
+        for name, value in (attributes or {}).items():
+            if name not in self.spec.attribute_names:
+                valid = ", ".join(self.spec.attribute_names) or "none (this model has no attributes)"
+                raise ValueError(f"attribute {name!r} is unknown; valid attributes: {valid}")
+            i = self.spec.attribute_names.index(name)
+            try:
+                raw = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"attribute {name}={value!r} must be a number") from None
+            cond.attributes[:, i] = (raw - self.spec.attribute_mean[i]) / self.spec.attribute_std[i]
+            cond.attribute_mask[:, i] = True
+        return cond
+
+    def _w_mean(self, cond: Cond) -> torch.Tensor:
+        """Mean w of each image's own conditions (B, w_dim): the centre truncation pulls towards."""
+        means: dict[tuple, torch.Tensor] = {}
+        rows = []
+        for i in range(len(cond)):
+            one = cond.select(slice(i, i + 1))
+            key = (int(one.labels), bool(one.label_mask), tuple(one.attributes.flatten().tolist()),
+                   tuple(one.attribute_mask.flatten().tolist()))
+            if key not in means:
+                g = torch.Generator().manual_seed(0)
+                z = torch.randn(TRUNCATION_SAMPLES, self.G.z_dim, generator=g).to(self.device)
+                means[key] = self.G.map(z, one.expand(TRUNCATION_SAMPLES)).mean(0)
+            rows.append(means[key])
+        return torch.stack(rows)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, cond: Cond, truncation: float = 1.0, batch_size: int = 256) -> torch.Tensor:
+        """Images (B, C, H, W) in [-1, 1] for latents z (B, z_dim); truncation pulls w to its mean."""
+        out = []
+        for start in range(0, z.shape[0], batch_size):
+            zb = z[start : start + batch_size].to(self.device)
+            cb = cond.select(slice(start, start + batch_size)).to(self.device)
+            w = self.G.map(zb, cb)
+            if truncation != 1.0:
+                w_mean = self._w_mean(cb)
+                w = w_mean + truncation * (w - w_mean)
+            out.append(self.G.synthesize(w).clamp(-1, 1).float().cpu())
+        return torch.cat(out)
+
+    def __call__(self, n: int = 1, seed: int = 0, label: int | str | list | None = None,
+                 attributes: dict[str, float] | None = None, truncation: float = 1.0,
+                 batch_size: int = 256) -> GenerationResult:
+        """Generate `n` images; image i uses seed `seed + i`. Same seed and conditions → same pixels."""
+        if n < 1:
+            raise ValueError(f"n={n}: ask for at least one image")
+        if not 0.0 <= truncation <= 1.0:
+            raise ValueError(f"truncation={truncation} must be between 0 (mean image) and 1 (no truncation)")
+        cond = self.make_cond(n, label, attributes)
+        z = torch.stack([torch.randn(self.G.z_dim, generator=torch.Generator().manual_seed(seed + i))
+                         for i in range(n)])  # (n, z_dim)
+        images = self.generate(z, cond, truncation, batch_size)
+        records = []
+        for i in range(n):
+            label_name = self.class_names[int(cond.labels[i])] if bool(cond.label_mask[i]) else None
+            records.append({
+                "model": self.model_id,
+                "seed": seed + i,
+                "label": label_name,
+                "attributes": dict(attributes or {}),
+                "truncation": truncation,
+                "ai_generated": True,
+                "digital_source_type": DIGITAL_SOURCE_TYPE,
+                "software": f"ganstudio {__version__}",
+            })
+        return GenerationResult(to_pil(images), records, tensors=images)

@@ -1,0 +1,280 @@
+"""The training loop: one function to read top to bottom.
+
+Each step trains D on a (real, fake) pair with the configured loss plus lazy R1/R2, then G,
+then updates the EMA generator. Every random draw comes from one seeded torch.Generator whose
+state is checkpointed, so a resumed run reproduces a straight run bit for bit (CPU, same
+thread count).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ganstudio.conditioning import Cond, CondSpec
+from ganstudio.config import Config
+from ganstudio.data.augment import augment
+from ganstudio.data.packed import PackedDataset
+from ganstudio.imaging import make_grid, to_pil
+from ganstudio.losses import gradient_penalty, get_loss
+from ganstudio.models import build_models
+from ganstudio.provenance import save_png
+from ganstudio.training.checkpoint import find_checkpoint, load_training_state, save_checkpoint, write_json
+from ganstudio.training.devices import autocast, resolve_device, resolve_precision
+from ganstudio.training.events import MetricsLogger
+
+SMALL_DATASET = 30_000  # augmentation "auto" turns on below this many images
+GRID_SEED = 20241
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or inf; the message names the last good checkpoint and likely fixes."""
+
+
+@dataclass
+class Progress:
+    step: int
+    kimg: float
+    total_kimg: float | None
+    fraction: float
+    img_per_s: float
+    elapsed_s: float
+    eta_s: float | None
+    losses: dict[str, float] = field(default_factory=dict)
+
+
+def cond_spec(dataset: PackedDataset) -> CondSpec:
+    stats = dataset.attribute_stats()
+    return CondSpec(
+        num_classes=dataset.num_classes,
+        attribute_names=list(dataset.attribute_names),
+        attribute_mean=[stats[n]["mean"] for n in dataset.attribute_names],
+        attribute_std=[max(stats[n]["std"], 1e-6) for n in dataset.attribute_names],
+    )
+
+
+def dataset_conditions(dataset: PackedDataset, spec: CondSpec) -> Cond:
+    """Every image's conditions, normalised, as one Cond (missing values masked out)."""
+    values = dataset.attributes
+    mask = ~torch.isnan(values)
+    mean, std = torch.tensor(spec.attribute_mean), torch.tensor(spec.attribute_std)
+    normalised = torch.where(mask, (values - mean) / std, torch.zeros_like(values))
+    return Cond(dataset.labels.clamp_min(0), dataset.labels >= 0, normalised, mask)
+
+
+def grid_conditions(spec: CondSpec, columns: int = 8) -> Cond:
+    """One row per class (first 10) when the model has classes, else 8 unconditional rows."""
+    rows = min(spec.num_classes, 10) or 8
+    cond = Cond.empty(rows * columns, spec.num_attributes)
+    if spec.num_classes:
+        cond.labels = torch.arange(rows).repeat_interleave(columns)
+        cond.label_mask[:] = True
+    return cond
+
+
+def model_card(config: Config, dataset_info: dict, counters: dict) -> str:
+    classes = ", ".join(dataset_info["class_names"]) or "none"
+    attributes = ", ".join(dataset_info["attributes"]) or "none"
+    return f"""# ganstudio model
+
+- Architecture: {config.model.arch} ({config.preset} preset), {dataset_info['resolution']} px, \
+{dataset_info['channels']} channel(s)
+- Training data: {dataset_info['source']} ({dataset_info['num_images']} images, fingerprint \
+{dataset_info['fingerprint']}, licence: {dataset_info['licence']})
+- Classes: {classes}
+- Attributes: {attributes}
+- Trained: {counters['kimg']:.1f} kimg in {counters['elapsed_s'] / 60:.1f} minutes on {counters['machine']}
+- Metrics: {counters.get('metrics') or 'not measured yet (see `ganstudio evaluate`)'}
+
+Every image this model generates through ganstudio is marked as AI-generated (IPTC
+DigitalSourceType trainedAlgorithmicMedia) with the model id and seed. Generated images can
+resemble training images; check outputs before publishing them.
+"""
+
+
+def train(
+    config: Config,
+    dataset: PackedDataset,
+    run_dir: str | Path,
+    kimg: float | None = None,
+    minutes: float | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    progress_fn: Callable[[Progress], None] | None = None,
+    abort_fn: Callable[[], bool] | None = None,
+) -> Path:
+    """Train G and D on `dataset` until `kimg` thousand images or `minutes` of training.
+
+    Writes checkpoints, samples, metrics.jsonl and TensorBoard events into `run_dir` and
+    returns the final checkpoint folder (a loadable model folder).
+    """
+    if (kimg is None) == (minutes is None):
+        raise ValueError("give exactly one of kimg or minutes for the training length")
+    run_dir = Path(run_dir)
+    (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+    tc, dev = config.train, resolve_device(device)
+    precision = resolve_precision(tc.precision, dev)
+    memory = torch.channels_last if tc.channels_last else torch.contiguous_format
+    spec = cond_spec(dataset)
+    G, D = build_models(config.model, dataset.resolution, dataset.channels, spec)
+    G, D = G.to(dev, memory_format=memory), D.to(dev, memory_format=memory)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    opt_G = torch.optim.Adam(G.parameters(), lr=tc.lr_g.start, betas=(tc.beta1, tc.beta2))
+    opt_D = torch.optim.Adam(D.parameters(), lr=tc.lr_d.start, betas=(tc.beta1, tc.beta2))
+    loss_d_fn, loss_g_fn = get_loss(tc.loss)
+    rng = torch.Generator().manual_seed(tc.seed)
+    nets, optimizers = {"G": G, "D": D, "G_ema": G_ema}, {"opt_G": opt_G, "opt_D": opt_D}
+    counters = {"step": 0, "images": 0, "elapsed_s": 0.0, "kimg": 0.0, "machine": _machine(dev, precision)}
+    dataset_info = dataset.describe()
+    checkpoint = find_checkpoint(run_dir) if resume else None
+    if resume and checkpoint is None:
+        raise ValueError(f"--resume: no checkpoint in {run_dir}; start without --resume to train from scratch")
+    if checkpoint is not None:
+        saved, rng_state = load_training_state(checkpoint, nets, optimizers)
+        counters.update({k: saved[k] for k in ("step", "images", "elapsed_s", "kimg")})
+        rng.set_state(rng_state)
+    write_json(run_dir / "config.json", config.to_dict())
+
+    images = dataset.images.to(dev)  # (N, C, H, W) uint8, decoded once
+    conditions = dataset_conditions(dataset, spec).to(dev)
+    use_augment = tc.augment == "on" or (tc.augment == "auto" and len(dataset) < SMALL_DATASET)
+    grid_cond = grid_conditions(spec).to(dev)
+    grid_z = torch.randn(len(grid_cond), config.model.z_dim, generator=torch.Generator().manual_seed(GRID_SEED))
+    logger = MetricsLogger(run_dir)
+    batch = tc.batch
+    total_images = None if kimg is None else kimg * 1000
+    next_sample = _next_multiple(counters["images"], tc.sample_every_kimg * 1000)
+    next_checkpoint = _next_multiple(counters["images"], tc.checkpoint_every_kimg * 1000)
+    last_good = checkpoint
+    window_start, window_images = time.perf_counter(), 0
+    session_start, session_elapsed0 = time.perf_counter(), counters["elapsed_s"]
+
+    def fraction() -> float:
+        if total_images is not None:
+            return counters["images"] / total_images
+        return counters["elapsed_s"] / (minutes * 60)
+
+    def save(name: str = "checkpoint") -> Path:
+        card = model_card(config, dataset_info, counters)
+        return save_checkpoint(run_dir, config, spec, nets, optimizers, counters, rng.get_state(), dataset_info,
+                               card, name)
+
+    def write_samples() -> None:
+        with torch.no_grad():
+            fake = G_ema(grid_z.to(dev), grid_cond)
+        grid = make_grid(to_pil(fake), columns=8, scale=2)
+        record = {"model": str(run_dir), "kimg": round(counters["kimg"], 1), "seed": GRID_SEED}
+        save_png(grid, run_dir / "samples" / f"grid-{int(counters['kimg']):06d}kimg.png", record)
+        save_png(grid, run_dir / "samples" / "latest.png", record)
+
+    while fraction() < 1.0:
+        if abort_fn is not None and abort_fn():
+            break
+        t = fraction()
+        for group in opt_G.param_groups:
+            group["lr"] = tc.lr_g.at(t)
+        for group in opt_D.param_groups:
+            group["lr"] = tc.lr_d.at(t)
+        gamma, p_aug = tc.gamma.at(t), (tc.augment_p.at(t) if use_augment else 0.0)
+
+        index = torch.randint(len(dataset), (batch,), generator=rng).to(dev)
+        real = (images[index].float() / 127.5 - 1).contiguous(memory_format=memory)  # (B, C, H, W)
+        cond = conditions.select(index).drop(tc.cond_drop, rng)
+        z = torch.randn(batch, config.model.z_dim, generator=rng).to(dev)
+
+        # D step: a real and a fake of the same conditions, plus lazy R1 (reals) and R2 (fakes).
+        regularise = gamma > 0 and counters["step"] % tc.reg_every == 0
+        with torch.no_grad(), autocast(dev, precision):
+            fake = G(z, cond)
+        real_in = augment(real, tc.augment_policy, p_aug, rng).detach().requires_grad_(regularise)
+        fake_in = augment(fake.float(), tc.augment_policy, p_aug, rng).detach().requires_grad_(regularise)
+        with autocast(dev, precision):
+            real_logits, fake_logits = D(real_in, cond), D(fake_in, cond)
+        loss_d = loss_d_fn(real_logits.float(), fake_logits.float())
+        loss_total = loss_d
+        if regularise:
+            r1, r2 = gradient_penalty(real_logits, real_in), gradient_penalty(fake_logits, fake_in)
+            loss_total = loss_d + (gamma / 2) * tc.reg_every * (r1 + r2)
+        opt_D.zero_grad(set_to_none=True)
+        loss_total.backward()
+        opt_D.step()
+
+        # G step: fakes for fresh z, scored against the same reals.
+        z = torch.randn(batch, config.model.z_dim, generator=rng).to(dev)
+        D.requires_grad_(False)  # D's weight gradients are not needed here: skip computing them
+        with autocast(dev, precision):
+            fake = G(z, cond)
+            fake_logits = D(augment(fake.float(), tc.augment_policy, p_aug, rng), cond)
+            with torch.no_grad():
+                real_logits = D(augment(real, tc.augment_policy, p_aug, rng), cond)
+        loss_g = loss_g_fn(real_logits.float(), fake_logits.float())
+        opt_G.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_G.step()
+        D.requires_grad_(True)
+
+        # EMA generator, half-life in images, ramped up early in training.
+        counters["step"] += 1
+        counters["images"] += batch
+        counters["kimg"] = counters["images"] / 1000
+        ema_images = min(tc.ema_kimg.at(t) * 1000, counters["images"] * tc.ema_rampup)
+        beta = 0.5 ** (batch / max(ema_images, 1e-8))
+        with torch.no_grad():
+            for p_ema, p in zip(G_ema.parameters(), G.parameters(), strict=True):
+                p_ema.lerp_(p, 1 - beta)
+            for b_ema, b in zip(G_ema.buffers(), G.buffers(), strict=True):
+                b_ema.copy_(b)
+
+        losses = {"loss_d": float(loss_d), "loss_g": float(loss_g)}
+        if regularise:
+            losses.update(r1=float(r1), r2=float(r2))
+        if not all(math.isfinite(v) for v in losses.values()):
+            where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
+            raise TrainingDiverged(
+                f"training diverged at step {counters['step']} ({counters['kimg']:.1f} kimg): "
+                f"{', '.join(f'{k}={v}' for k, v in losses.items())}. {where}. Likely fixes: lower the "
+                "learning rates (train.lr_g, train.lr_d), raise train.gamma, or use train.precision=fp32; "
+                "then --resume continues from the checkpoint."
+            )
+        counters["elapsed_s"] = session_elapsed0 + time.perf_counter() - session_start
+        window_images += batch
+        if counters["step"] % tc.log_every_steps == 0 or fraction() >= 1.0:
+            now = time.perf_counter()
+            rate = window_images / max(now - window_start, 1e-9)
+            window_start, window_images = now, 0
+            logger.log(counters["step"], {"kimg": counters["kimg"], "img_per_s": rate, "lr_g": tc.lr_g.at(t),
+                                          "gamma": gamma, "augment_p": p_aug, **losses})
+            if progress_fn is not None:
+                f = min(fraction(), 1.0)
+                remaining = (total_images - counters["images"]) / rate if total_images else \
+                    minutes * 60 - counters["elapsed_s"]
+                progress_fn(Progress(counters["step"], counters["kimg"], kimg, f, rate, counters["elapsed_s"],
+                                     max(remaining, 0.0), losses))
+        if counters["images"] >= next_sample:
+            write_samples()
+            next_sample += tc.sample_every_kimg * 1000
+        if counters["images"] >= next_checkpoint:
+            last_good = save()
+            next_checkpoint += tc.checkpoint_every_kimg * 1000
+
+    write_samples()
+    return save()
+
+
+def _next_multiple(value: float, every: float) -> float:
+    return (math.floor(value / every) + 1) * every
+
+
+def _machine(device: torch.device, precision: str) -> str:
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return f"{name}, {precision}, torch {torch.__version__}"
