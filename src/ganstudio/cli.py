@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import time
@@ -134,8 +133,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from ganstudio.pipeline import GenerationPipeline
 
     pipe = GenerationPipeline.from_pretrained(args.model, device=args.device)
-    result = pipe(n=args.n, seed=args.seed, label=args.label, attributes=_parse_attributes(args.attr),
-                  truncation=args.truncation)
+    attributes = _parse_attributes(args.attr)
+    if args.per_class:
+        result = pipe.class_grid(args.per_class, seed=args.seed, attributes=attributes, truncation=args.truncation)
+    else:
+        result = pipe(n=args.n, seed=args.seed, label=args.label, attributes=attributes, truncation=args.truncation)
     paths = result.save(args.out)
     print(f"wrote {len(result.images)} images and a grid to {args.out}/ (grid: {paths[-1]}); "
           f"each PNG is marked as AI-generated (model {pipe.model_id})")
@@ -149,6 +151,20 @@ def cmd_models(args: argparse.Namespace) -> int:
         pipe = GenerationPipeline.from_pretrained(name, device="cpu")
         print(f"{name}: {pipe.dataset_info['resolution']} px, classes: {', '.join(pipe.class_names) or 'none'}; "
               f"attributes: {', '.join(pipe.attribute_names) or 'none'}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import torch
+
+    from ganstudio.pipeline import resolve_model_dir
+    from ganstudio.training.checkpoint import export_model
+
+    source, _ = resolve_model_dir(args.model)
+    dtype = {"fp16": torch.float16, "fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
+    target = export_model(source, Path(args.out), dtype)
+    size = sum(p.stat().st_size for p in target.iterdir()) / 1e6
+    print(f"exported {source} → {target} ({args.dtype} G_ema only, {size:.1f} MB)")
     return 0
 
 
@@ -185,11 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=16, help="number of images")
     p.add_argument("--seed", type=int, default=0, help="image i uses seed + i")
     p.add_argument("--label", help="class name or index")
+    p.add_argument("--per-class", type=int, metavar="N", help="N seeds for every class: a class x seed grid")
     p.add_argument("--attr", action="append", metavar="NAME=VALUE", help="attribute value, e.g. brightness=0.2")
     p.add_argument("--truncation", type=float, default=1.0, help="0..1; lower is more typical, less varied")
     p.add_argument("--out", default="out", help="output folder")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("export", help="write a small model folder (G_ema only) to publish or bundle")
+    p.add_argument("--model", required=True, help="model folder or run folder")
+    p.add_argument("--out", required=True, help="target folder")
+    p.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("models", help="list the bundled models")
     p.set_defaults(func=cmd_models)

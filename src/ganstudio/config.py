@@ -111,6 +111,11 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     if annotation is Schedule:
         if isinstance(value, Schedule):
             return value
+        if isinstance(value, str):  # YAML reads "3e-4" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, int | float):
             return Schedule(float(value), kind="constant")
         if isinstance(value, dict):
@@ -204,5 +209,8 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
         if not isinstance(node, dict) or keys[-1] not in node:
             valid = sorted(node) if isinstance(node, dict) else []
             raise ValueError(f"override {item!r}: unknown key {keys[-1]!r}; valid keys here: {valid}")
-        node[keys[-1]] = yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
+        if value is None and raw.strip() not in ("", "null", "~"):
+            value = raw.strip()  # e.g. "#ffffff", which YAML reads as a comment
+        node[keys[-1]] = value
     return config_from_dict(values)

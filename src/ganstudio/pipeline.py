@@ -10,6 +10,7 @@ Image i of a call uses seed `seed + i`, so any single image can be regenerated f
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,11 @@ def resolve_model_dir(name_or_dir: str | Path) -> tuple[Path, str]:
     )
 
 
+def _file_stem(prefix: str, record: dict[str, Any]) -> str:
+    label = re.sub(r"[^a-z0-9]+", "-", (record.get("label") or "").lower()).strip("-")
+    return f"{prefix}-{label}-{record['seed']:06d}" if label else f"{prefix}-{record['seed']:06d}"
+
+
 @dataclass
 class GenerationResult:
     """Generated images and one metadata record per image (seed, conditions, model id)."""
@@ -67,7 +73,7 @@ class GenerationResult:
     def save(self, out_dir: str | Path, prefix: str = "image", grid: bool = True) -> list[Path]:
         """Write one marked PNG per image (named by seed) and, if `grid`, grid.png; returns the paths."""
         out_dir = Path(out_dir)
-        paths = [save_png(image, out_dir / f"{prefix}-{record['seed']:06d}.png", record)
+        paths = [save_png(image, out_dir / f"{_file_stem(prefix, record)}.png", record)
                  for image, record in zip(self.images, self.metadata, strict=True)]
         if grid and self.images:
             record = dict(self.metadata[0], seed=[r["seed"] for r in self.metadata])
@@ -201,3 +207,13 @@ class GenerationPipeline:
                 "software": f"ganstudio {__version__}",
             })
         return GenerationResult(to_pil(images), records, tensors=images)
+
+    def class_grid(self, per_class: int = 8, seed: int = 0, attributes: dict[str, float] | None = None,
+                   truncation: float = 1.0) -> GenerationResult:
+        """The same `per_class` seeds for every class, one row per class."""
+        if not self.class_names:
+            raise ValueError(f"model {self.model_id} has no classes; use -n instead of --per-class")
+        rows = [self(per_class, seed, label=i, attributes=attributes, truncation=truncation)
+                for i in range(len(self.class_names))]
+        return GenerationResult([im for r in rows for im in r.images], [m for r in rows for m in r.metadata],
+                                grid_columns=per_class, tensors=torch.cat([r.tensors for r in rows]))

@@ -175,3 +175,23 @@ def load_training_state(
     for key, optimizer in optimizers.items():
         optimizer.load_state_dict(_unflatten_optimizer(key, tensors, groups[key]))
     return json.loads(metadata["counters"]), tensors["rng_state"]
+
+
+def export_model(source: Path, target: Path, dtype: torch.dtype = torch.float16) -> Path:
+    """Copy a model folder's G_ema (cast to `dtype`), config, dataset info and card into `target`:
+    the small folder to publish or bundle, without D, G or training state."""
+    import tempfile
+
+    config, spec, raw = read_model_config(source)
+    ema = load_file(str(source / "generator_ema.safetensors"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    write_json(tmp / "config.json", raw)
+    save_file({k: v.to(dtype) if v.is_floating_point() else v for k, v in ema.items()},
+              str(tmp / "generator_ema.safetensors"), metadata={"format": FORMAT})
+    for name in ("dataset.json", "model_card.md"):
+        shutil.copyfile(source / name, tmp / name)
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(tmp, target)
+    return target

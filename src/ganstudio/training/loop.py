@@ -123,7 +123,9 @@ def train(
     precision = resolve_precision(tc.precision, dev)
     memory = torch.channels_last if tc.channels_last else torch.contiguous_format
     spec = cond_spec(dataset)
-    G, D = build_models(config.model, dataset.resolution, dataset.channels, spec)
+    with torch.random.fork_rng(devices=[]):  # seeded init, without touching the caller's RNG
+        torch.manual_seed(tc.seed)
+        G, D = build_models(config.model, dataset.resolution, dataset.channels, spec)
     G, D = G.to(dev, memory_format=memory), D.to(dev, memory_format=memory)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     opt_G = torch.optim.Adam(G.parameters(), lr=tc.lr_g.start, betas=(tc.beta1, tc.beta2))
@@ -140,7 +142,7 @@ def train(
         saved, rng_state = load_training_state(checkpoint, nets, optimizers)
         counters.update({k: saved[k] for k in ("step", "images", "elapsed_s", "kimg")})
         rng.set_state(rng_state)
-    write_json(run_dir / "config.json", config.to_dict())
+    write_json(run_dir / "resolved_config.json", config.to_dict())
 
     images = dataset.images.to(dev)  # (N, C, H, W) uint8, decoded once
     conditions = dataset_conditions(dataset, spec).to(dev)
@@ -232,9 +234,9 @@ def train(
             for b_ema, b in zip(G_ema.buffers(), G.buffers(), strict=True):
                 b_ema.copy_(b)
 
-        losses = {"loss_d": float(loss_d), "loss_g": float(loss_g)}
+        losses = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
         if regularise:
-            losses.update(r1=float(r1), r2=float(r2))
+            losses.update(r1=r1.item(), r2=r2.item())
         if not all(math.isfinite(v) for v in losses.values()):
             where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
             raise TrainingDiverged(

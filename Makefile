@@ -1,0 +1,29 @@
+# ganstudio: few targets. `make demo` trains and generates on the built-in default; `make test` runs the tests.
+PYTHON ?= python3
+MINUTES ?= 5
+RUN ?= runs/demo
+
+.PHONY: install demo test lint bench
+
+install:
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist fonts-noto-color-emoji >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then \
+		sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist fonts-noto-color-emoji >/dev/null; \
+	else echo "note: install the Debian packages dataset-fashion-mnist and fonts-noto-color-emoji for the built-in datasets"; fi
+	$(PYTHON) -m pip install -q torch==2.13.0
+	$(PYTHON) -m pip install -q -e ".[dev]"
+
+demo: install
+	ganstudio train --data fashion-mnist --preset cpu-32 --minutes $(MINUTES) --out $(RUN)
+	ganstudio generate --model $(RUN) --per-class 8 --seed 0 --out $(RUN)/grid
+	@echo "class x seed grid of your model: $(RUN)/grid/grid.png (bundled model: ganstudio generate --per-class 8)"
+
+test: install
+	$(PYTHON) -m pytest -q
+
+lint:
+	ruff check src tests bench && ruff format --check src tests bench
+
+bench:
+	$(PYTHON) bench/speed.py

@@ -1,0 +1,78 @@
+import json
+
+import pytest
+import torch
+
+from ganstudio import GenerationPipeline
+from ganstudio.provenance import DIGITAL_SOURCE_TYPE, read_png_provenance
+from ganstudio.training.loop import train
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from tests.conftest import TINY, shapes_dataset
+    from ganstudio.config import Config, apply_overrides
+
+    run = tmp_path_factory.mktemp("run")
+    train(apply_overrides(Config(), TINY), shapes_dataset(), run, kimg=0.016)
+    return run
+
+
+def test_same_seed_same_pixels_and_per_image_seeds(model_dir):
+    pipe = GenerationPipeline.from_pretrained(model_dir)
+    a = pipe(n=4, seed=7, label="square")
+    b = GenerationPipeline.from_pretrained(model_dir / "checkpoint")(n=4, seed=7, label="square")
+    assert torch.equal(a.tensors, b.tensors)
+    assert [r["seed"] for r in a.metadata] == [7, 8, 9, 10]
+    single = pipe(n=1, seed=9, label="square")  # image 2 of the call above, regenerated alone
+    assert torch.allclose(single.tensors[0], a.tensors[2], atol=1e-4)  # batch size changes float rounding only
+    assert not torch.equal(a.tensors[0], a.tensors[1])
+    assert len(a.images) == 4 and a.images[0].size == (16, 16) and a.images[0].mode == "L"
+
+
+def test_labels_by_name_or_index_and_clear_errors(model_dir):
+    pipe = GenerationPipeline.from_pretrained(model_dir)
+    assert torch.equal(pipe(n=2, seed=1, label="SQUARE").tensors, pipe(n=2, seed=1, label=0).tensors)
+    assert pipe(n=1, label="Dot").metadata[0]["label"] == "dot"
+    with pytest.raises(ValueError, match="valid labels: square, dot"):
+        pipe(n=1, label="circle")
+    with pytest.raises(ValueError, match="out of range"):
+        pipe(n=1, label=5)
+    with pytest.raises(ValueError, match="valid attributes: brightness, coverage"):
+        pipe(n=1, attributes={"size": 1.0})
+    record = pipe(n=1, seed=3, label="dot", attributes={"brightness": 0.2}, truncation=0.5).metadata[0]
+    assert record["attributes"] == {"brightness": 0.2} and record["truncation"] == 0.5
+    assert record["model"].startswith(model_dir.name + "@")
+
+
+def test_truncation_zero_gives_the_mean_image_of_a_condition(model_dir):
+    pipe = GenerationPipeline.from_pretrained(model_dir)
+    images = pipe(n=3, seed=0, label="square", truncation=0.0).tensors
+    assert torch.allclose(images[0], images[1], atol=1e-5) and torch.allclose(images[0], images[2], atol=1e-5)
+
+
+def test_saved_pngs_are_marked_as_ai_generated(model_dir, tmp_path):
+    result = GenerationPipeline.from_pretrained(model_dir)(n=2, seed=5, label="square")
+    paths = result.save(tmp_path)
+    assert [p.name for p in paths] == ["image-square-000005.png", "image-square-000006.png", "grid.png"]
+    for path in paths:
+        provenance = read_png_provenance(path)
+        assert provenance["ai_generated"] and provenance["digital_source_type"] == DIGITAL_SOURCE_TYPE
+    assert read_png_provenance(paths[0])["record"]["seed"] == 5
+
+
+def test_pickles_and_unknown_versions_are_refused(model_dir, tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"\x80\x04not really")
+    with pytest.raises(ValueError, match="pickle checkpoints are refused"):
+        GenerationPipeline.from_pretrained(tmp_path)
+    copy = tmp_path / "future"
+    copy.mkdir()
+    for f in (model_dir / "checkpoint").iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    config = json.loads((copy / "config.json").read_text())
+    config["format_version"] = 99
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="format version 99"):
+        GenerationPipeline.from_pretrained(copy)
+    with pytest.raises(ValueError, match="bundled models: fashion-mnist"):
+        GenerationPipeline.from_pretrained("no-such-model")

@@ -1,0 +1,84 @@
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ganstudio.config import apply_overrides
+from ganstudio.training.checkpoint import find_checkpoint
+from ganstudio.training.loop import TrainingDiverged, train
+
+WEIGHTS = ["generator.safetensors", "discriminator.safetensors", "generator_ema.safetensors"]
+
+
+def weights(folder):
+    return {name: load_file(str(folder / name)) for name in WEIGHTS}
+
+
+def test_resume_after_a_kill_matches_a_straight_run_bit_for_bit(tiny_config, tiny_dataset, tmp_path):
+    config = apply_overrides(tiny_config, ["train.augment=on", "train.reg_every=2"])
+    straight = train(config, tiny_dataset, tmp_path / "straight", kimg=0.12)
+    calls = {"n": 0}
+
+    def stop_after_five_steps():
+        calls["n"] += 1
+        return calls["n"] > 5
+
+    killed = train(config, tiny_dataset, tmp_path / "resumed", kimg=0.12, abort_fn=stop_after_five_steps)
+    assert load_file(str(killed / "generator.safetensors")) != {}  # a checkpoint was written at the stop
+    resumed = train(config, tiny_dataset, tmp_path / "resumed", kimg=0.12, resume=True)
+    a, b = weights(straight), weights(resumed)
+    for name in WEIGHTS:
+        for key in a[name]:
+            assert torch.equal(a[name][key], b[name][key]), f"{name}:{key} differs after resume"
+
+
+def test_checkpoint_is_a_loadable_model_folder_and_swaps_atomically(tiny_config, tiny_dataset, tmp_path):
+    folder = train(tiny_config, tiny_dataset, tmp_path, kimg=0.016)
+    assert {p.name for p in folder.iterdir()} >= {"config.json", "dataset.json", "model_card.md",
+                                                  "training_state.safetensors", *WEIGHTS}
+    assert not list(tmp_path.glob(".checkpoint.*"))
+    # a swap interrupted after the old checkpoint was moved aside is recovered
+    folder.rename(tmp_path / ".checkpoint.old")
+    assert find_checkpoint(tmp_path) == tmp_path / ".checkpoint.old"
+    assert (tmp_path / "samples" / "latest.png").is_file()
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and "loss_d" in lines[0]
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tiny_config, tiny_dataset, tmp_path):
+    with pytest.raises(ValueError, match="no checkpoint"):
+        train(tiny_config, tiny_dataset, tmp_path, kimg=0.016, resume=True)
+
+
+def test_nan_loss_stops_with_an_actionable_message(tiny_config, tiny_dataset, tmp_path):
+    config = apply_overrides(tiny_config, ["train.lr_d=1e30", "train.lr_g=1e30", "train.checkpoint_every_kimg=0.008"])
+    with pytest.raises(TrainingDiverged) as error:
+        train(config, tiny_dataset, tmp_path, kimg=2.0)
+    message = str(error.value)
+    assert "diverged" in message and "lower the learning rates" in message and "--resume" in message
+
+
+def brightness_gap(images, dataset):
+    """Distance between the mean image of `images` and of the data, on the 0..1 scale."""
+    data_mean = dataset.images.float().mean(0) / 255
+    return ((images.float().mean(0) + 1) / 2 - data_mean).abs().mean().item()
+
+
+@pytest.mark.slow
+def test_short_training_moves_samples_towards_the_data(tiny_config, tiny_dataset, tmp_path):
+    from ganstudio import GenerationPipeline
+
+    config = apply_overrides(tiny_config, ["train.batch=32", "train.lr_g=1e-3", "train.lr_d=1e-3"])
+    untrained = train(config, tiny_dataset, tmp_path / "untrained", kimg=0.032)
+    trained = train(config, tiny_dataset, tmp_path / "trained", kimg=6)
+    before = GenerationPipeline.from_pretrained(untrained)(n=128, seed=0).tensors
+    after = GenerationPipeline.from_pretrained(trained)(n=128, seed=0).tensors
+    gap_before, gap_after = brightness_gap(before, tiny_dataset), brightness_gap(after, tiny_dataset)
+    assert gap_after < 0.5 * gap_before, (gap_before, gap_after)
+    # and the classes are told apart: "square" images are brighter overall than "dot" images
+    pipe = GenerationPipeline.from_pretrained(trained)
+    squares = pipe(n=32, seed=0, label="square").tensors.mean()
+    dots = pipe(n=32, seed=0, label="dot").tensors.mean()
+    assert squares > dots + 0.05 and not math.isnan(float(squares))
