@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from ganstudio.config import Config, apply_overrides, available_presets, load_preset
-from ganstudio.registry import DATASETS, MODELS
+from ganstudio.registry import DATASETS, METRICS, MODELS
 
 
 def _bar(fraction: float, width: int = 24) -> str:
@@ -154,6 +154,24 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from ganstudio.metrics import evaluate
+
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    result = evaluate(args.model, args.data, metrics, n=args.n, seed=args.seed, truncation=args.truncation)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"model {result['model']} vs {result['data']} ({result['n']} generated images, "
+          f"features: {result['extractor'] or 'none'}, {result['seconds']} s)")
+    for key, value in result.items():
+        if key not in ("model", "data", "n", "extractor", "seconds"):
+            print(f"  {key:<10} {value:.4f}" if isinstance(value, float) else f"  {key:<10} {value}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     import torch
 
@@ -169,6 +187,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import ganstudio.data  # noqa: F401  (fill the registries the choices come from)
+    import ganstudio.metrics  # noqa: F401
+    import ganstudio.models  # noqa: F401
+
     parser = argparse.ArgumentParser(prog="ganstudio", description="Train GANs on your images and generate from them.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -207,6 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out", help="output folder")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("evaluate", help="score a model: FD, KID, precision/recall, class accuracy, SWD")
+    p.add_argument("--model", default="fashion-mnist", help="bundled name, model folder or run folder")
+    p.add_argument("--data", help="real images to compare with (default: the model's test split or training data)")
+    p.add_argument("--metrics", help=f"comma-separated, from: {', '.join(METRICS.names())}")
+    p.add_argument("-n", type=int, default=10_000, help="number of generated images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truncation", type=float, default=1.0)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("export", help="write a small model folder (G_ema only) to publish or bundle")
     p.add_argument("--model", required=True, help="model folder or run folder")

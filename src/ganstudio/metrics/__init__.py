@@ -1,0 +1,141 @@
+"""Evaluation: generate n images, compare them with real ones, return a dict of metrics.
+
+Metrics are registered by name in `ganstudio.registry.METRICS`; each takes an `EvalSet` and
+returns a dict of numbers. Features of the real images are cached by dataset fingerprint.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ganstudio.metrics.classifier import WEIGHTS_DIR, load_reference_classifier
+from ganstudio.metrics.distances import (
+    frechet_distance,
+    kernel_inception_distance,
+    precision_recall,
+    sliced_wasserstein,
+)
+from ganstudio.registry import METRICS
+
+DEFAULT_METRICS = ["fd", "kid", "pr", "class_acc", "swd"]
+
+
+@dataclass
+class EvalSet:
+    real: torch.Tensor  # (N, C, H, W) in [-1, 1]
+    fake: torch.Tensor  # (M, C, H, W) in [-1, 1]
+    fake_labels: torch.Tensor | None  # (M,) the class each fake was generated for
+    real_features: torch.Tensor | None  # (N, F) from the reference classifier
+    fake_features: torch.Tensor | None
+    fake_logits: torch.Tensor | None
+
+
+def _needs_features(s: EvalSet, name: str) -> None:
+    if s.real_features is None:
+        raise ValueError(f"metric {name!r} needs a reference classifier for this dataset; use --metrics swd "
+                         "(works on any folder)")
+
+
+@METRICS.register("fd")
+def _fd(s: EvalSet) -> dict[str, float]:
+    _needs_features(s, "fd")
+    return {"fd": frechet_distance(s.real_features, s.fake_features)}
+
+
+@METRICS.register("kid")
+def _kid(s: EvalSet) -> dict[str, float]:
+    _needs_features(s, "kid")
+    return {"kid": kernel_inception_distance(s.real_features, s.fake_features)}
+
+
+@METRICS.register("pr")
+def _pr(s: EvalSet) -> dict[str, float]:
+    _needs_features(s, "pr")
+    precision, recall = precision_recall(s.real_features, s.fake_features)
+    return {"precision": precision, "recall": recall}
+
+
+@METRICS.register("class_acc")
+def _class_acc(s: EvalSet) -> dict[str, float]:
+    _needs_features(s, "class_acc")
+    if s.fake_labels is None:
+        raise ValueError("metric 'class_acc' needs a model with classes")
+    return {"class_acc": (s.fake_logits.argmax(1) == s.fake_labels).float().mean().item()}
+
+
+@METRICS.register("swd")
+def _swd(s: EvalSet) -> dict[str, float]:
+    return {"swd": sliced_wasserstein(s.real, s.fake)}
+
+
+def extractor_for(dataset_source: str) -> str | None:
+    """The reference classifier that fits a dataset, if one was trained for it."""
+    name = dataset_source.removeprefix("builtin:").split(":")[0]
+    return f"{name}-classifier" if (WEIGHTS_DIR / f"{name}-classifier.json").is_file() else None
+
+
+@torch.no_grad()
+def features(extractor: torch.nn.Module, images: torch.Tensor, batch: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    out = [extractor(images[i : i + batch].float()) for i in range(0, len(images), batch)]
+    return torch.cat([f for f, _ in out]), torch.cat([lg for _, lg in out])
+
+
+def evaluate(model: str | Path, data: str | None = None, metrics: list[str] | None = None, n: int = 10_000,
+             seed: int = 0, truncation: float = 1.0) -> dict[str, Any]:
+    """Score a model against real images (default: the test split of its built-in dataset, else its
+    training data). Returns {"model", "data", "n", metric values…, "seconds"}."""
+    from ganstudio.config import DataConfig
+    from ganstudio.data import load_dataset
+    from ganstudio.data.builtin import cache_dir
+    from ganstudio.pipeline import GenerationPipeline
+
+    start = time.perf_counter()
+    names = metrics or DEFAULT_METRICS
+    for name in names:
+        METRICS.get(name)  # unknown names fail before any work, listing the valid ones
+    pipe = GenerationPipeline.from_pretrained(model)
+    info = pipe.dataset_info
+    if data is None:
+        source = info["source"]
+        if source.startswith("builtin:"):
+            data = source.removeprefix("builtin:").rsplit(":", 1)[0] + ":test"
+        elif source.startswith("folder:"):
+            data = source.removeprefix("folder:").split("#")[0]
+        else:
+            raise ValueError(f"cannot tell where the real images of {source!r} are; pass --data")
+    channels = str(info["channels"])
+    real_set = load_dataset(data, DataConfig(resolution=info["resolution"], channels=channels))
+    real = real_set.images.float() / 127.5 - 1  # (N, C, H, W)
+    if pipe.class_names:
+        labels_pool = real_set.labels[real_set.labels >= 0]
+        fake_labels = labels_pool[torch.randperm(len(labels_pool), generator=torch.Generator().manual_seed(seed))]
+        fake_labels = fake_labels.repeat(n // max(len(fake_labels), 1) + 1)[:n] if len(fake_labels) else None
+    else:
+        fake_labels = None
+    cond = pipe.make_cond(n, None if fake_labels is None else fake_labels.tolist())
+    z = torch.randn(n, pipe.G.z_dim, generator=torch.Generator().manual_seed(seed))
+    fake = pipe.generate(z, cond, truncation)
+    extractor_name = extractor_for(real_set.source) if real.shape[1] == 1 or extractor_for(real_set.source) else None
+    real_features = fake_features = fake_logits = None
+    if extractor_name is not None and any(m != "swd" for m in names):
+        extractor = load_reference_classifier(extractor_name)
+        cache = cache_dir() / "metrics" / f"{real_set.fingerprint}-{extractor_name}.safetensors"
+        if cache.is_file():
+            real_features = load_file(str(cache))["features"]
+        else:
+            real_features, _ = features(extractor, real)
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            save_file({"features": real_features.contiguous()}, str(cache))
+        fake_features, fake_logits = features(extractor, fake)
+    evalset = EvalSet(real, fake, fake_labels, real_features, fake_features, fake_logits)
+    result: dict[str, Any] = {"model": pipe.model_id, "data": data, "n": n, "extractor": extractor_name}
+    for name in names:
+        result.update(METRICS.get(name)(evalset))
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    return result

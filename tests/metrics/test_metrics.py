@@ -1,0 +1,65 @@
+import pytest
+import torch
+from PIL import Image
+
+from ganstudio.cli import main
+from ganstudio.metrics import evaluate
+from ganstudio.metrics.distances import (
+    frechet_distance,
+    kernel_inception_distance,
+    precision_recall,
+    sliced_wasserstein,
+)
+
+
+def gaussian(n, d=8, shift=0.0, seed=0):
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed)) + shift
+
+
+def test_frechet_distance_is_zero_for_equal_sets_and_the_squared_shift_for_shifted_ones():
+    x = gaussian(4000)
+    assert frechet_distance(x, x) == pytest.approx(0, abs=1e-6)
+    assert frechet_distance(x, x + 2.0) == pytest.approx(8 * 4.0, rel=1e-6)
+    assert frechet_distance(x, gaussian(4000, seed=1) * 2) > 5  # a wider spread is far too
+
+
+def test_kid_is_unbiased_near_zero_for_one_distribution_and_positive_across_two():
+    same = kernel_inception_distance(gaussian(2000), gaussian(2000, seed=1), subsets=10, subset_size=500)
+    different = kernel_inception_distance(gaussian(2000), gaussian(2000, seed=1, shift=1.0), subsets=10,
+                                          subset_size=500)
+    assert abs(same) < 0.05 and different > 10 * abs(same) + 0.1
+
+
+def test_precision_recall_separate_fidelity_from_diversity():
+    real = gaussian(1000)
+    p_same, r_same = precision_recall(real, gaussian(1000, seed=1))
+    assert p_same > 0.8 and r_same > 0.8
+    collapsed = real[:5].repeat(200, 1) + 0.01 * gaussian(1000, seed=2)  # faithful but not diverse
+    p_col, r_col = precision_recall(real, collapsed)
+    assert p_col > 0.9 and r_col < 0.2
+    p_off, _ = precision_recall(real, gaussian(1000, seed=3, shift=6.0))  # diverse but off the data
+    assert p_off < 0.05
+
+
+def test_sliced_wasserstein_sees_image_differences():
+    g = torch.Generator().manual_seed(0)
+    smooth = torch.nn.functional.avg_pool2d(torch.randn(64, 1, 36, 36, generator=g), 5, 1)[:, :, :32, :32]
+    other = torch.nn.functional.avg_pool2d(torch.randn(64, 1, 36, 36, generator=g), 5, 1)[:, :, :32, :32]
+    noise = torch.randn(64, 1, 32, 32, generator=g)
+    assert sliced_wasserstein(smooth, other) < 0.5 * sliced_wasserstein(smooth, noise)
+
+
+def test_evaluate_a_user_folder_with_swd_and_refuse_feature_metrics(tiny_config, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path / "cache"))
+    for i in range(8):
+        Image.new("L", (16, 16), 30 * i).save(tmp_path / f"{i}.png")
+    from ganstudio.data import load_dataset
+    from ganstudio.training.loop import train
+
+    train(tiny_config, load_dataset(str(tmp_path), tiny_config.data), tmp_path / "run", kimg=0.016)
+    result = evaluate(tmp_path / "run", metrics=["swd"], n=32)
+    assert result["swd"] > 0 and result["data"] == str(tmp_path.resolve())
+    with pytest.raises(ValueError, match="needs a reference classifier"):
+        evaluate(tmp_path / "run", metrics=["fd"], n=32)
+    assert main(["evaluate", "--model", str(tmp_path / "run"), "--metrics", "fid", "-n", "8"]) == 2
+    assert "valid metrics: class_acc, fd, kid, pr, swd" in capsys.readouterr().err
