@@ -102,10 +102,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("\nstopping after this step and writing a checkpoint (Ctrl-C again to quit now)", file=sys.stderr)
 
     signal.signal(signal.SIGINT, on_interrupt)
+    scorer = None
+    if args.eval_every:
+        from ganstudio.metrics import QuickScorer
+
+        real = args.data + ":test" if args.data in DATASETS and ":" not in args.data else args.data
+        scorer = QuickScorer(real, dataset.resolution, dataset.channels)
+        print(f"evaluating {scorer.name} every {args.eval_every:g} kimg; the best checkpoint goes to "
+              f"{Path(args.out) / 'best'}", file=sys.stderr)
     printer = ProgressPrinter()
     try:
         checkpoint = train(config, dataset, args.out, kimg=args.kimg, minutes=args.minutes, resume=args.resume,
-                           device=args.device, progress_fn=printer, abort_fn=lambda: stop["requested"])
+                           device=args.device, progress_fn=printer, abort_fn=lambda: stop["requested"],
+                           eval_fn=scorer, eval_every_kimg=args.eval_every or 0.0)
     except TrainingDiverged as error:
         printer.done()
         print(f"error: {error}", file=sys.stderr)
@@ -160,7 +169,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ganstudio.metrics import evaluate
 
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
-    result = evaluate(args.model, args.data, metrics, n=args.n, seed=args.seed, truncation=args.truncation)
+    result = evaluate(args.model, args.data, metrics, n=args.n, seed=args.seed, truncation=args.truncation,
+                      inception_weights=args.inception_weights)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -215,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.batch=128")
     p.add_argument("--arch", choices=MODELS.names(), help="shortcut for --set model.arch=NAME")
+    p.add_argument("--eval-every", type=float, metavar="KIMG",
+                   help="score G_ema every KIMG (FD with the reference classifier, else SWD); keep the best in OUT/best")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.set_defaults(func=cmd_train)
 
@@ -237,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=10_000, help="number of generated images")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float, default=1.0)
+    p.add_argument("--inception-weights", metavar="PATH",
+                   help="pt_inception-2015-12-05 weights (.pth or .safetensors) for --metrics inception")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
 

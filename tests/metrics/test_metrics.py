@@ -62,4 +62,29 @@ def test_evaluate_a_user_folder_with_swd_and_refuse_feature_metrics(tiny_config,
     with pytest.raises(ValueError, match="needs a reference classifier"):
         evaluate(tmp_path / "run", metrics=["fd"], n=32)
     assert main(["evaluate", "--model", str(tmp_path / "run"), "--metrics", "fid", "-n", "8"]) == 2
-    assert "valid metrics: class_acc, fd, kid, pr, swd" in capsys.readouterr().err
+    assert "valid metrics: class_acc, fd, inception, kid, pr, swd" in capsys.readouterr().err
+
+
+def test_inception_metric_with_stand_in_weights_and_a_clear_error_without(tiny_config, tmp_path, monkeypatch, capsys):
+    from safetensors.torch import save_file
+
+    from ganstudio.data import load_dataset
+    from ganstudio.metrics.inception import FIDInceptionV3
+    from ganstudio.training.loop import train
+
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    for i in range(4):
+        Image.new("L", (16, 16), 60 * i).save(tmp_path / f"{i}.png")
+    train(tiny_config, load_dataset(str(tmp_path), tiny_config.data), tmp_path / "run", kimg=0.008)
+    assert main(["evaluate", "--model", str(tmp_path / "run"), "--metrics", "inception", "-n", "4"]) == 2
+    error = capsys.readouterr().err
+    assert "Inception-V3 FID weights not found" in error and "--inception-weights" in error
+    torch.manual_seed(0)
+    stand_in = tmp_path / "stand-in.safetensors"  # random weights with the real layout
+    save_file({k: v.contiguous() for k, v in FIDInceptionV3().state_dict().items()}, str(stand_in))
+    result = evaluate(tmp_path / "run", metrics=["inception"], n=4, inception_weights=stand_in)
+    assert result["inception_fid"] > 0 and "inception_kid" in result
+    with pytest.raises(ValueError, match="not FID Inception-V3 weights"):
+        save_file({"fc.weight": torch.zeros(2, 2)}, str(tmp_path / "wrong.safetensors"))
+        evaluate(tmp_path / "run", metrics=["inception"], n=4, inception_weights=tmp_path / "wrong.safetensors")

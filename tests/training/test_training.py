@@ -82,3 +82,22 @@ def test_short_training_moves_samples_towards_the_data(tiny_config, tiny_dataset
     squares = pipe(n=32, seed=0, label="square").tensors.mean()
     dots = pipe(n=32, seed=0, label="dot").tensors.mean()
     assert squares > dots + 0.05 and not math.isnan(float(squares))
+
+
+def test_eval_every_keeps_the_best_checkpoint(tiny_config, tiny_dataset, tmp_path):
+    scores = iter([3.0, 1.0, 2.0, 5.0])
+    seen = []
+
+    def score(G):
+        seen.append(G.training)
+        return next(scores)
+
+    train(tiny_config, tiny_dataset, tmp_path, kimg=0.032, eval_fn=score, eval_every_kimg=0.008)
+    assert seen == [False] * 4  # G_ema is scored, in eval mode
+    from ganstudio.training.checkpoint import load_training_state  # noqa: F401
+    from safetensors import safe_open
+    import json
+
+    with safe_open(str(tmp_path / "best" / "training_state.safetensors"), framework="pt") as f:
+        counters = json.loads(f.metadata()["counters"])
+    assert counters["best_score"] == 1.0 and counters["best_kimg"] == 0.016

@@ -34,6 +34,7 @@ class EvalSet:
     real_features: torch.Tensor | None  # (N, F) from the reference classifier
     fake_features: torch.Tensor | None
     fake_logits: torch.Tensor | None
+    inception: torch.nn.Module | None = None
 
 
 def _needs_features(s: EvalSet, name: str) -> None:
@@ -69,6 +70,17 @@ def _class_acc(s: EvalSet) -> dict[str, float]:
     return {"class_acc": (s.fake_logits.argmax(1) == s.fake_labels).float().mean().item()}
 
 
+@METRICS.register("inception")
+def _inception(s: EvalSet) -> dict[str, float]:
+    """Inception-V3 FID and KID on min(n, len(real)) real images (slow on a CPU: ~20 images/s)."""
+    if s.inception is None:
+        raise ValueError("metric 'inception' needs Inception weights; pass --inception-weights PATH")
+    real = s.real[: len(s.fake)]
+    real_f, fake_f = (torch.cat([s.inception(x[i : i + 50]) for i in range(0, len(x), 50)]) for x in (real, s.fake))
+    return {"inception_fid": frechet_distance(real_f, fake_f),
+            "inception_kid": kernel_inception_distance(real_f, fake_f, subset_size=min(1000, len(real_f)))}
+
+
 @METRICS.register("swd")
 def _swd(s: EvalSet) -> dict[str, float]:
     return {"swd": sliced_wasserstein(s.real, s.fake)}
@@ -87,7 +99,7 @@ def features(extractor: torch.nn.Module, images: torch.Tensor, batch: int = 1000
 
 
 def evaluate(model: str | Path, data: str | None = None, metrics: list[str] | None = None, n: int = 10_000,
-             seed: int = 0, truncation: float = 1.0) -> dict[str, Any]:
+             seed: int = 0, truncation: float = 1.0, inception_weights: str | Path | None = None) -> dict[str, Any]:
     """Score a model against real images (default: the test split of its built-in dataset, else its
     training data). Returns {"model", "data", "n", metric values…, "seconds"}."""
     from ganstudio.config import DataConfig
@@ -99,6 +111,11 @@ def evaluate(model: str | Path, data: str | None = None, metrics: list[str] | No
     names = metrics or DEFAULT_METRICS
     for name in names:
         METRICS.get(name)  # unknown names fail before any work, listing the valid ones
+    inception = None
+    if "inception" in names:
+        from ganstudio.metrics.inception import load_inception
+
+        inception = load_inception(inception_weights)  # fails early and clearly when absent
     pipe = GenerationPipeline.from_pretrained(model)
     info = pipe.dataset_info
     if data is None:
@@ -123,7 +140,7 @@ def evaluate(model: str | Path, data: str | None = None, metrics: list[str] | No
     fake = pipe.generate(z, cond, truncation)
     extractor_name = extractor_for(real_set.source) if real.shape[1] == 1 or extractor_for(real_set.source) else None
     real_features = fake_features = fake_logits = None
-    if extractor_name is not None and any(m != "swd" for m in names):
+    if extractor_name is not None and any(m not in ("swd", "inception") for m in names):
         extractor = load_reference_classifier(extractor_name)
         cache = cache_dir() / "metrics" / f"{real_set.fingerprint}-{extractor_name}.safetensors"
         if cache.is_file():
@@ -133,9 +150,43 @@ def evaluate(model: str | Path, data: str | None = None, metrics: list[str] | No
             cache.parent.mkdir(parents=True, exist_ok=True)
             save_file({"features": real_features.contiguous()}, str(cache))
         fake_features, fake_logits = features(extractor, fake)
-    evalset = EvalSet(real, fake, fake_labels, real_features, fake_features, fake_logits)
+    evalset = EvalSet(real, fake, fake_labels, real_features, fake_features, fake_logits, inception)
     result: dict[str, Any] = {"model": pipe.model_id, "data": data, "n": n, "extractor": extractor_name}
     for name in names:
         result.update(METRICS.get(name)(evalset))
     result["seconds"] = round(time.perf_counter() - start, 1)
     return result
+
+
+class QuickScorer:
+    """A cheap score of G_ema during training (lower is better): FD on the reference classifier's
+    features where the dataset has one, else SWD; n images with labels drawn like the real ones."""
+
+    def __init__(self, data: str, resolution: int, channels: int, n: int = 2000, seed: int = 0) -> None:
+        from ganstudio.config import DataConfig
+        from ganstudio.data import load_dataset
+
+        real_set = load_dataset(data, DataConfig(resolution=resolution, channels=str(channels)))
+        self.real = real_set.images.float() / 127.5 - 1
+        g = torch.Generator().manual_seed(seed)
+        self.labels = real_set.labels[torch.randint(len(real_set), (n,), generator=g)]
+        self.seed, self.n = seed, n
+        name = extractor_for(real_set.source)
+        self.extractor = load_reference_classifier(name) if name else None
+        self.name = "fd" if self.extractor is not None else "swd"
+        self.real_features = features(self.extractor, self.real)[0] if self.extractor is not None else None
+
+    @torch.no_grad()
+    def __call__(self, G: torch.nn.Module) -> float:
+        from ganstudio.conditioning import Cond
+
+        device = next(G.parameters()).device
+        z = torch.randn(self.n, G.z_dim, generator=torch.Generator().manual_seed(self.seed)).to(device)
+        cond = Cond.empty(self.n, G.spec.num_attributes, device)
+        if G.spec.num_classes:
+            cond.labels, cond.label_mask = self.labels.clamp_min(0).to(device), (self.labels >= 0).to(device)
+        fake = torch.cat([G(z[i : i + 500], cond.select(slice(i, i + 500))).clamp(-1, 1).float().cpu()
+                          for i in range(0, self.n, 500)])
+        if self.extractor is None:
+            return sliced_wasserstein(self.real, fake)
+        return frechet_distance(self.real_features, features(self.extractor, fake)[0])

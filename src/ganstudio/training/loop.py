@@ -109,11 +109,15 @@ def train(
     device: str = "auto",
     progress_fn: Callable[[Progress], None] | None = None,
     abort_fn: Callable[[], bool] | None = None,
+    eval_fn: Callable[[torch.nn.Module], float] | None = None,
+    eval_every_kimg: float = 0.0,
 ) -> Path:
     """Train G and D on `dataset` until `kimg` thousand images or `minutes` of training.
 
     Writes checkpoints, samples, metrics.jsonl and TensorBoard events into `run_dir` and
-    returns the final checkpoint folder (a loadable model folder).
+    returns the final checkpoint folder (a loadable model folder). With `eval_fn` (G_ema → a
+    score, lower is better) every `eval_every_kimg`, the best-scoring checkpoint is kept in
+    `run_dir/best`.
     """
     if (kimg is None) == (minutes is None):
         raise ValueError("give exactly one of kimg or minutes for the training length")
@@ -133,14 +137,15 @@ def train(
     loss_d_fn, loss_g_fn = get_loss(tc.loss)
     rng = torch.Generator().manual_seed(tc.seed)
     nets, optimizers = {"G": G, "D": D, "G_ema": G_ema}, {"opt_G": opt_G, "opt_D": opt_D}
-    counters = {"step": 0, "images": 0, "elapsed_s": 0.0, "kimg": 0.0, "machine": _machine(dev, precision)}
+    counters = {"step": 0, "images": 0, "elapsed_s": 0.0, "kimg": 0.0, "machine": _machine(dev, precision),
+                "best_score": None, "best_kimg": None}
     dataset_info = dataset.describe()
     checkpoint = find_checkpoint(run_dir) if resume else None
     if resume and checkpoint is None:
         raise ValueError(f"--resume: no checkpoint in {run_dir}; start without --resume to train from scratch")
     if checkpoint is not None:
         saved, rng_state = load_training_state(checkpoint, nets, optimizers)
-        counters.update({k: saved[k] for k in ("step", "images", "elapsed_s", "kimg")})
+        counters.update({k: saved.get(k) for k in ("step", "images", "elapsed_s", "kimg", "best_score", "best_kimg")})
         rng.set_state(rng_state)
     write_json(run_dir / "resolved_config.json", config.to_dict())
 
@@ -154,6 +159,8 @@ def train(
     total_images = None if kimg is None else kimg * 1000
     next_sample = _next_multiple(counters["images"], tc.sample_every_kimg * 1000)
     next_checkpoint = _next_multiple(counters["images"], tc.checkpoint_every_kimg * 1000)
+    eval_every = eval_every_kimg * 1000 if eval_fn is not None and eval_every_kimg > 0 else math.inf
+    next_eval = _next_multiple(counters["images"], eval_every) if eval_every < math.inf else math.inf
     last_good = checkpoint
     window_start, window_images = time.perf_counter(), 0
     session_start, session_elapsed0 = time.perf_counter(), counters["elapsed_s"]
@@ -262,6 +269,13 @@ def train(
         if counters["images"] >= next_sample:
             write_samples()
             next_sample += tc.sample_every_kimg * 1000
+        if counters["images"] >= next_eval:
+            score = eval_fn(G_ema)
+            logger.log(counters["step"], {"kimg": counters["kimg"], "eval_score": score})
+            if counters["best_score"] is None or score < counters["best_score"]:
+                counters["best_score"], counters["best_kimg"] = score, counters["kimg"]
+                save("best")
+            next_eval += eval_every
         if counters["images"] >= next_checkpoint:
             last_good = save()
             next_checkpoint += tc.checkpoint_every_kimg * 1000
