@@ -34,8 +34,14 @@ def run(name: str, preset: str, overrides: list[str], minutes: float, out: Path,
     checkpoint = train(config, dataset, out / name, minutes=minutes)
     counters = json.loads((out / name / "metrics.jsonl").read_text().splitlines()[-1])
     scores = evaluate(checkpoint, "fashion-mnist:test", n=n)
-    row = {"name": name, "preset": preset, "overrides": overrides, "kimg": counters["kimg"],
-           "img_per_s": counters["kimg"] * 1000 / (minutes * 60), **scores}
+    row = {
+        "name": name,
+        "preset": preset,
+        "overrides": overrides,
+        "kimg": counters["kimg"],
+        "img_per_s": counters["kimg"] * 1000 / (minutes * 60),
+        **scores,
+    }
     print(json.dumps(row), flush=True)
     return row
 
@@ -45,8 +51,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("-n", type=int, default=10_000)
     parser.add_argument("--out", default="runs/bench-quality")
-    parser.add_argument("--variant", action="append", default=[], metavar="NAME:K=V,K=V",
-                        help="an extra cpu-32 variant to train and score with the same budget")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:K=V,K=V",
+        help="an extra cpu-32 variant to train and score with the same budget",
+    )
     parser.add_argument("--section", default="quality", help="BENCHMARKS.md section to write")
     args = parser.parse_args()
     out = Path(args.out)
@@ -60,15 +71,18 @@ def main() -> None:
         f"scored against the 10k fashion-mnist test images with the reference classifier.",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; torch "
         f"{torch.__version__}; {datetime.date.today()}; command `python bench/quality.py --minutes {args.minutes:g}"
-        + "".join(f' --variant "{v}"' for v in args.variant) + "`.",
+        + "".join(f' --variant "{v}"' for v in args.variant)
+        + "`.",
         "",
         "| model | overrides | kimg | train img/s | FD ↓ | KID ↓ | precision ↑ | recall ↑ | class acc ↑ |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['name']} | {' '.join(r['overrides']) or '—'} | {r['kimg']:.0f} | {r['img_per_s']:.0f} | "
-                     f"{r['fd']:.2f} | {r['kid']:.4f} | {r['precision']:.3f} | {r['recall']:.3f} | "
-                     f"{r['class_acc']:.1%} |")
+        lines.append(
+            f"| {r['name']} | {' '.join(r['overrides']) or '—'} | {r['kimg']:.0f} | {r['img_per_s']:.0f} | "
+            f"{r['fd']:.2f} | {r['kid']:.4f} | {r['precision']:.3f} | {r['recall']:.3f} | "
+            f"{r['class_acc']:.1%} |"
+        )
     write_section(ROOT / "BENCHMARKS.md", args.section, "\n".join(lines))
     print("\n".join(lines))
 

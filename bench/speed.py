@@ -42,12 +42,20 @@ def matmul_peak(dtype: torch.dtype, size: int = 1024, seconds: float = 2.0) -> f
 
 
 def train_rate(preset: str, overrides: list[str], dataset, steps: int) -> float:
-    config = apply_overrides(load_preset(preset), overrides + ["train.log_every_steps=1",
-                                                                "train.sample_every_kimg=1e9",
-                                                                "train.checkpoint_every_kimg=1e9"])
+    config = apply_overrides(
+        load_preset(preset),
+        overrides
+        + ["train.log_every_steps=1", "train.sample_every_kimg=1e9", "train.checkpoint_every_kimg=1e9"],
+    )
     rates: list[float] = []
     with tempfile.TemporaryDirectory() as run:
-        train(config, dataset, run, kimg=config.train.batch * steps / 1000, progress_fn=lambda p: rates.append(p.img_per_s))
+        train(
+            config,
+            dataset,
+            run,
+            kimg=config.train.batch * steps / 1000,
+            progress_fn=lambda p: rates.append(p.img_per_s),
+        )
     return statistics.median(rates[1:])  # the first step pays one-off costs
 
 
@@ -56,8 +64,10 @@ def step_flops(preset: str, dataset) -> float:
     and one lazy-regularisation step in four is included."""
     totals = []
     for steps in (1, 5):
-        config = apply_overrides(load_preset(preset), ["train.sample_every_kimg=1e9", "train.checkpoint_every_kimg=1e9",
-                                                       "train.precision=fp32"])
+        config = apply_overrides(
+            load_preset(preset),
+            ["train.sample_every_kimg=1e9", "train.checkpoint_every_kimg=1e9", "train.precision=fp32"],
+        )
         with tempfile.TemporaryDirectory() as run, FlopCounterMode(display=False) as counter:
             train(config, dataset, run, kimg=config.train.batch * steps / 1000)
         totals.append(counter.get_total_flops())
@@ -116,8 +126,11 @@ def main() -> None:
         for precision in ("fp32", "bf16"):
             rate = train_rate(preset, [f"train.precision={precision}", "train.batch=8"], dataset, 3)
             lines.append(f"| {preset} | 8 | {precision} | True | {rate:.1f} | | |")
-    lines += ["", "| generation (bundled fashion-mnist, fp32, channels_last) | batch 256 img/s | batch 1 latency ms |",
-              "|---|---|---|"]
+    lines += [
+        "",
+        "| generation (bundled fashion-mnist, fp32, channels_last) | batch 256 img/s | batch 1 latency ms |",
+        "|---|---|---|",
+    ]
     for compiled in (False, True):
         try:
             throughput, latency = generation(compiled)

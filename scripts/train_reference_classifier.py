@@ -29,7 +29,9 @@ def to_input(images: torch.Tensor) -> torch.Tensor:
 def accuracy(model: ReferenceClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
     model.eval()
     with torch.no_grad():
-        predictions = torch.cat([model(to_input(images[i : i + 1000]))[1].argmax(1) for i in range(0, len(images), 1000)])
+        predictions = torch.cat(
+            [model(to_input(images[i : i + 1000]))[1].argmax(1) for i in range(0, len(images), 1000)]
+        )
     return (predictions == labels).float().mean().item()
 
 
@@ -58,8 +60,11 @@ def main() -> None:
             loss.backward()
             optimizer.step()
             schedule.step()
-        print(f"epoch {epoch + 1}/{EPOCHS}: loss {loss.item():.3f}, test accuracy "
-              f"{accuracy(model, test.images, test.labels):.4f} ({time.time() - start:.0f} s)", flush=True)
+        print(
+            f"epoch {epoch + 1}/{EPOCHS}: loss {loss.item():.3f}, test accuracy "
+            f"{accuracy(model, test.images, test.labels):.4f} ({time.time() - start:.0f} s)",
+            flush=True,
+        )
     test_accuracy = accuracy(model, test.images, test.labels)
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     weights = WEIGHTS_DIR / "fashion-mnist-classifier.safetensors"

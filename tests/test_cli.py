@@ -17,12 +17,44 @@ def test_prepare_train_resume_generate_end_to_end(tmp_path, capsys, monkeypatch)
     sets = [arg for item in TINY for arg in ("--set", item)]
     run = tmp_path / "run"
     assert main(["train", "--data", str(tmp_path / "imgs"), "--out", str(run), "--kimg", "0.016", *sets]) == 0
-    assert main(["train", "--data", str(tmp_path / "imgs"), "--out", str(run), "--kimg", "0.032", "--resume",
-                 *sets]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tmp_path / "imgs"),
+                "--out",
+                str(run),
+                "--kimg",
+                "0.032",
+                "--resume",
+                *sets,
+            ]
+        )
+        == 0
+    )
     state = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert state["kimg"] == 0.032
-    assert main(["generate", "--model", str(run), "--label", "DARK", "-n", "3", "--seed", "4",
-                 "--attr", "brightness=0.1", "--out", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--model",
+                str(run),
+                "--label",
+                "DARK",
+                "-n",
+                "3",
+                "--seed",
+                "4",
+                "--attr",
+                "brightness=0.1",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "marked as AI-generated" in out
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
@@ -31,14 +63,31 @@ def test_prepare_train_resume_generate_end_to_end(tmp_path, capsys, monkeypatch)
 
 
 def test_cli_errors_are_one_actionable_line(tmp_path, capsys):
-    assert main(["generate", "--model", "fashion-mnist", "--label", "spaceship", "-n", "1",
-                 "--out", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "generate",
+                "--model",
+                "fashion-mnist",
+                "--label",
+                "spaceship",
+                "-n",
+                "1",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "valid labels: t-shirt/top, trouser" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]) == 2
     assert "neither a folder" in capsys.readouterr().err
 
 
 def test_dry_run_prints_the_resolved_config(capsys):
-    assert main(["train", "--data", "fashion-mnist", "--out", "unused", "--dry-run", "--set", "train.batch=32"]) == 0
+    assert (
+        main(["train", "--data", "fashion-mnist", "--out", "unused", "--dry-run", "--set", "train.batch=32"])
+        == 0
+    )
     config = json.loads(capsys.readouterr().out)
     assert config["train"]["batch"] == 32 and config["preset"] == "cpu-32"

@@ -1,6 +1,13 @@
 import pytest
 
-from ganstudio.config import Config, Schedule, apply_overrides, available_presets, config_from_dict, load_preset
+from ganstudio.config import (
+    Config,
+    Schedule,
+    apply_overrides,
+    available_presets,
+    config_from_dict,
+    load_preset,
+)
 
 
 def test_every_preset_loads_and_round_trips():

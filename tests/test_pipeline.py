@@ -10,8 +10,8 @@ from ganstudio.training.loop import train
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from tests.conftest import TINY, shapes_dataset
     from ganstudio.config import Config, apply_overrides
+    from tests.conftest import TINY, shapes_dataset
 
     run = tmp_path_factory.mktemp("run")
     train(apply_overrides(Config(), TINY), shapes_dataset(), run, kimg=0.016)
@@ -25,7 +25,9 @@ def test_same_seed_same_pixels_and_per_image_seeds(model_dir):
     assert torch.equal(a.tensors, b.tensors)
     assert [r["seed"] for r in a.metadata] == [7, 8, 9, 10]
     single = pipe(n=1, seed=9, label="square")  # image 2 of the call above, regenerated alone
-    assert torch.allclose(single.tensors[0], a.tensors[2], atol=1e-4)  # batch size changes float rounding only
+    assert torch.allclose(
+        single.tensors[0], a.tensors[2], atol=1e-4
+    )  # batch size changes float rounding only
     assert not torch.equal(a.tensors[0], a.tensors[1])
     assert len(a.images) == 4 and a.images[0].size == (16, 16) and a.images[0].mode == "L"
 

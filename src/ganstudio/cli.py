@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 import time
@@ -21,8 +22,11 @@ def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "?"
     seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
-        f"{seconds // 60}:{seconds % 60:02d}"
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else f"{seconds // 60}:{seconds % 60:02d}"
+    )
 
 
 class ProgressPrinter:
@@ -39,9 +43,16 @@ class ProgressPrinter:
         self.last = now
         total = f"/{p.total_kimg:g}" if p.total_kimg else ""
         losses = " ".join(f"{k} {v:.3f}" for k, v in p.losses.items() if k.startswith("loss"))
-        line = (f"{_bar(p.fraction)} {p.fraction:4.0%} | {p.kimg:.1f}{total} kimg | {p.img_per_s:.0f} img/s | "
-                f"{losses} | elapsed {_duration(p.elapsed_s)} ETA {_duration(p.eta_s)}")
-        print(("\r" + line + "\033[K") if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+        line = (
+            f"{_bar(p.fraction)} {p.fraction:4.0%} | {p.kimg:.1f}{total} kimg | {p.img_per_s:.0f} img/s | "
+            f"{losses} | elapsed {_duration(p.elapsed_s)} ETA {_duration(p.eta_s)}"
+        )
+        print(
+            ("\r" + line + "\033[K") if self.tty else line,
+            end="" if self.tty else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def done(self) -> None:
         if self.tty:
@@ -50,7 +61,12 @@ class ProgressPrinter:
 
 def _data_progress(done: int, total: int) -> None:
     if done == total or done % 500 == 0:
-        print(f"\rdecoding images {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+        print(
+            f"\rdecoding images {done}/{total}",
+            end="\n" if done == total else "",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -64,17 +80,26 @@ def _config(args: argparse.Namespace) -> Config:
 def cmd_prepare(args: argparse.Namespace) -> int:
     from ganstudio.data import prepare
 
-    config = apply_overrides(Config(), [f"data.resolution={args.resolution}", f"data.fit={args.fit}",
-                                        f"data.background={args.background}", f"data.channels={args.channels}"])
+    config = apply_overrides(
+        Config(),
+        [
+            f"data.resolution={args.resolution}",
+            f"data.fit={args.fit}",
+            f"data.background={args.background}",
+            f"data.channels={args.channels}",
+        ],
+    )
     dataset = prepare(args.source, config.data, _data_progress)
     path = dataset.save(args.out)
     for item in dataset.skipped:
         print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)
     info = dataset.describe()
-    print(f"packed {len(dataset)} images ({info['resolution']} px, {info['channels']} channel(s), "
-          f"{len(info['class_names'])} classes, attributes: {', '.join(info['attributes'])}, "
-          f"{info['num_captioned']} captioned, {len(dataset.skipped)} skipped) → {path} "
-          f"[fingerprint {dataset.fingerprint}]")
+    print(
+        f"packed {len(dataset)} images ({info['resolution']} px, {info['channels']} channel(s), "
+        f"{len(info['class_names'])} classes, attributes: {', '.join(info['attributes'])}, "
+        f"{info['num_captioned']} captioned, {len(dataset.skipped)} skipped) → {path} "
+        f"[fingerprint {dataset.fingerprint}]"
+    )
     return 0
 
 
@@ -89,17 +114,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ganstudio.training.loop import TrainingDiverged, train
 
     dataset = load_dataset(args.data, config.data, _data_progress)
-    print(f"data: {dataset.source} — {len(dataset)} images, {dataset.resolution} px, "
-          f"{dataset.num_classes} classes, attributes {', '.join(dataset.attribute_names)}", file=sys.stderr)
+    print(
+        f"data: {dataset.source} — {len(dataset)} images, {dataset.resolution} px, "
+        f"{dataset.num_classes} classes, attributes {', '.join(dataset.attribute_names)}",
+        file=sys.stderr,
+    )
     if dataset.skipped:
-        print(f"skipped {len(dataset.skipped)} unusable files (see `ganstudio prepare` for the list)", file=sys.stderr)
+        print(
+            f"skipped {len(dataset.skipped)} unusable files (see `ganstudio prepare` for the list)",
+            file=sys.stderr,
+        )
     stop = {"requested": False}
 
     def on_interrupt(signum, frame):  # first Ctrl-C: finish the step and checkpoint; second: quit now
         if stop["requested"]:
             raise KeyboardInterrupt
         stop["requested"] = True
-        print("\nstopping after this step and writing a checkpoint (Ctrl-C again to quit now)", file=sys.stderr)
+        print(
+            "\nstopping after this step and writing a checkpoint (Ctrl-C again to quit now)", file=sys.stderr
+        )
 
     signal.signal(signal.SIGINT, on_interrupt)
     scorer = None
@@ -108,20 +141,36 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         real = args.data + ":test" if args.data in DATASETS and ":" not in args.data else args.data
         scorer = QuickScorer(real, dataset.resolution, dataset.channels)
-        print(f"evaluating {scorer.name} every {args.eval_every:g} kimg; the best checkpoint goes to "
-              f"{Path(args.out) / 'best'}", file=sys.stderr)
+        print(
+            f"evaluating {scorer.name} every {args.eval_every:g} kimg; the best checkpoint goes to "
+            f"{Path(args.out) / 'best'}",
+            file=sys.stderr,
+        )
     printer = ProgressPrinter()
     try:
-        checkpoint = train(config, dataset, args.out, kimg=args.kimg, minutes=args.minutes, resume=args.resume,
-                           device=args.device, progress_fn=printer, abort_fn=lambda: stop["requested"],
-                           eval_fn=scorer, eval_every_kimg=args.eval_every or 0.0)
+        checkpoint = train(
+            config,
+            dataset,
+            args.out,
+            kimg=args.kimg,
+            minutes=args.minutes,
+            resume=args.resume,
+            device=args.device,
+            progress_fn=printer,
+            abort_fn=lambda: stop["requested"],
+            eval_fn=scorer,
+            eval_every_kimg=args.eval_every or 0.0,
+            command="ganstudio " + shlex.join(sys.argv[1:]) if sys.argv[0].endswith("ganstudio") else None,
+        )
     except TrainingDiverged as error:
         printer.done()
         print(f"error: {error}", file=sys.stderr)
         return 1
     printer.done()
-    print(f"model: {checkpoint}\nsamples: {Path(args.out) / 'samples' / 'latest.png'}\n"
-          f"generate: ganstudio generate --model {args.out} -n 16 --out out/")
+    print(
+        f"model: {checkpoint}\nsamples: {Path(args.out) / 'samples' / 'latest.png'}\n"
+        f"generate: ganstudio generate --model {args.out} -n 16 --out out/"
+    )
     return 0
 
 
@@ -144,12 +193,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     pipe = GenerationPipeline.from_pretrained(args.model, device=args.device)
     attributes = _parse_attributes(args.attr)
     if args.per_class:
-        result = pipe.class_grid(args.per_class, seed=args.seed, attributes=attributes, truncation=args.truncation)
+        result = pipe.class_grid(
+            args.per_class, seed=args.seed, attributes=attributes, truncation=args.truncation
+        )
     else:
-        result = pipe(n=args.n, seed=args.seed, label=args.label, attributes=attributes, truncation=args.truncation)
+        result = pipe(
+            n=args.n, seed=args.seed, label=args.label, attributes=attributes, truncation=args.truncation
+        )
     paths = result.save(args.out)
-    print(f"wrote {len(result.images)} images and a grid to {args.out}/ (grid: {paths[-1]}); "
-          f"each PNG is marked as AI-generated (model {pipe.model_id})")
+    print(
+        f"wrote {len(result.images)} images and a grid to {args.out}/ (grid: {paths[-1]}); "
+        f"each PNG is marked as AI-generated (model {pipe.model_id})"
+    )
     return 0
 
 
@@ -158,8 +213,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     for name in bundled_models():
         pipe = GenerationPipeline.from_pretrained(name, device="cpu")
-        print(f"{name}: {pipe.dataset_info['resolution']} px, classes: {', '.join(pipe.class_names) or 'none'}; "
-              f"attributes: {', '.join(pipe.attribute_names) or 'none'}")
+        print(
+            f"{name}: {pipe.dataset_info['resolution']} px, classes: {', '.join(pipe.class_names) or 'none'}; "
+            f"attributes: {', '.join(pipe.attribute_names) or 'none'}"
+        )
     return 0
 
 
@@ -169,13 +226,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ganstudio.metrics import evaluate
 
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
-    result = evaluate(args.model, args.data, metrics, n=args.n, seed=args.seed, truncation=args.truncation,
-                      inception_weights=args.inception_weights)
+    result = evaluate(
+        args.model,
+        args.data,
+        metrics,
+        n=args.n,
+        seed=args.seed,
+        truncation=args.truncation,
+        inception_weights=args.inception_weights,
+    )
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"model {result['model']} vs {result['data']} ({result['n']} generated images, "
-          f"features: {result['extractor'] or 'none'}, {result['seconds']} s)")
+    print(
+        f"model {result['model']} vs {result['data']} ({result['n']} generated images, "
+        f"features: {result['extractor'] or 'none'}, {result['seconds']} s)"
+    )
     for key, value in result.items():
         if key not in ("model", "data", "n", "extractor", "seconds"):
             print(f"  {key:<10} {value:.4f}" if isinstance(value, float) else f"  {key:<10} {value}")
@@ -201,7 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     import ganstudio.metrics  # noqa: F401
     import ganstudio.models  # noqa: F401
 
-    parser = argparse.ArgumentParser(prog="ganstudio", description="Train GANs on your images and generate from them.")
+    parser = argparse.ArgumentParser(
+        prog="ganstudio", description="Train GANs on your images and generate from them."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare", help="pack an image folder or built-in dataset into a .gsd file")
@@ -215,7 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model")
     p.add_argument("--data", required=True, help="image folder, .gsd file, or built-in dataset name")
-    p.add_argument("--preset", default="cpu-32", help=f"preset name ({', '.join(available_presets())}) or YAML path")
+    p.add_argument(
+        "--preset", default="cpu-32", help=f"preset name ({', '.join(available_presets())}) or YAML path"
+    )
     p.add_argument("--out", required=True, help="run folder (checkpoints, samples, metrics)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--minutes", type=float, help="train for this many minutes (default 10)")
@@ -223,10 +293,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     p.add_argument("--resolution", type=int, help="shortcut for --set data.resolution=N")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.batch=128")
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.batch=128"
+    )
     p.add_argument("--arch", choices=MODELS.names(), help="shortcut for --set model.arch=NAME")
-    p.add_argument("--eval-every", type=float, metavar="KIMG",
-                   help="score G_ema every KIMG (FD with the reference classifier, else SWD); keep the best in OUT/best")
+    p.add_argument(
+        "--eval-every",
+        type=float,
+        metavar="KIMG",
+        help="score G_ema every KIMG (FD with the reference classifier, else SWD); keep the best in OUT/best",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.set_defaults(func=cmd_train)
 
@@ -236,7 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="image i uses seed + i")
     p.add_argument("--label", help="class name or index")
     p.add_argument("--per-class", type=int, metavar="N", help="N seeds for every class: a class x seed grid")
-    p.add_argument("--attr", action="append", metavar="NAME=VALUE", help="attribute value, e.g. brightness=0.2")
+    p.add_argument(
+        "--attr", action="append", metavar="NAME=VALUE", help="attribute value, e.g. brightness=0.2"
+    )
     p.add_argument("--truncation", type=float, default=1.0, help="0..1; lower is more typical, less varied")
     p.add_argument("--out", default="out", help="output folder")
     p.add_argument("--device", default="auto")
@@ -244,13 +322,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="score a model: FD, KID, precision/recall, class accuracy, SWD")
     p.add_argument("--model", default="fashion-mnist", help="bundled name, model folder or run folder")
-    p.add_argument("--data", help="real images to compare with (default: the model's test split or training data)")
+    p.add_argument(
+        "--data", help="real images to compare with (default: the model's test split or training data)"
+    )
     p.add_argument("--metrics", help=f"comma-separated, from: {', '.join(METRICS.names())}")
     p.add_argument("-n", type=int, default=10_000, help="number of generated images")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float, default=1.0)
-    p.add_argument("--inception-weights", metavar="PATH",
-                   help="pt_inception-2015-12-05 weights (.pth or .safetensors) for --metrics inception")
+    p.add_argument(
+        "--inception-weights",
+        metavar="PATH",
+        help="pt_inception-2015-12-05 weights (.pth or .safetensors) for --metrics inception",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
 

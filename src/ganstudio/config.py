@@ -122,8 +122,11 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             unknown = set(value) - {"start", "end", "kind"}
             if unknown:
                 raise ValueError(f"{where}: unknown schedule keys {sorted(unknown)}; use start, end, kind")
-            return Schedule(float(value["start"]), None if value.get("end") is None else float(value["end"]),
-                            str(value.get("kind", "cosine")))
+            return Schedule(
+                float(value["start"]),
+                None if value.get("end") is None else float(value["end"]),
+                str(value.get("kind", "cosine")),
+            )
         raise ValueError(f"{where}: expected a number or {{start, end, kind}}, got {value!r}")
     if hints_origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]

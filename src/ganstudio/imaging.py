@@ -23,8 +23,11 @@ def make_grid(images: list[Image.Image], columns: int, padding: int = 2, scale: 
     w, h = w * scale, h * scale
     rows = (len(images) + columns - 1) // columns
     mode = images[0].mode
-    grid = Image.new(mode, (columns * (w + padding) + padding, rows * (h + padding) + padding),
-                     255 if mode == "L" else (255, 255, 255))
+    grid = Image.new(
+        mode,
+        (columns * (w + padding) + padding, rows * (h + padding) + padding),
+        255 if mode == "L" else (255, 255, 255),
+    )
     for i, image in enumerate(images):
         if scale != 1:
             image = image.resize((w, h), Image.NEAREST)

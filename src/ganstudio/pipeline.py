@@ -32,7 +32,11 @@ TRUNCATION_SAMPLES = 1024
 
 
 def bundled_models() -> list[str]:
-    return sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file()) if PRETRAINED_DIR.is_dir() else []
+    return (
+        sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file())
+        if PRETRAINED_DIR.is_dir()
+        else []
+    )
 
 
 def resolve_model_dir(name_or_dir: str | Path) -> tuple[Path, str]:
@@ -73,19 +77,33 @@ class GenerationResult:
     def save(self, out_dir: str | Path, prefix: str = "image", grid: bool = True) -> list[Path]:
         """Write one marked PNG per image (named by seed) and, if `grid`, grid.png; returns the paths."""
         out_dir = Path(out_dir)
-        paths = [save_png(image, out_dir / f"{_file_stem(prefix, record)}.png", record)
-                 for image, record in zip(self.images, self.metadata, strict=True)]
+        paths = [
+            save_png(image, out_dir / f"{_file_stem(prefix, record)}.png", record)
+            for image, record in zip(self.images, self.metadata, strict=True)
+        ]
         if grid and self.images:
-            record = dict(self.metadata[0], seed=[r["seed"] for r in self.metadata])
-            paths.append(save_png(self.grid(), out_dir / "grid.png", record))
+            paths.append(self.save_grid(out_dir / "grid.png"))
         return paths
+
+    def save_grid(self, path: str | Path, scale: int = 2) -> Path:
+        """Write the grid as a PNG marked as AI-generated, recording every image's seed and label."""
+        record = dict(self.metadata[0], seed=[r["seed"] for r in self.metadata],
+                      label=sorted({r["label"] for r in self.metadata if r["label"]}) or None)
+        return save_png(self.grid(scale), path, record)
 
 
 class GenerationPipeline:
     """A trained generator plus everything needed to turn user conditions into images."""
 
-    def __init__(self, G: torch.nn.Module, config: Config, spec: CondSpec, dataset_info: dict[str, Any],
-                 model_id: str, device: torch.device) -> None:
+    def __init__(
+        self,
+        G: torch.nn.Module,
+        config: Config,
+        spec: CondSpec,
+        dataset_info: dict[str, Any],
+        model_id: str,
+        device: torch.device,
+    ) -> None:
         self.G, self.config, self.spec = G, config, spec
         self.dataset_info, self.model_id, self.device = dataset_info, model_id, device
 
@@ -102,7 +120,9 @@ class GenerationPipeline:
         load_weights(G, weights)
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
         dataset_info = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
-        return cls(G.to(dev).eval().requires_grad_(False), config, spec, dataset_info, f"{name}@{digest}", dev)
+        return cls(
+            G.to(dev).eval().requires_grad_(False), config, spec, dataset_info, f"{name}@{digest}", dev
+        )
 
     @property
     def class_names(self) -> list[str]:
@@ -123,14 +143,17 @@ class GenerationPipeline:
         if isinstance(label, int):
             if 0 <= label < len(names):
                 return label
-            raise ValueError(f"label index {label} is out of range 0..{len(names) - 1}; classes: {', '.join(names)}")
+            raise ValueError(
+                f"label index {label} is out of range 0..{len(names) - 1}; classes: {', '.join(names)}"
+            )
         lowered = [n.lower() for n in names]
         if label.strip().lower() in lowered:
             return lowered.index(label.strip().lower())
         raise ValueError(f"label {label!r} is unknown; valid labels: {', '.join(names)}")
 
-    def make_cond(self, n: int, label: int | str | list | None = None,
-                  attributes: dict[str, float] | None = None) -> Cond:
+    def make_cond(
+        self, n: int, label: int | str | list | None = None, attributes: dict[str, float] | None = None
+    ) -> Cond:
         """Turn user conditions into a Cond for `n` images (label may be one value or a list of n)."""
         cond = Cond.empty(n, self.spec.num_attributes)
         if label is not None:
@@ -158,8 +181,12 @@ class GenerationPipeline:
         rows = []
         for i in range(len(cond)):
             one = cond.select(slice(i, i + 1))
-            key = (int(one.labels), bool(one.label_mask), tuple(one.attributes.flatten().tolist()),
-                   tuple(one.attribute_mask.flatten().tolist()))
+            key = (
+                int(one.labels),
+                bool(one.label_mask),
+                tuple(one.attributes.flatten().tolist()),
+                tuple(one.attribute_mask.flatten().tolist()),
+            )
             if key not in means:
                 g = torch.Generator().manual_seed(0)
                 z = torch.randn(TRUNCATION_SAMPLES, self.G.z_dim, generator=g).to(self.device)
@@ -168,7 +195,9 @@ class GenerationPipeline:
         return torch.stack(rows)
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, cond: Cond, truncation: float = 1.0, batch_size: int = 256) -> torch.Tensor:
+    def generate(
+        self, z: torch.Tensor, cond: Cond, truncation: float = 1.0, batch_size: int = 256
+    ) -> torch.Tensor:
         """Images (B, C, H, W) in [-1, 1] for latents z (B, z_dim); truncation pulls w to its mean."""
         out = []
         for start in range(0, z.shape[0], batch_size):
@@ -181,39 +210,59 @@ class GenerationPipeline:
             out.append(self.G.synthesize(w).clamp(-1, 1).float().cpu())
         return torch.cat(out)
 
-    def __call__(self, n: int = 1, seed: int = 0, label: int | str | list | None = None,
-                 attributes: dict[str, float] | None = None, truncation: float = 1.0,
-                 batch_size: int = 256) -> GenerationResult:
+    def __call__(
+        self,
+        n: int = 1,
+        seed: int = 0,
+        label: int | str | list | None = None,
+        attributes: dict[str, float] | None = None,
+        truncation: float = 1.0,
+        batch_size: int = 256,
+    ) -> GenerationResult:
         """Generate `n` images; image i uses seed `seed + i`. Same seed and conditions → same pixels."""
         if n < 1:
             raise ValueError(f"n={n}: ask for at least one image")
         if not 0.0 <= truncation <= 1.0:
             raise ValueError(f"truncation={truncation} must be between 0 (mean image) and 1 (no truncation)")
         cond = self.make_cond(n, label, attributes)
-        z = torch.stack([torch.randn(self.G.z_dim, generator=torch.Generator().manual_seed(seed + i))
-                         for i in range(n)])  # (n, z_dim)
+        z = torch.stack(
+            [torch.randn(self.G.z_dim, generator=torch.Generator().manual_seed(seed + i)) for i in range(n)]
+        )  # (n, z_dim)
         images = self.generate(z, cond, truncation, batch_size)
         records = []
         for i in range(n):
             label_name = self.class_names[int(cond.labels[i])] if bool(cond.label_mask[i]) else None
-            records.append({
-                "model": self.model_id,
-                "seed": seed + i,
-                "label": label_name,
-                "attributes": dict(attributes or {}),
-                "truncation": truncation,
-                "ai_generated": True,
-                "digital_source_type": DIGITAL_SOURCE_TYPE,
-                "software": f"ganstudio {__version__}",
-            })
+            records.append(
+                {
+                    "model": self.model_id,
+                    "seed": seed + i,
+                    "label": label_name,
+                    "attributes": dict(attributes or {}),
+                    "truncation": truncation,
+                    "ai_generated": True,
+                    "digital_source_type": DIGITAL_SOURCE_TYPE,
+                    "software": f"ganstudio {__version__}",
+                }
+            )
         return GenerationResult(to_pil(images), records, tensors=images)
 
-    def class_grid(self, per_class: int = 8, seed: int = 0, attributes: dict[str, float] | None = None,
-                   truncation: float = 1.0) -> GenerationResult:
+    def class_grid(
+        self,
+        per_class: int = 8,
+        seed: int = 0,
+        attributes: dict[str, float] | None = None,
+        truncation: float = 1.0,
+    ) -> GenerationResult:
         """The same `per_class` seeds for every class, one row per class."""
         if not self.class_names:
             raise ValueError(f"model {self.model_id} has no classes; use -n instead of --per-class")
-        rows = [self(per_class, seed, label=i, attributes=attributes, truncation=truncation)
-                for i in range(len(self.class_names))]
-        return GenerationResult([im for r in rows for im in r.images], [m for r in rows for m in r.metadata],
-                                grid_columns=per_class, tensors=torch.cat([r.tensors for r in rows]))
+        rows = [
+            self(per_class, seed, label=i, attributes=attributes, truncation=truncation)
+            for i in range(len(self.class_names))
+        ]
+        return GenerationResult(
+            [im for r in rows for im in r.images],
+            [m for r in rows for m in r.metadata],
+            grid_columns=per_class,
+            tensors=torch.cat([r.tensors for r in rows]),
+        )

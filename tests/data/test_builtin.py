@@ -6,8 +6,9 @@ from ganstudio.config import DataConfig
 from ganstudio.data import prepare
 from ganstudio.data.builtin import EMOJI_FONTS, FASHION_DIRS
 
-needs_fashion = pytest.mark.skipif(not any(d.is_dir() for d in FASHION_DIRS),
-                                   reason="Debian package dataset-fashion-mnist is not installed")
+needs_fashion = pytest.mark.skipif(
+    not any(d.is_dir() for d in FASHION_DIRS), reason="Debian package dataset-fashion-mnist is not installed"
+)
 
 
 @needs_fashion
@@ -38,7 +39,9 @@ def test_unknown_split_and_source_are_clear_errors():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not any(Path(p).is_file() for p in EMOJI_FONTS), reason="fonts-noto-color-emoji is not installed")
+@pytest.mark.skipif(
+    not any(Path(p).is_file() for p in EMOJI_FONTS), reason="fonts-noto-color-emoji is not installed"
+)
 def test_emoji_renders_in_colour_with_unicode_names():
     emoji = prepare("emoji", DataConfig(resolution=32))
     assert len(emoji) > 1000 and emoji.images.shape[1:] == (3, 32, 32)

@@ -29,8 +29,10 @@ def make_folder(root):
     (root / "boots" / "truncated.png").write_bytes(full.read_bytes()[:200])
     Image.new("1", (9000, 9000)).save(root / "bomb.png")
     (root / "metadata.jsonl").write_text(
-        json.dumps({"file_name": "boots/wide.png", "text": "a red boot", "size_cm": 31.5}) + "\n"
-        + json.dumps({"file_name": "bags/palette.gif", "label": "boots"}) + "\n"
+        json.dumps({"file_name": "boots/wide.png", "text": "a red boot", "size_cm": 31.5})
+        + "\n"
+        + json.dumps({"file_name": "bags/palette.gif", "label": "boots"})
+        + "\n"
         + "{not json\n"
     )
 

@@ -25,8 +25,9 @@ def test_frechet_distance_is_zero_for_equal_sets_and_the_squared_shift_for_shift
 
 def test_kid_is_unbiased_near_zero_for_one_distribution_and_positive_across_two():
     same = kernel_inception_distance(gaussian(2000), gaussian(2000, seed=1), subsets=10, subset_size=500)
-    different = kernel_inception_distance(gaussian(2000), gaussian(2000, seed=1, shift=1.0), subsets=10,
-                                          subset_size=500)
+    different = kernel_inception_distance(
+        gaussian(2000), gaussian(2000, seed=1, shift=1.0), subsets=10, subset_size=500
+    )
     assert abs(same) < 0.05 and different > 10 * abs(same) + 0.1
 
 
@@ -49,7 +50,9 @@ def test_sliced_wasserstein_sees_image_differences():
     assert sliced_wasserstein(smooth, other) < 0.5 * sliced_wasserstein(smooth, noise)
 
 
-def test_evaluate_a_user_folder_with_swd_and_refuse_feature_metrics(tiny_config, tmp_path, monkeypatch, capsys):
+def test_evaluate_a_user_folder_with_swd_and_refuse_feature_metrics(
+    tiny_config, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path / "cache"))
     for i in range(8):
         Image.new("L", (16, 16), 30 * i).save(tmp_path / f"{i}.png")
@@ -65,7 +68,9 @@ def test_evaluate_a_user_folder_with_swd_and_refuse_feature_metrics(tiny_config,
     assert "valid metrics: class_acc, fd, inception, kid, pr, swd" in capsys.readouterr().err
 
 
-def test_inception_metric_with_stand_in_weights_and_a_clear_error_without(tiny_config, tmp_path, monkeypatch, capsys):
+def test_inception_metric_with_stand_in_weights_and_a_clear_error_without(
+    tiny_config, tmp_path, monkeypatch, capsys
+):
     from safetensors.torch import save_file
 
     from ganstudio.data import load_dataset
@@ -87,4 +92,6 @@ def test_inception_metric_with_stand_in_weights_and_a_clear_error_without(tiny_c
     assert result["inception_fid"] > 0 and "inception_kid" in result
     with pytest.raises(ValueError, match="not FID Inception-V3 weights"):
         save_file({"fc.weight": torch.zeros(2, 2)}, str(tmp_path / "wrong.safetensors"))
-        evaluate(tmp_path / "run", metrics=["inception"], n=4, inception_weights=tmp_path / "wrong.safetensors")
+        evaluate(
+            tmp_path / "run", metrics=["inception"], n=4, inception_weights=tmp_path / "wrong.safetensors"
+        )

@@ -9,7 +9,9 @@ SMALL = ModelConfig(z_dim=16, cond_dim=16, w_dim=32, channel_base=256, channel_m
 SPECS = {
     "unconditional": CondSpec(),
     "classes": CondSpec(num_classes=3),
-    "attributes": CondSpec(attribute_names=["brightness", "coverage"], attribute_mean=[0, 0], attribute_std=[1, 1]),
+    "attributes": CondSpec(
+        attribute_names=["brightness", "coverage"], attribute_mean=[0, 0], attribute_std=[1, 1]
+    ),
     "both": CondSpec(3, ["brightness"], [0.0], [1.0]),
 }
 

@@ -1,7 +1,9 @@
+import json
 import math
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 
 from ganstudio.config import apply_overrides
@@ -35,8 +37,13 @@ def test_resume_after_a_kill_matches_a_straight_run_bit_for_bit(tiny_config, tin
 
 def test_checkpoint_is_a_loadable_model_folder_and_swaps_atomically(tiny_config, tiny_dataset, tmp_path):
     folder = train(tiny_config, tiny_dataset, tmp_path, kimg=0.016)
-    assert {p.name for p in folder.iterdir()} >= {"config.json", "dataset.json", "model_card.md",
-                                                  "training_state.safetensors", *WEIGHTS}
+    assert {p.name for p in folder.iterdir()} >= {
+        "config.json",
+        "dataset.json",
+        "model_card.md",
+        "training_state.safetensors",
+        *WEIGHTS,
+    }
     assert not list(tmp_path.glob(".checkpoint.*"))
     # a swap interrupted after the old checkpoint was moved aside is recovered
     folder.rename(tmp_path / ".checkpoint.old")
@@ -53,7 +60,9 @@ def test_resume_without_a_checkpoint_is_a_clear_error(tiny_config, tiny_dataset,
 
 
 def test_nan_loss_stops_with_an_actionable_message(tiny_config, tiny_dataset, tmp_path):
-    config = apply_overrides(tiny_config, ["train.lr_d=1e30", "train.lr_g=1e30", "train.checkpoint_every_kimg=0.008"])
+    config = apply_overrides(
+        tiny_config, ["train.lr_d=1e30", "train.lr_g=1e30", "train.checkpoint_every_kimg=0.008"]
+    )
     with pytest.raises(TrainingDiverged) as error:
         train(config, tiny_dataset, tmp_path, kimg=2.0)
     message = str(error.value)
@@ -94,10 +103,6 @@ def test_eval_every_keeps_the_best_checkpoint(tiny_config, tiny_dataset, tmp_pat
 
     train(tiny_config, tiny_dataset, tmp_path, kimg=0.032, eval_fn=score, eval_every_kimg=0.008)
     assert seen == [False] * 4  # G_ema is scored, in eval mode
-    from ganstudio.training.checkpoint import load_training_state  # noqa: F401
-    from safetensors import safe_open
-    import json
-
     with safe_open(str(tmp_path / "best" / "training_state.safetensors"), framework="pt") as f:
         counters = json.loads(f.metadata()["counters"])
     assert counters["best_score"] == 1.0 and counters["best_kimg"] == 0.016

@@ -57,22 +57,32 @@ class Cond:
         return self.labels.shape[0]
 
     def to(self, device: torch.device | str) -> Cond:
-        return Cond(*(t.to(device) for t in (self.labels, self.label_mask, self.attributes, self.attribute_mask)))
+        return Cond(
+            *(t.to(device) for t in (self.labels, self.label_mask, self.attributes, self.attribute_mask))
+        )
 
     def select(self, index: torch.Tensor | slice) -> Cond:
-        return Cond(self.labels[index], self.label_mask[index], self.attributes[index], self.attribute_mask[index])
+        return Cond(
+            self.labels[index], self.label_mask[index], self.attributes[index], self.attribute_mask[index]
+        )
 
     def expand(self, n: int) -> Cond:
         """Repeat the conditions of a one-image Cond for `n` images."""
-        return Cond(*(t.expand(n, *t.shape[1:]) for t in (self.labels, self.label_mask, self.attributes,
-                                                          self.attribute_mask)))
+        return Cond(
+            *(
+                t.expand(n, *t.shape[1:])
+                for t in (self.labels, self.label_mask, self.attributes, self.attribute_mask)
+            )
+        )
 
     def drop(self, p: float, generator: torch.Generator) -> Cond:
         """Drop each condition of each image independently with probability `p`."""
         if p <= 0:
             return self
         keep_label = torch.rand(self.labels.shape, generator=generator) >= p
-        keep_attr = torch.rand(self.attribute_mask.shape[0], 1, generator=generator) >= p  # all attributes together
+        keep_attr = (
+            torch.rand(self.attribute_mask.shape[0], 1, generator=generator) >= p
+        )  # all attributes together
         keep_one = torch.rand(self.attribute_mask.shape, generator=generator) >= p  # and each one alone
         return Cond(
             self.labels,
@@ -101,7 +111,9 @@ class CondEmbedding(nn.Module):
         if cond is None:
             cond = Cond.empty(batch, self.spec.num_attributes, device)
         if self.classes is not None:
-            index = torch.where(cond.label_mask, cond.labels, torch.full_like(cond.labels, self.spec.num_classes))
+            index = torch.where(
+                cond.label_mask, cond.labels, torch.full_like(cond.labels, self.spec.num_classes)
+            )
             out = out + self.classes(index)
         elif bool(cond.label_mask.any()):
             raise ValueError("this model was trained without class labels; do not pass a label")

@@ -21,7 +21,9 @@ def prepare(source: str, config: DataConfig, progress: ProgressFn | None = None)
     if name in DATASETS and not Path(source).exists():
         split = split or "train"
         if split not in builtin.SPLITS:
-            raise ValueError(f"dataset {source!r}: split {split!r} is unknown; use {' or '.join(builtin.SPLITS)}")
+            raise ValueError(
+                f"dataset {source!r}: split {split!r} is unknown; use {' or '.join(builtin.SPLITS)}"
+            )
         return DATASETS.get(name)(config, split)
     path = Path(source)
     if path.is_dir():

@@ -50,13 +50,22 @@ def measure(images: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
             saturation_px = torch.where(cmax > 0, delta / cmax.clamp_min(1e-6), torch.zeros_like(cmax))
             r, g, b = x[:, 0], x[:, 1], x[:, 2]
             safe = delta.clamp_min(1e-6)
-            hue_px = torch.where(
-                cmax == r, ((g - b) / safe) % 6, torch.where(cmax == g, (b - r) / safe + 2, (r - g) / safe + 4)
-            ) / 6.0  # (B, H, W) in [0, 1)
+            hue_px = (
+                torch.where(
+                    cmax == r,
+                    ((g - b) / safe) % 6,
+                    torch.where(cmax == g, (b - r) / safe + 2, (r - g) / safe + 4),
+                )
+                / 6.0
+            )  # (B, H, W) in [0, 1)
             saturation = (saturation_px * weight).sum(dim=(1, 2)) / denom
             angle = hue_px * 2 * math.pi
             w = saturation_px * weight
-            hue = torch.atan2((w * angle.sin()).sum((1, 2)), (w * angle.cos()).sum((1, 2))) / (2 * math.pi) % 1.0
+            hue = (
+                torch.atan2((w * angle.sin()).sum((1, 2)), (w * angle.cos()).sum((1, 2)))
+                / (2 * math.pi)
+                % 1.0
+            )
             columns += [saturation, hue]
         out.append(torch.stack(columns, dim=1))
     return torch.cat(out).float()

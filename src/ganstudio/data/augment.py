@@ -53,7 +53,9 @@ def cutout(x: torch.Tensor, p: float, generator: torch.Generator, ratio: float =
     cx = torch.randint(0, w + 1 - size_w % 2, (b, 1, 1), generator=generator)
     ys = torch.arange(h)[None, :, None]
     xs = torch.arange(w)[None, None, :]
-    inside = ((ys - cy).abs() < size_h // 2 + size_h % 2) & ((xs - cx).abs() < size_w // 2 + size_w % 2)  # (B, H, W)
+    inside = ((ys - cy).abs() < size_h // 2 + size_h % 2) & (
+        (xs - cx).abs() < size_w // 2 + size_w % 2
+    )  # (B, H, W)
     keep = 1 - inside[:, None].to(x.dtype) * _chance(x, p, generator)
     return x * keep
 

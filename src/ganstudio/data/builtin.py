@@ -21,7 +21,16 @@ from ganstudio.registry import DATASETS
 FASHION_DIRS = [Path("/usr/share/datasets/fashion-mnist")]
 FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 FASHION_CLASSES = [
-    "t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot",
+    "t-shirt/top",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle boot",
 ]
 # SHA-256 of the decompressed IDX files (identical for the official .gz files and Debian's recompressed ones)
 FASHION_FILES = {
@@ -31,8 +40,14 @@ FASHION_FILES = {
     "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
 EMOJI_FONTS = [Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")]
-EMOJI_RANGES = [(0x00A9, 0x00AE), (0x203C, 0x2049), (0x2122, 0x2139), (0x2190, 0x2BFF), (0x3030, 0x3299),
-                (0x1F000, 0x1FAFF)]
+EMOJI_RANGES = [
+    (0x00A9, 0x00AE),
+    (0x203C, 0x2049),
+    (0x2122, 0x2139),
+    (0x2190, 0x2BFF),
+    (0x3030, 0x3299),
+    (0x1F000, 0x1FAFF),
+]
 SPLITS = ("train", "test")
 
 
@@ -65,7 +80,9 @@ def _read_idx(name: str) -> bytes:
         if hashlib.sha256(data).hexdigest() == FASHION_FILES[name]:
             target.write_bytes(raw)
     if hashlib.sha256(data).hexdigest() != FASHION_FILES[name]:
-        raise RuntimeError(f"fashion-mnist: {name} failed its SHA-256 check; delete it and reinstall the dataset")
+        raise RuntimeError(
+            f"fashion-mnist: {name} failed its SHA-256 check; delete it and reinstall the dataset"
+        )
     return data
 
 
@@ -81,8 +98,12 @@ def fashion_mnist(config: DataConfig, split: str = "train") -> PackedDataset:
     x = torch.nn.functional.pad(x, (2, 2, 2, 2))  # (N, 1, 32, 32): padding keeps the original pixels
     if config.resolution != 32:
         x = torch.from_numpy(
-            np.stack([np.asarray(Image.fromarray(a[0].numpy()).resize((config.resolution,) * 2, Image.LANCZOS))
-                      for a in x])
+            np.stack(
+                [
+                    np.asarray(Image.fromarray(a[0].numpy()).resize((config.resolution,) * 2, Image.LANCZOS))
+                    for a in x
+                ]
+            )
         )[:, None]
     if config.channels == "3":
         x = x.expand(-1, 3, -1, -1).contiguous()
@@ -94,8 +115,10 @@ def fashion_mnist(config: DataConfig, split: str = "train") -> PackedDataset:
         attribute_names=measured.attribute_names(x.shape[1]),
         captions=[[] for _ in range(len(labels))],
         source=f"builtin:fashion-mnist:{split}",
-        manifest=[{"file": f"{prefix}-{kind}", "sha256": FASHION_FILES[f"{prefix}-{kind}"]}
-                  for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")],
+        manifest=[
+            {"file": f"{prefix}-{kind}", "sha256": FASHION_FILES[f"{prefix}-{kind}"]}
+            for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")
+        ],
         licence="MIT (Zalando Research)",
     )
 
@@ -104,7 +127,9 @@ def _emoji_font() -> ImageFont.FreeTypeFont:
     for path in EMOJI_FONTS:
         if path.is_file():
             return ImageFont.truetype(str(path), 109)  # the only bitmap size of Noto Color Emoji
-    raise RuntimeError("emoji: Noto Color Emoji is not installed; run `apt-get install fonts-noto-color-emoji`")
+    raise RuntimeError(
+        "emoji: Noto Color Emoji is not installed; run `apt-get install fonts-noto-color-emoji`"
+    )
 
 
 def _render(font: ImageFont.FreeTypeFont, char: str) -> Image.Image | None:
@@ -150,6 +175,10 @@ def emoji(config: DataConfig, split: str = "train") -> PackedDataset:
         attribute_names=measured.attribute_names(3),
         captions=[captions[i] for i in keep],
         source=f"builtin:emoji:{split}",
-        manifest=[{"file": str(p), "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in EMOJI_FONTS if p.is_file()],
+        manifest=[
+            {"file": str(p), "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+            for p in EMOJI_FONTS
+            if p.is_file()
+        ],
         licence="SIL Open Font License 1.1 (Noto Color Emoji)",
     )

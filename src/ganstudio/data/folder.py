@@ -42,7 +42,9 @@ def scan(root: Path) -> list[Path]:
     files = [
         p
         for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not any(s.startswith(".") for s in p.relative_to(root).parts)
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_EXTENSIONS
+        and not any(s.startswith(".") for s in p.relative_to(root).parts)
     ]
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
@@ -71,7 +73,9 @@ def read_metadata(root: Path) -> tuple[dict[str, dict[str, Any]], list[dict[str,
 def fingerprint_source(root: Path, config: DataConfig) -> tuple[str, list[dict[str, Any]]]:
     """SHA-256 of every image, metadata and caption file plus the preparation options."""
     manifest = []
-    h = hashlib.sha256(json.dumps([config.resolution, config.fit, config.background, config.channels]).encode())
+    h = hashlib.sha256(
+        json.dumps([config.resolution, config.fit, config.background, config.channels]).encode()
+    )
     extra = [p for p in root.rglob("*") if p.is_file() and (p.name == "metadata.jsonl" or p.suffix == ".txt")]
     for path in scan(root) + sorted(extra):
         entry = {"file": path.relative_to(root).as_posix(), "sha256": _sha256(path)}
@@ -89,7 +93,11 @@ def _captions(path: Path, row: dict[str, Any]) -> list[str]:
         captions += [t.strip() for t in text if isinstance(t, str) and t.strip()]
     sidecar = path.with_suffix(".txt")
     if sidecar.is_file():
-        captions += [line.strip() for line in sidecar.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+        captions += [
+            line.strip()
+            for line in sidecar.read_text(encoding="utf-8", errors="replace").splitlines()
+            if line.strip()
+        ]
     return captions
 
 
@@ -143,7 +151,10 @@ def prepare_folder(root: str | Path, config: DataConfig, progress: ProgressFn | 
     user_names = sorted({k for row in user_attrs for k, v in row.items() if _is_number(v)} - set(names))
     if user_names:
         extra = torch.tensor(
-            [[float(row[k]) if _is_number(row.get(k)) else math.nan for k in user_names] for row in user_attrs],
+            [
+                [float(row[k]) if _is_number(row.get(k)) else math.nan for k in user_names]
+                for row in user_attrs
+            ],
             dtype=torch.float32,
         )
         values = torch.cat([values, extra], dim=1)

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
-from safetensors import safe_open
 
 FORMAT = "ganstudio-dataset"
 FORMAT_VERSION = 1
@@ -147,7 +146,9 @@ class PackedDataset:
                 "`ganstudio prepare SOURCE --out data.gsd`"
             ) from None
         if metadata.get("format") != FORMAT:
-            raise ValueError(f"{path} is a safetensors file but not a ganstudio dataset; re-run `ganstudio prepare`")
+            raise ValueError(
+                f"{path} is a safetensors file but not a ganstudio dataset; re-run `ganstudio prepare`"
+            )
         version = int(metadata.get("format_version", "0"))
         if version != FORMAT_VERSION:
             raise ValueError(

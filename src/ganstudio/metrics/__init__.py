@@ -39,8 +39,10 @@ class EvalSet:
 
 def _needs_features(s: EvalSet, name: str) -> None:
     if s.real_features is None:
-        raise ValueError(f"metric {name!r} needs a reference classifier for this dataset; use --metrics swd "
-                         "(works on any folder)")
+        raise ValueError(
+            f"metric {name!r} needs a reference classifier for this dataset; use --metrics swd "
+            "(works on any folder)"
+        )
 
 
 @METRICS.register("fd")
@@ -76,9 +78,13 @@ def _inception(s: EvalSet) -> dict[str, float]:
     if s.inception is None:
         raise ValueError("metric 'inception' needs Inception weights; pass --inception-weights PATH")
     real = s.real[: len(s.fake)]
-    real_f, fake_f = (torch.cat([s.inception(x[i : i + 50]) for i in range(0, len(x), 50)]) for x in (real, s.fake))
-    return {"inception_fid": frechet_distance(real_f, fake_f),
-            "inception_kid": kernel_inception_distance(real_f, fake_f, subset_size=min(1000, len(real_f)))}
+    real_f, fake_f = (
+        torch.cat([s.inception(x[i : i + 50]) for i in range(0, len(x), 50)]) for x in (real, s.fake)
+    )
+    return {
+        "inception_fid": frechet_distance(real_f, fake_f),
+        "inception_kid": kernel_inception_distance(real_f, fake_f, subset_size=min(1000, len(real_f))),
+    }
 
 
 @METRICS.register("swd")
@@ -93,13 +99,22 @@ def extractor_for(dataset_source: str) -> str | None:
 
 
 @torch.no_grad()
-def features(extractor: torch.nn.Module, images: torch.Tensor, batch: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+def features(
+    extractor: torch.nn.Module, images: torch.Tensor, batch: int = 1000
+) -> tuple[torch.Tensor, torch.Tensor]:
     out = [extractor(images[i : i + batch].float()) for i in range(0, len(images), batch)]
     return torch.cat([f for f, _ in out]), torch.cat([lg for _, lg in out])
 
 
-def evaluate(model: str | Path, data: str | None = None, metrics: list[str] | None = None, n: int = 10_000,
-             seed: int = 0, truncation: float = 1.0, inception_weights: str | Path | None = None) -> dict[str, Any]:
+def evaluate(
+    model: str | Path,
+    data: str | None = None,
+    metrics: list[str] | None = None,
+    n: int = 10_000,
+    seed: int = 0,
+    truncation: float = 1.0,
+    inception_weights: str | Path | None = None,
+) -> dict[str, Any]:
     """Score a model against real images (default: the test split of its built-in dataset, else its
     training data). Returns {"model", "data", "n", metric values…, "seconds"}."""
     from ganstudio.config import DataConfig
@@ -131,14 +146,18 @@ def evaluate(model: str | Path, data: str | None = None, metrics: list[str] | No
     real = real_set.images.float() / 127.5 - 1  # (N, C, H, W)
     if pipe.class_names:
         labels_pool = real_set.labels[real_set.labels >= 0]
-        fake_labels = labels_pool[torch.randperm(len(labels_pool), generator=torch.Generator().manual_seed(seed))]
+        fake_labels = labels_pool[
+            torch.randperm(len(labels_pool), generator=torch.Generator().manual_seed(seed))
+        ]
         fake_labels = fake_labels.repeat(n // max(len(fake_labels), 1) + 1)[:n] if len(fake_labels) else None
     else:
         fake_labels = None
     cond = pipe.make_cond(n, None if fake_labels is None else fake_labels.tolist())
     z = torch.randn(n, pipe.G.z_dim, generator=torch.Generator().manual_seed(seed))
     fake = pipe.generate(z, cond, truncation)
-    extractor_name = extractor_for(real_set.source) if real.shape[1] == 1 or extractor_for(real_set.source) else None
+    extractor_name = (
+        extractor_for(real_set.source) if real.shape[1] == 1 or extractor_for(real_set.source) else None
+    )
     real_features = fake_features = fake_logits = None
     if extractor_name is not None and any(m not in ("swd", "inception") for m in names):
         extractor = load_reference_classifier(extractor_name)
@@ -185,8 +204,12 @@ class QuickScorer:
         cond = Cond.empty(self.n, G.spec.num_attributes, device)
         if G.spec.num_classes:
             cond.labels, cond.label_mask = self.labels.clamp_min(0).to(device), (self.labels >= 0).to(device)
-        fake = torch.cat([G(z[i : i + 500], cond.select(slice(i, i + 500))).clamp(-1, 1).float().cpu()
-                          for i in range(0, self.n, 500)])
+        fake = torch.cat(
+            [
+                G(z[i : i + 500], cond.select(slice(i, i + 500))).clamp(-1, 1).float().cpu()
+                for i in range(0, self.n, 500)
+            ]
+        )
         if self.extractor is None:
             return sliced_wasserstein(self.real, fake)
         return frechet_distance(self.real_features, features(self.extractor, fake)[0])

@@ -30,16 +30,26 @@ class ReferenceClassifier(nn.Module):
             return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
         self.features = nn.Sequential(
-            *block(channels, 32), nn.MaxPool2d(2),  # 16
-            *block(32, 64), *block(64, 64), nn.MaxPool2d(2),  # 8
-            *block(64, 128), *block(128, 128), nn.MaxPool2d(2),  # 4
-            nn.Flatten(), nn.Dropout(0.3), nn.Linear(128 * 16, 256), nn.ReLU(),
+            *block(channels, 32),
+            nn.MaxPool2d(2),  # 16
+            *block(32, 64),
+            *block(64, 64),
+            nn.MaxPool2d(2),  # 8
+            *block(64, 128),
+            *block(128, 128),
+            nn.MaxPool2d(2),  # 4
+            nn.Flatten(),
+            nn.Dropout(0.3),
+            nn.Linear(128 * 16, 256),
+            nn.ReLU(),
         )
         self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(256, num_classes))
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if images.shape[-1] != 32:
-            images = F.interpolate(images, size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
+            images = F.interpolate(
+                images, size=(32, 32), mode="bilinear", antialias=True, align_corners=False
+            )
         features = self.features(images)
         return features, self.head(features)
 

@@ -18,8 +18,9 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     return float((mu_r - mu_f).square().sum() + cov_r.trace() + cov_f.trace() - 2 * cross)
 
 
-def kernel_inception_distance(real: torch.Tensor, fake: torch.Tensor, subsets: int = 50, subset_size: int = 1000,
-                              seed: int = 0) -> float:
+def kernel_inception_distance(
+    real: torch.Tensor, fake: torch.Tensor, subsets: int = 50, subset_size: int = 1000, seed: int = 0
+) -> float:
     """Unbiased MMD² with the cubic polynomial kernel, averaged over random subsets (Bińkowski et al. 2018)."""
     g = torch.Generator().manual_seed(seed)
     m = min(subset_size, len(real), len(fake))
@@ -82,15 +83,22 @@ def _patches(images: torch.Tensor, count: int, size: int, g: torch.Generator) ->
     return patches.reshape(b * count, -1)
 
 
-def sliced_wasserstein(real: torch.Tensor, fake: torch.Tensor, patches_per_image: int = 64, patch_size: int = 7,
-                       projections: int = 256, seed: int = 0) -> float:
+def sliced_wasserstein(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    patches_per_image: int = 64,
+    patch_size: int = 7,
+    projections: int = 256,
+    seed: int = 0,
+) -> float:
     """Sliced Wasserstein distance on Laplacian-pyramid patches (Karras et al. 2018), averaged over
     levels and reported ×1000; needs no pretrained network, so it works on any dataset."""
     g = torch.Generator().manual_seed(seed)
     levels = max(1, min(4, (min(real.shape[-1], fake.shape[-1]) // 16).bit_length()))
     distances = []
-    for level_r, level_f in zip(_laplacian_pyramid(real.float(), levels), _laplacian_pyramid(fake.float(), levels),
-                                strict=True):
+    for level_r, level_f in zip(
+        _laplacian_pyramid(real.float(), levels), _laplacian_pyramid(fake.float(), levels), strict=True
+    ):
         size = min(patch_size, level_r.shape[-1])
         a, b = _patches(level_r, patches_per_image, size, g), _patches(level_f, patches_per_image, size, g)
         mean, std = a.mean(0), a.std(0).clamp_min(1e-6)

@@ -41,12 +41,15 @@ class BlockA(nn.Module):
         self.branch_pool = Conv(cin, pool, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch5x5_2(self.branch5x5_1(x)),
-            self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-            self.branch_pool(_avg(x)),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch5x5_2(self.branch5x5_1(x)),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                self.branch_pool(_avg(x)),
+            ],
+            1,
+        )
 
 
 class BlockB(nn.Module):
@@ -57,8 +60,14 @@ class BlockB(nn.Module):
         self.branch3x3dbl_3 = Conv(96, 96, 3, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.branch3x3(x), self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-                          F.max_pool2d(x, 3, 2)], 1)
+        return torch.cat(
+            [
+                self.branch3x3(x),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                F.max_pool2d(x, 3, 2),
+            ],
+            1,
+        )
 
 
 class BlockC(nn.Module):
@@ -66,7 +75,11 @@ class BlockC(nn.Module):
         super().__init__()
         row, col = dict(kernel=(1, 7), padding=(0, 3)), dict(kernel=(7, 1), padding=(3, 0))
         self.branch1x1 = Conv(cin, 192, 1)
-        self.branch7x7_1, self.branch7x7_2, self.branch7x7_3 = Conv(cin, c7, 1), Conv(c7, c7, **row), Conv(c7, 192, **col)
+        self.branch7x7_1, self.branch7x7_2, self.branch7x7_3 = (
+            Conv(cin, c7, 1),
+            Conv(c7, c7, **row),
+            Conv(c7, 192, **col),
+        )
         self.branch7x7dbl_1, self.branch7x7dbl_2 = Conv(cin, c7, 1), Conv(c7, c7, **col)
         self.branch7x7dbl_3, self.branch7x7dbl_4 = Conv(c7, c7, **row), Conv(c7, c7, **col)
         self.branch7x7dbl_5 = Conv(c7, 192, **row)
@@ -74,12 +87,15 @@ class BlockC(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dbl = self.branch7x7dbl_3(self.branch7x7dbl_2(self.branch7x7dbl_1(x)))
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
-            self.branch7x7dbl_5(self.branch7x7dbl_4(dbl)),
-            self.branch_pool(_avg(x)),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
+                self.branch7x7dbl_5(self.branch7x7dbl_4(dbl)),
+                self.branch_pool(_avg(x)),
+            ],
+            1,
+        )
 
 
 class BlockD(nn.Module):
@@ -102,7 +118,10 @@ class BlockE(nn.Module):
         self.max_pool = max_pool  # the last block of the FID graph pools with max, the other with avg
         self.branch1x1 = Conv(cin, 320, 1)
         self.branch3x3_1 = Conv(cin, 384, 1)
-        self.branch3x3_2a, self.branch3x3_2b = Conv(384, 384, (1, 3), padding=(0, 1)), Conv(384, 384, (3, 1), padding=(1, 0))
+        self.branch3x3_2a, self.branch3x3_2b = (
+            Conv(384, 384, (1, 3), padding=(0, 1)),
+            Conv(384, 384, (3, 1), padding=(1, 0)),
+        )
         self.branch3x3dbl_1, self.branch3x3dbl_2 = Conv(cin, 448, 1), Conv(448, 384, 3, padding=1)
         self.branch3x3dbl_3a = Conv(384, 384, (1, 3), padding=(0, 1))
         self.branch3x3dbl_3b = Conv(384, 384, (3, 1), padding=(1, 0))
@@ -112,12 +131,17 @@ class BlockE(nn.Module):
         b3 = self.branch3x3_1(x)
         dbl = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
         pooled = F.max_pool2d(x, 3, 1, 1) if self.max_pool else _avg(x)
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch3x3_2a(b3), self.branch3x3_2b(b3),
-            self.branch3x3dbl_3a(dbl), self.branch3x3dbl_3b(dbl),
-            self.branch_pool(pooled),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch3x3_2a(b3),
+                self.branch3x3_2b(b3),
+                self.branch3x3dbl_3a(dbl),
+                self.branch3x3dbl_3b(dbl),
+                self.branch_pool(pooled),
+            ],
+            1,
+        )
 
 
 class FIDInceptionV3(nn.Module):
@@ -151,8 +175,11 @@ def default_weight_paths() -> list[Path]:
     from ganstudio.data.builtin import cache_dir
 
     torch_home = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch"))
-    return [cache_dir() / "inception" / f"{WEIGHTS_NAME}.safetensors", cache_dir() / "inception" / f"{WEIGHTS_NAME}.pth",
-            torch_home / "hub" / "checkpoints" / f"{WEIGHTS_NAME}.pth"]
+    return [
+        cache_dir() / "inception" / f"{WEIGHTS_NAME}.safetensors",
+        cache_dir() / "inception" / f"{WEIGHTS_NAME}.pth",
+        torch_home / "hub" / "checkpoints" / f"{WEIGHTS_NAME}.pth",
+    ]
 
 
 def load_inception(path: str | Path | None = None) -> FIDInceptionV3:
@@ -177,7 +204,9 @@ def load_inception(path: str | Path | None = None) -> FIDInceptionV3:
     missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
     wrong = [k for k in state if k not in own or state[k].shape != own[k].shape]
     if missing or wrong:
-        raise ValueError(f"{found} is not FID Inception-V3 weights (missing {missing[:3]}, "
-                         f"unexpected or misshapen {wrong[:3]})")
+        raise ValueError(
+            f"{found} is not FID Inception-V3 weights (missing {missing[:3]}, "
+            f"unexpected or misshapen {wrong[:3]})"
+        )
     model.load_state_dict(state, strict=False)
     return model.eval().requires_grad_(False)

@@ -10,6 +10,8 @@ from ganstudio.models import dcgan, r3gan  # noqa: F401  (registers the architec
 from ganstudio.registry import MODELS
 
 
-def build_models(config: ModelConfig, resolution: int, channels: int, spec: CondSpec) -> tuple[nn.Module, nn.Module]:
+def build_models(
+    config: ModelConfig, resolution: int, channels: int, spec: CondSpec
+) -> tuple[nn.Module, nn.Module]:
     """Build (G, D) for the architecture named by `config.arch`."""
     return MODELS.get(config.arch)(config, resolution, channels, spec)

@@ -22,13 +22,20 @@ class Generator(nn.Module):
         self.spec = spec
         widths = stage_widths(resolution, config.channel_base, config.channel_max)
         self.embed = CondEmbedding(spec, config.cond_dim)
-        self.basis = nn.Sequential(nn.Linear(self.w_dim, widths[4] * 16), nn.Unflatten(1, (widths[4], 4, 4)),
-                                   nn.BatchNorm2d(widths[4]), nn.ReLU())
+        self.basis = nn.Sequential(
+            nn.Linear(self.w_dim, widths[4] * 16),
+            nn.Unflatten(1, (widths[4], 4, 4)),
+            nn.BatchNorm2d(widths[4]),
+            nn.ReLU(),
+        )
         layers: list[nn.Module] = []
         r = 4
         while r < resolution:
-            layers += [nn.ConvTranspose2d(widths[r], widths[2 * r], 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(widths[2 * r]), nn.ReLU()]
+            layers += [
+                nn.ConvTranspose2d(widths[r], widths[2 * r], 4, 2, 1, bias=False),
+                nn.BatchNorm2d(widths[2 * r]),
+                nn.ReLU(),
+            ]
             r *= 2
         layers += [nn.Conv2d(widths[resolution], channels, 3, padding=1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -52,8 +59,11 @@ class Discriminator(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(channels, widths[resolution], 3, padding=1), nn.LeakyReLU(0.2)]
         r = resolution
         while r > 4:
-            layers += [nn.Conv2d(widths[r], widths[r // 2], 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(widths[r // 2]), nn.LeakyReLU(0.2)]
+            layers += [
+                nn.Conv2d(widths[r], widths[r // 2], 4, 2, 1, bias=False),
+                nn.BatchNorm2d(widths[r // 2]),
+                nn.LeakyReLU(0.2),
+            ]
             r //= 2
         self.net = nn.Sequential(*layers, nn.Flatten())
         self.out = nn.Linear(widths[4] * 16, 1)
@@ -69,5 +79,7 @@ class Discriminator(nn.Module):
 
 
 @MODELS.register("dcgan")
-def build(config: ModelConfig, resolution: int, channels: int, spec: CondSpec) -> tuple[Generator, Discriminator]:
+def build(
+    config: ModelConfig, resolution: int, channels: int, spec: CondSpec
+) -> tuple[Generator, Discriminator]:
     return Generator(config, resolution, channels, spec), Discriminator(config, resolution, channels, spec)

@@ -28,8 +28,10 @@ class Generator(nn.Module):
         num_blocks = len(widths) * config.blocks_per_stage
         self.embed = CondEmbedding(spec, config.cond_dim)
         self.mapping = nn.Sequential(
-            nn.Linear(config.z_dim + config.cond_dim, config.w_dim), nn.LeakyReLU(0.2),
-            nn.Linear(config.w_dim, config.w_dim), nn.LeakyReLU(0.2),
+            nn.Linear(config.z_dim + config.cond_dim, config.w_dim),
+            nn.LeakyReLU(0.2),
+            nn.Linear(config.w_dim, config.w_dim),
+            nn.LeakyReLU(0.2),
         )
         self.basis = nn.Linear(config.w_dim, widths[4] * 16)
         self.stage_bias = nn.ModuleList()
@@ -38,10 +40,14 @@ class Generator(nn.Module):
         resolutions = sorted(widths)
         for r in resolutions:
             self.stage_bias.append(nn.Linear(config.w_dim, widths[r]))
-            self.stages.append(nn.Sequential(*[
-                ResidualBlock(widths[r], config.expansion, config.group_size, num_blocks)
-                for _ in range(config.blocks_per_stage)
-            ]))
+            self.stages.append(
+                nn.Sequential(
+                    *[
+                        ResidualBlock(widths[r], config.expansion, config.group_size, num_blocks)
+                        for _ in range(config.blocks_per_stage)
+                    ]
+                )
+            )
             if r < resolution:
                 self.transitions.append(Resample(widths[r], widths[2 * r], "up", config.upsample))
         self.to_image = conv(widths[resolution], channels, 1)
@@ -76,10 +82,14 @@ class Discriminator(nn.Module):
         self.stages = nn.ModuleList()
         self.transitions = nn.ModuleList()
         for r in resolutions:
-            self.stages.append(nn.Sequential(*[
-                ResidualBlock(widths[r], config.expansion, config.group_size, num_blocks)
-                for _ in range(config.blocks_per_stage)
-            ]))
+            self.stages.append(
+                nn.Sequential(
+                    *[
+                        ResidualBlock(widths[r], config.expansion, config.group_size, num_blocks)
+                        for _ in range(config.blocks_per_stage)
+                    ]
+                )
+            )
             if r > 4:
                 self.transitions.append(Resample(widths[r], widths[r // 2], "down"))
         self.head = nn.Conv2d(widths[4], widths[4], 4)  # (B, C4, 1, 1): a learned 4x4 basis
@@ -102,5 +112,7 @@ class Discriminator(nn.Module):
 
 
 @MODELS.register("r3gan")
-def build(config: ModelConfig, resolution: int, channels: int, spec: CondSpec) -> tuple[Generator, Discriminator]:
+def build(
+    config: ModelConfig, resolution: int, channels: int, spec: CondSpec
+) -> tuple[Generator, Discriminator]:
     return Generator(config, resolution, channels, spec), Discriminator(config, resolution, channels, spec)

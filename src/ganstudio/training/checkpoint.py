@@ -44,18 +44,23 @@ def save_model_folder(
     dtype: torch.dtype = torch.float32,
 ) -> None:
     """Write a model folder into `folder` (which must exist)."""
-    write_json(folder / "config.json", {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "resolution": dataset_info["resolution"],
-        "channels": dataset_info["channels"],
-        "cond": asdict(spec),
-        "config": config.to_dict(),
-    })
+    write_json(
+        folder / "config.json",
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "resolution": dataset_info["resolution"],
+            "channels": dataset_info["channels"],
+            "cond": asdict(spec),
+            "config": config.to_dict(),
+        },
+    )
     for name, module in (("generator_ema", G_ema), ("generator", G), ("discriminator", D)):
         if module is not None:
-            tensors = {k: v.detach().to(dtype if v.is_floating_point() else v.dtype).contiguous()
-                       for k, v in module.state_dict().items()}
+            tensors = {
+                k: v.detach().to(dtype if v.is_floating_point() else v.dtype).contiguous()
+                for k, v in module.state_dict().items()
+            }
             save_file(tensors, str(folder / f"{name}.safetensors"), metadata={"format": FORMAT})
     write_json(folder / "dataset.json", dataset_info)
     (folder / "model_card.md").write_text(model_card, encoding="utf-8")
@@ -66,8 +71,14 @@ def read_model_config(folder: Path) -> tuple[Config, CondSpec, dict[str, Any]]:
     pickles = [p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES]
     path = folder / "config.json"
     if not path.is_file():
-        hint = (f" It holds {', '.join(pickles)}: pickle checkpoints are refused because loading them can run "
-                "arbitrary code; convert the weights to safetensors.") if pickles else ""
+        hint = (
+            (
+                f" It holds {', '.join(pickles)}: pickle checkpoints are refused because loading them can run "
+                "arbitrary code; convert the weights to safetensors."
+            )
+            if pickles
+            else ""
+        )
         raise ValueError(f"{folder} is not a ganstudio model folder (no config.json).{hint}")
     raw = json.loads(path.read_text(encoding="utf-8"))
     if raw.get("format") != FORMAT:
@@ -102,7 +113,9 @@ def _flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[d
     tensors = {}
     for index, values in state["state"].items():
         for key, value in values.items():
-            tensors[f"{prefix}.{index}.{key}"] = (value if torch.is_tensor(value) else torch.tensor(value)).contiguous()
+            tensors[f"{prefix}.{index}.{key}"] = (
+                value if torch.is_tensor(value) else torch.tensor(value)
+            ).contiguous()
     return tensors, state["param_groups"]
 
 
@@ -138,8 +151,11 @@ def save_checkpoint(
     for key, optimizer in optimizers.items():
         flat, groups[key] = _flatten_optimizer(key, optimizer)
         tensors.update(flat)
-    save_file(tensors, str(tmp / "training_state.safetensors"),
-              metadata={"counters": json.dumps(counters), "param_groups": json.dumps(groups)})
+    save_file(
+        tensors,
+        str(tmp / "training_state.safetensors"),
+        metadata={"counters": json.dumps(counters), "param_groups": json.dumps(groups)},
+    )
     for path in tmp.iterdir():
         with open(path, "rb") as f:
             os.fsync(f.fileno())
@@ -187,8 +203,11 @@ def export_model(source: Path, target: Path, dtype: torch.dtype = torch.float16)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     write_json(tmp / "config.json", raw)
-    save_file({k: v.to(dtype) if v.is_floating_point() else v for k, v in ema.items()},
-              str(tmp / "generator_ema.safetensors"), metadata={"format": FORMAT})
+    save_file(
+        {k: v.to(dtype) if v.is_floating_point() else v for k, v in ema.items()},
+        str(tmp / "generator_ema.safetensors"),
+        metadata={"format": FORMAT},
+    )
     for name in ("dataset.json", "model_card.md"):
         shutil.copyfile(source / name, tmp / name)
     if target.exists():

@@ -10,7 +10,7 @@ import torch
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """"auto" → CUDA when present, else CPU; "cuda" without a GPU is a clear error."""
+    """ "auto" → CUDA when present, else CPU; "cuda" without a GPU is a clear error."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -37,7 +37,7 @@ def cpu_bf16_is_faster() -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """"auto" → "bf16" where it is supported and faster, else "fp32"."""
+    """ "auto" → "bf16" where it is supported and faster, else "fp32"."""
     if precision not in ("auto", "bf16", "fp32"):
         raise ValueError(f"train.precision {precision!r} is unknown; use auto, bf16 or fp32")
     if precision != "auto":

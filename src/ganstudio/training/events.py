@@ -72,7 +72,9 @@ class MetricsLogger:
     def _write_record(self, data: bytes) -> None:
         header = struct.pack("<Q", len(data))
         with open(self.events, "ab") as f:
-            f.write(header + struct.pack("<I", _masked_crc(header)) + data + struct.pack("<I", _masked_crc(data)))
+            f.write(
+                header + struct.pack("<I", _masked_crc(header)) + data + struct.pack("<I", _masked_crc(data))
+            )
 
     def log(self, step: int, values: dict[str, float]) -> None:
         with open(self.jsonl, "a", encoding="utf-8") as f:

@@ -23,7 +23,7 @@ from ganstudio.config import Config
 from ganstudio.data.augment import augment
 from ganstudio.data.packed import PackedDataset
 from ganstudio.imaging import make_grid, to_pil
-from ganstudio.losses import gradient_penalty, get_loss
+from ganstudio.losses import get_loss, gradient_penalty
 from ganstudio.models import build_models
 from ganstudio.provenance import save_png
 from ganstudio.training.checkpoint import find_checkpoint, load_training_state, save_checkpoint, write_json
@@ -84,14 +84,15 @@ def model_card(config: Config, dataset_info: dict, counters: dict) -> str:
     attributes = ", ".join(dataset_info["attributes"]) or "none"
     return f"""# ganstudio model
 
-- Architecture: {config.model.arch} ({config.preset} preset), {dataset_info['resolution']} px, \
-{dataset_info['channels']} channel(s)
-- Training data: {dataset_info['source']} ({dataset_info['num_images']} images, fingerprint \
-{dataset_info['fingerprint']}, licence: {dataset_info['licence']})
+- Architecture: {config.model.arch} ({config.preset} preset), {dataset_info["resolution"]} px, \
+{dataset_info["channels"]} channel(s)
+- Training data: {dataset_info["source"]} ({dataset_info["num_images"]} images, fingerprint \
+{dataset_info["fingerprint"]}, licence: {dataset_info["licence"]})
 - Classes: {classes}
 - Attributes: {attributes}
-- Trained: {counters['kimg']:.1f} kimg in {counters['elapsed_s'] / 60:.1f} minutes on {counters['machine']}
-- Metrics: {counters.get('metrics') or 'not measured yet (see `ganstudio evaluate`)'}
+- Trained: {counters["kimg"]:.1f} kimg in {counters["elapsed_s"] / 60:.1f} minutes on {counters["machine"]}
+- Command: `{counters.get("command") or "library call (ganstudio.training.loop.train)"}`
+- Metrics: {counters.get("metrics") or "not measured yet (see `ganstudio evaluate`)"}
 
 Every image this model generates through ganstudio is marked as AI-generated (IPTC
 DigitalSourceType trainedAlgorithmicMedia) with the model id and seed. Generated images can
@@ -111,6 +112,7 @@ def train(
     abort_fn: Callable[[], bool] | None = None,
     eval_fn: Callable[[torch.nn.Module], float] | None = None,
     eval_every_kimg: float = 0.0,
+    command: str | None = None,
 ) -> Path:
     """Train G and D on `dataset` until `kimg` thousand images or `minutes` of training.
 
@@ -137,15 +139,27 @@ def train(
     loss_d_fn, loss_g_fn = get_loss(tc.loss)
     rng = torch.Generator().manual_seed(tc.seed)
     nets, optimizers = {"G": G, "D": D, "G_ema": G_ema}, {"opt_G": opt_G, "opt_D": opt_D}
-    counters = {"step": 0, "images": 0, "elapsed_s": 0.0, "kimg": 0.0, "machine": _machine(dev, precision),
-                "best_score": None, "best_kimg": None}
+    counters = {
+        "step": 0,
+        "images": 0,
+        "elapsed_s": 0.0,
+        "kimg": 0.0,
+        "machine": _machine(dev, precision),
+        "best_score": None,
+        "best_kimg": None,
+        "command": command,
+    }
     dataset_info = dataset.describe()
     checkpoint = find_checkpoint(run_dir) if resume else None
     if resume and checkpoint is None:
-        raise ValueError(f"--resume: no checkpoint in {run_dir}; start without --resume to train from scratch")
+        raise ValueError(
+            f"--resume: no checkpoint in {run_dir}; start without --resume to train from scratch"
+        )
     if checkpoint is not None:
         saved, rng_state = load_training_state(checkpoint, nets, optimizers)
-        counters.update({k: saved.get(k) for k in ("step", "images", "elapsed_s", "kimg", "best_score", "best_kimg")})
+        counters.update(
+            {k: saved.get(k) for k in ("step", "images", "elapsed_s", "kimg", "best_score", "best_kimg")}
+        )
         rng.set_state(rng_state)
     write_json(run_dir / "resolved_config.json", config.to_dict())
 
@@ -153,7 +167,9 @@ def train(
     conditions = dataset_conditions(dataset, spec).to(dev)
     use_augment = tc.augment == "on" or (tc.augment == "auto" and len(dataset) < SMALL_DATASET)
     grid_cond = grid_conditions(spec).to(dev)
-    grid_z = torch.randn(len(grid_cond), config.model.z_dim, generator=torch.Generator().manual_seed(GRID_SEED))
+    grid_z = torch.randn(
+        len(grid_cond), config.model.z_dim, generator=torch.Generator().manual_seed(GRID_SEED)
+    )
     logger = MetricsLogger(run_dir)
     batch = tc.batch
     total_images = None if kimg is None else kimg * 1000
@@ -172,8 +188,9 @@ def train(
 
     def save(name: str = "checkpoint") -> Path:
         card = model_card(config, dataset_info, counters)
-        return save_checkpoint(run_dir, config, spec, nets, optimizers, counters, rng.get_state(), dataset_info,
-                               card, name)
+        return save_checkpoint(
+            run_dir, config, spec, nets, optimizers, counters, rng.get_state(), dataset_info, card, name
+        )
 
     def write_samples() -> None:
         with torch.no_grad():
@@ -245,7 +262,9 @@ def train(
         if regularise:
             losses.update(r1=r1.item(), r2=r2.item())
         if not all(math.isfinite(v) for v in losses.values()):
-            where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
+            where = (
+                f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
+            )
             raise TrainingDiverged(
                 f"training diverged at step {counters['step']} ({counters['kimg']:.1f} kimg): "
                 f"{', '.join(f'{k}={v}' for k, v in losses.items())}. {where}. Likely fixes: lower the "
@@ -258,14 +277,36 @@ def train(
             now = time.perf_counter()
             rate = window_images / max(now - window_start, 1e-9)
             window_start, window_images = now, 0
-            logger.log(counters["step"], {"kimg": counters["kimg"], "img_per_s": rate, "lr_g": tc.lr_g.at(t),
-                                          "gamma": gamma, "augment_p": p_aug, **losses})
+            logger.log(
+                counters["step"],
+                {
+                    "kimg": counters["kimg"],
+                    "img_per_s": rate,
+                    "lr_g": tc.lr_g.at(t),
+                    "gamma": gamma,
+                    "augment_p": p_aug,
+                    **losses,
+                },
+            )
             if progress_fn is not None:
                 f = min(fraction(), 1.0)
-                remaining = (total_images - counters["images"]) / rate if total_images else \
-                    minutes * 60 - counters["elapsed_s"]
-                progress_fn(Progress(counters["step"], counters["kimg"], kimg, f, rate, counters["elapsed_s"],
-                                     max(remaining, 0.0), losses))
+                remaining = (
+                    (total_images - counters["images"]) / rate
+                    if total_images
+                    else minutes * 60 - counters["elapsed_s"]
+                )
+                progress_fn(
+                    Progress(
+                        counters["step"],
+                        counters["kimg"],
+                        kimg,
+                        f,
+                        rate,
+                        counters["elapsed_s"],
+                        max(remaining, 0.0),
+                        losses,
+                    )
+                )
         if counters["images"] >= next_sample:
             write_samples()
             next_sample += tc.sample_every_kimg * 1000
