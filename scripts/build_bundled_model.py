@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ganstudio.metrics import evaluate
+from ganstudio.metrics import attribute_control, evaluate
 from ganstudio.pipeline import GenerationPipeline, resolve_model_dir
 from ganstudio.training.checkpoint import export_model
 
@@ -42,7 +42,7 @@ def main() -> None:
         for value in values:
             pipe.class_grid(8, seed=0, attributes={attribute: value}).save_grid(
                 docs / f"fashion-mnist-{attribute}-{value}.png", scale=3)
-    print(json.dumps(scores, indent=2))
+    print(json.dumps({"scores": scores, "attribute_control": attribute_control("fashion-mnist")}, indent=2))
 
 
 if __name__ == "__main__":

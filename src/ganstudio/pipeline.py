@@ -46,9 +46,7 @@ def resolve_model_dir(name_or_dir: str | Path) -> tuple[Path, str]:
         for candidate in (path, path / "best", path / "checkpoint"):
             if (candidate / "config.json").is_file():
                 return candidate, path.resolve().name
-        from ganstudio.training.checkpoint import read_model_config as check
-
-        check(path)  # raises the clear "not a model folder" error (mentions pickles if present)
+        read_model_config(path)  # raises the clear "not a model folder" error (mentions pickles if present)
     if str(name_or_dir) in bundled_models():
         return PRETRAINED_DIR / str(name_or_dir), f"ganstudio/{name_or_dir}"
     raise ValueError(
@@ -87,8 +85,11 @@ class GenerationResult:
 
     def save_grid(self, path: str | Path, scale: int = 2) -> Path:
         """Write the grid as a PNG marked as AI-generated, recording every image's seed and label."""
-        record = dict(self.metadata[0], seed=[r["seed"] for r in self.metadata],
-                      label=sorted({r["label"] for r in self.metadata if r["label"]}) or None)
+        record = dict(
+            self.metadata[0],
+            seed=[r["seed"] for r in self.metadata],
+            label=sorted({r["label"] for r in self.metadata if r["label"]}) or None,
+        )
         return save_png(self.grid(scale), path, record)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -47,18 +48,21 @@ def load_dataset(source: str | Path, config: DataConfig, progress: ProgressFn | 
             )
         return dataset
     options = json.dumps([config.resolution, config.fit, config.background, config.channels])
-    if path.is_dir():
-        key, _ = fingerprint_source(path, config)
-    else:
-        import hashlib
-
-        key = hashlib.sha256(f"{source}/{options}/{builtin.__name__}".encode()).hexdigest()[:16]
+    fingerprint = fingerprint_source(path, config) if path.is_dir() else None
+    key = (
+        fingerprint[0]
+        if fingerprint
+        else hashlib.sha256(f"{source}/{options}/builtin-v{builtin.VERSION}".encode()).hexdigest()[:16]
+    )
     cached = cache_dir() / "datasets" / f"{key}.gsd"
     if cached.is_file():
         try:
             return PackedDataset.load(cached)
         except ValueError:
             cached.unlink()
-    dataset = prepare(source, config, progress)
+    if fingerprint:
+        dataset = prepare_folder(path, config, progress, fingerprint)
+    else:
+        dataset = prepare(source, config, progress)
     dataset.save(cached)
     return dataset

@@ -49,6 +49,7 @@ EMOJI_RANGES = [
     (0x1F000, 0x1FAFF),
 ]
 SPLITS = ("train", "test")
+VERSION = 1  # bump when preparation changes, so cached packs are rebuilt
 
 
 def cache_dir() -> Path:

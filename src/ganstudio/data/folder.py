@@ -101,13 +101,21 @@ def _captions(path: Path, row: dict[str, Any]) -> list[str]:
     return captions
 
 
-def prepare_folder(root: str | Path, config: DataConfig, progress: ProgressFn | None = None) -> PackedDataset:
-    """Decode every usable image under `root`; skipped files are listed with their reason."""
+def prepare_folder(
+    root: str | Path,
+    config: DataConfig,
+    progress: ProgressFn | None = None,
+    fingerprint: tuple[str, list[dict[str, Any]]] | None = None,
+) -> PackedDataset:
+    """Decode every usable image under `root`; skipped files are listed with their reason.
+
+    `fingerprint` is `fingerprint_source(root, config)` when the caller already computed it.
+    """
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"dataset folder {root} does not exist")
     files = scan(root)
-    source_fp, manifest = fingerprint_source(root, config)
+    source_fp, manifest = fingerprint or fingerprint_source(root, config)
     rows, skipped = read_metadata(root)
     background = parse_color(config.background)
     arrays, grays, labels_raw, captions, user_attrs = [], [], [], [], []
