@@ -46,7 +46,7 @@ def test_emoji_renders_in_colour_with_unicode_names():
     emoji = prepare("emoji", DataConfig(resolution=32))
     assert len(emoji) > 1000 and emoji.images.shape[1:] == (3, 32, 32)
     captions = [c[0] for c in emoji.captions]
-    assert "grinning face with sweat" in captions and "red apple" in captions
+    assert "smiling face with open mouth and cold sweat" in captions and "red apple" in captions
     apple = emoji.images[captions.index("red apple")].float()
     assert apple[0].mean() > apple[2].mean() + 20  # red dominates blue: rendered in colour
     assert emoji.attribute_names == ["brightness", "coverage", "saturation", "hue"]
