@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from ganstudio.registry import LOSSES
+
 
 def rpgan_d(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """Relativistic pairing loss for D (Jolicoeur-Martineau 2018; Huang et al. 2024)."""
@@ -36,14 +38,10 @@ def gradient_penalty(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor
     return grad.float().square().sum(dim=(1, 2, 3)).mean()
 
 
-LOSSES = {
-    "rpgan": (rpgan_d, rpgan_g),
-    "nonsaturating": (nonsaturating_d, nonsaturating_g),
-}
+LOSSES.register("rpgan")((rpgan_d, rpgan_g))
+LOSSES.register("nonsaturating")((nonsaturating_d, nonsaturating_g))
 
 
 def get_loss(name: str):
     """(d_loss, g_loss) functions for a loss name; unknown names list the valid ones."""
-    if name not in LOSSES:
-        raise ValueError(f"loss {name!r} is unknown; valid losses: {', '.join(sorted(LOSSES))}")
-    return LOSSES[name]
+    return LOSSES.get(name)

@@ -11,8 +11,9 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Maps a name to an object; unknown names raise an error listing the valid ones."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, plural: str | None = None) -> None:
         self.kind = kind
+        self.plural = plural or f"{kind}s"
         self._items: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -26,7 +27,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         if name not in self._items:
-            raise ValueError(f"unknown {self.kind} {name!r}; valid {self.kind}s: {', '.join(self.names())}")
+            raise ValueError(f"unknown {self.kind} {name!r}; valid {self.plural}: {', '.join(self.names())}")
         return self._items[name]
 
     def names(self) -> list[str]:
@@ -39,3 +40,4 @@ class Registry(Generic[T]):
 MODELS: Registry = Registry("model architecture")
 DATASETS: Registry = Registry("built-in dataset")
 METRICS: Registry = Registry("metric")
+LOSSES: Registry = Registry("loss", "losses")
