@@ -172,6 +172,14 @@ class GenerationPipeline:
                 raw = float(value)
             except (TypeError, ValueError):
                 raise ValueError(f"attribute {name}={value!r} must be a number") from None
+            seen = self.dataset_info.get("attributes", {}).get(name)
+            if seen:
+                margin = 0.25 * (seen["max"] - seen["min"])
+                if not seen["min"] - margin <= raw <= seen["max"] + margin:
+                    raise ValueError(
+                        f"attribute {name}={raw:g} is outside what the model saw in training "
+                        f"({seen['min']:.3g}..{seen['max']:.3g}); pick a value in that range"
+                    )
             cond.attributes[:, i] = (raw - self.spec.attribute_mean[i]) / self.spec.attribute_std[i]
             cond.attribute_mask[:, i] = True
         return cond

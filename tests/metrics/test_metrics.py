@@ -95,3 +95,24 @@ def test_inception_metric_with_stand_in_weights_and_a_clear_error_without(
         evaluate(
             tmp_path / "run", metrics=["inception"], n=4, inception_weights=tmp_path / "wrong.safetensors"
         )
+
+
+def test_quick_scorer_and_attribute_control_on_a_user_folder(tiny_config, tmp_path, monkeypatch):
+    from ganstudio.data import load_dataset
+    from ganstudio.metrics import QuickScorer, attribute_control
+    from ganstudio.pipeline import GenerationPipeline
+    from ganstudio.training.loop import train
+
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path / "cache"))
+    for i in range(8):
+        image = Image.new("L", (16, 16), 0)
+        image.paste(40 + 25 * i, (4, 4, 12, 12))
+        image.save(tmp_path / f"{i}.png")
+    train(tiny_config, load_dataset(str(tmp_path), tiny_config.data), tmp_path / "run", kimg=0.016)
+    scorer = QuickScorer(str(tmp_path), 16, 1, n=16)
+    assert scorer.name == "swd"  # no reference classifier for a user folder
+    assert scorer(GenerationPipeline.from_pretrained(tmp_path / "run").G) > 0
+    report = attribute_control(tmp_path / "run", n=8)
+    assert set(report) == {"brightness", "coverage"}
+    low, mid, high = report["brightness"]["targets"]
+    assert low < mid < high and report["brightness"]["mae"] >= 0
