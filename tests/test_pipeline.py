@@ -44,8 +44,8 @@ def test_labels_by_name_or_index_and_clear_errors(model_dir):
         pipe(n=1, attributes={"size": 1.0})
     with pytest.raises(ValueError, match="outside what the model saw in training"):
         pipe(n=1, attributes={"coverage": 7.0})
-    record = pipe(n=1, seed=3, label="dot", attributes={"brightness": 0.2}, truncation=0.5).metadata[0]
-    assert record["attributes"] == {"brightness": 0.2} and record["truncation"] == 0.5
+    record = pipe(n=1, seed=3, label="dot", attributes={"brightness": 0.6}, truncation=0.5).metadata[0]
+    assert record["attributes"] == {"brightness": 0.6} and record["truncation"] == 0.5
     assert record["model"].startswith(model_dir.name + "@")
 
 
