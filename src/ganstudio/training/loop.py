@@ -212,7 +212,7 @@ def train(
 
         index = torch.randint(len(dataset), (batch,), generator=rng).to(dev)
         real = (images[index].float() / 127.5 - 1).contiguous(memory_format=memory)  # (B, C, H, W)
-        cond = conditions.select(index).drop(tc.cond_drop, rng)
+        cond = conditions.select(index).drop(tc.cond_drop, rng, tc.attribute_drop)
         z = torch.randn(batch, config.model.z_dim, generator=rng).to(dev)
 
         # D step: a real and a fake of the same conditions, plus lazy R1 (reals) and R2 (fakes).
