@@ -75,15 +75,13 @@ class Cond:
             )
         )
 
-    def drop(self, p: float, generator: torch.Generator) -> Cond:
-        """Drop each condition of each image independently with probability `p`."""
-        if p <= 0:
-            return self
+    def drop(self, p: float, generator: torch.Generator, p_attributes: float | None = None) -> Cond:
+        """Drop the label of each image with probability `p`, all its attributes with probability
+        `p_attributes` (default `p`), and each remaining attribute alone with probability `p`."""
+        p_attributes = p if p_attributes is None else p_attributes
         keep_label = torch.rand(self.labels.shape, generator=generator) >= p
-        keep_attr = (
-            torch.rand(self.attribute_mask.shape[0], 1, generator=generator) >= p
-        )  # all attributes together
-        keep_one = torch.rand(self.attribute_mask.shape, generator=generator) >= p  # and each one alone
+        keep_attr = torch.rand(self.attribute_mask.shape[0], 1, generator=generator) >= p_attributes
+        keep_one = torch.rand(self.attribute_mask.shape, generator=generator) >= p
         return Cond(
             self.labels,
             self.label_mask & keep_label.to(self.label_mask.device),
