@@ -40,3 +40,17 @@ def test_schedules_move_from_start_to_end():
     assert cosine.at(0) == 1.0 and cosine.at(1) == pytest.approx(0.0) and cosine.at(0.5) == pytest.approx(0.5)
     assert Schedule(2.0, 4.0, "linear").at(0.25) == pytest.approx(2.5)
     assert Schedule(3.0, kind="constant").at(0.7) == 3.0
+
+
+def test_condition_dropout_rates():
+    import torch
+
+    from ganstudio.conditioning import Cond
+
+    cond = Cond.empty(20000, 2)
+    cond.label_mask[:] = True
+    cond.attribute_mask[:] = True
+    dropped = cond.drop(0.1, torch.Generator().manual_seed(0), 0.5)
+    assert abs(dropped.label_mask.float().mean() - 0.9) < 0.01
+    # attributes: all dropped together half the time, then each alone 10% of the time
+    assert abs(dropped.attribute_mask.float().mean() - 0.45) < 0.01
