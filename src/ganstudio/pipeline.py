@@ -174,7 +174,7 @@ class GenerationPipeline:
                 raise ValueError(f"attribute {name}={value!r} must be a number") from None
             seen = self.dataset_info.get("attributes", {}).get(name)
             if seen:
-                margin = 0.25 * (seen["max"] - seen["min"])
+                margin = 0.25 * (seen["max"] - seen["min"]) + 1e-3
                 if not seen["min"] - margin <= raw <= seen["max"] + margin:
                     raise ValueError(
                         f"attribute {name}={raw:g} is outside what the model saw in training "
