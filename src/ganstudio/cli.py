@@ -244,6 +244,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     for key, value in result.items():
         if key not in ("model", "data", "n", "extractor", "seconds"):
+            if isinstance(value, dict):
+                value = ", ".join(f"{k}: {v:.3f}" for k, v in value.items())
             print(f"  {key:<10} {value:.4f}" if isinstance(value, float) else f"  {key:<10} {value}")
     return 0
 

@@ -69,7 +69,11 @@ def _class_acc(s: EvalSet) -> dict[str, float]:
     _needs_features(s, "class_acc")
     if s.fake_labels is None:
         raise ValueError("metric 'class_acc' needs a model with classes")
-    return {"class_acc": (s.fake_logits.argmax(1) == s.fake_labels).float().mean().item()}
+    correct = (s.fake_logits.argmax(1) == s.fake_labels).float()
+    per_class = {
+        int(c): correct[s.fake_labels == c].mean().item() for c in s.fake_labels.unique().tolist()
+    }
+    return {"class_acc": correct.mean().item(), "class_acc_per_class": per_class}
 
 
 @METRICS.register("inception")
