@@ -177,6 +177,8 @@ def evaluate(
     result: dict[str, Any] = {"model": pipe.model_id, "data": data, "n": n, "extractor": extractor_name}
     for name in names:
         result.update(METRICS.get(name)(evalset))
+    if "class_acc_per_class" in result:
+        result["class_acc_per_class"] = {pipe.class_names[c]: v for c, v in result["class_acc_per_class"].items()}
     result["seconds"] = round(time.perf_counter() - start, 1)
     return result
 
