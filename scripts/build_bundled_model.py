@@ -33,6 +33,8 @@ def main() -> None:
     card = (TARGET / "model_card.md").read_text()
     card = card.replace("- Metrics: not measured yet (see `ganstudio evaluate`)",
                         f"- Metrics ({args.n} images vs the 10k test images, reference classifier): {summary}")
+    per_class = ", ".join(f"{k} {v:.0%}" for k, v in scores["class_acc_per_class"].items())
+    card += f"\nClass accuracy per class (reference classifier): {per_class}.\n"
     (TARGET / "model_card.md").write_text(card)
     pipe = GenerationPipeline.from_pretrained("fashion-mnist")
     docs = ROOT / "docs"
