@@ -202,6 +202,7 @@ def export_model(source: Path, target: Path, dtype: torch.dtype = torch.float16)
     ema = load_file(str(source / "generator_ema.safetensors"))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    tmp.chmod(0o755)  # mkdtemp makes it private; a published model folder should be readable
     write_json(tmp / "config.json", raw)
     save_file(
         {k: v.to(dtype) if v.is_floating_point() else v for k, v in ema.items()},
