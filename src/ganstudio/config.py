@@ -83,7 +83,9 @@ class TrainConfig:
     augment_p: Schedule = field(default_factory=lambda: Schedule(0.5, kind="constant"))
     augment_policy: str = "translation,cutout,color"
     cond_drop: float = 0.1  # probability a label is dropped, so it is optional at inference
-    attribute_drop: float = 0.5  # probability attributes are dropped: high, so G keeps using z when none are given
+    attribute_drop: float = (
+        0.5  # probability attributes are dropped: high, so G keeps using z when none are given
+    )
     precision: str = "auto"  # "auto" (bf16 on CPU and CUDA where supported), "bf16", "fp32"
     channels_last: bool = True
     seed: int = 0

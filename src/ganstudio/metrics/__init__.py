@@ -70,9 +70,7 @@ def _class_acc(s: EvalSet) -> dict[str, float]:
     if s.fake_labels is None:
         raise ValueError("metric 'class_acc' needs a model with classes")
     correct = (s.fake_logits.argmax(1) == s.fake_labels).float()
-    per_class = {
-        int(c): correct[s.fake_labels == c].mean().item() for c in s.fake_labels.unique().tolist()
-    }
+    per_class = {int(c): correct[s.fake_labels == c].mean().item() for c in s.fake_labels.unique().tolist()}
     return {"class_acc": correct.mean().item(), "class_acc_per_class": per_class}
 
 
@@ -178,7 +176,9 @@ def evaluate(
     for name in names:
         result.update(METRICS.get(name)(evalset))
     if "class_acc_per_class" in result:
-        result["class_acc_per_class"] = {pipe.class_names[c]: v for c, v in result["class_acc_per_class"].items()}
+        result["class_acc_per_class"] = {
+            pipe.class_names[c]: v for c, v in result["class_acc_per_class"].items()
+        }
     result["seconds"] = round(time.perf_counter() - start, 1)
     return result
 
