@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -39,8 +40,6 @@ class Schedule:
         if self.kind == "linear":
             return self.start + (self.end - self.start) * t
         if self.kind == "cosine":
-            import math
-
             return self.end + (self.start - self.end) * 0.5 * (1 + math.cos(math.pi * t))
         raise ValueError(f"schedule kind {self.kind!r} is unknown; use constant, linear or cosine")
 

@@ -10,6 +10,7 @@ Image i of a call uses seed `seed + i`, so any single image can be regenerated f
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,8 +112,6 @@ class GenerationPipeline:
     @classmethod
     def from_pretrained(cls, name_or_dir: str | Path, device: str = "auto") -> GenerationPipeline:
         """Load a bundled model by name, a model folder, or a training run folder."""
-        import json
-
         folder, name = resolve_model_dir(name_or_dir)
         config, spec, raw = read_model_config(folder)
         dev = resolve_device(device)

@@ -157,9 +157,7 @@ def evaluate(
     cond = pipe.make_cond(n, None if fake_labels is None else fake_labels.tolist())
     z = torch.randn(n, pipe.G.z_dim, generator=torch.Generator().manual_seed(seed))
     fake = pipe.generate(z, cond, truncation)
-    extractor_name = (
-        extractor_for(real_set.source) if real.shape[1] == 1 or extractor_for(real_set.source) else None
-    )
+    extractor_name = extractor_for(real_set.source)
     real_features = fake_features = fake_logits = None
     if extractor_name is not None and any(m not in ("swd", "inception") for m in names):
         extractor = load_reference_classifier(extractor_name)
