@@ -13,6 +13,7 @@ import argparse
 import datetime
 import json
 import platform
+import shlex
 import sys
 from pathlib import Path
 
@@ -59,20 +60,30 @@ def main() -> None:
         help="an extra cpu-32 variant to train and score with the same budget",
     )
     parser.add_argument("--section", default="quality", help="BENCHMARKS.md section to write")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=["model.text_encoder=none"],
+        metavar="KEY=VALUE",
+        help="override for every model (default: model.text_encoder=none, so both compare on labels "
+        "and attributes; the text benchmark is bench/text.py)",
+    )
+    parser.add_argument("--skip-baseline", action="store_true", help="screening: variants only")
     args = parser.parse_args()
     out = Path(args.out)
-    jobs = [("cpu-32 (default)", "cpu-32", []), ("dcgan-32 (baseline)", "dcgan-32", [])]
+    jobs = [("cpu-32 (default)", "cpu-32", [])]
+    if not args.skip_baseline:
+        jobs.append(("dcgan-32 (baseline)", "dcgan-32", []))
     for variant in args.variant:
         name, _, sets = variant.partition(":")
         jobs.append((name, "cpu-32", [s for s in sets.split(",") if s]))
+    jobs = [(name, preset, args.set + overrides) for name, preset, overrides in jobs]
     rows = [run(name, preset, overrides, args.minutes, out, args.n) for name, preset, overrides in jobs]
     lines = [
         f"Budget {args.minutes:g} minutes of training per model, one after the other; {args.n} generated images "
         f"scored against the 10k fashion-mnist test images with the reference classifier.",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; torch "
-        f"{torch.__version__}; {datetime.date.today()}; command `python bench/quality.py --minutes {args.minutes:g}"
-        + "".join(f' --variant "{v}"' for v in args.variant)
-        + "`.",
+        f"{torch.__version__}; {datetime.date.today()}; command `python bench/quality.py {shlex.join(sys.argv[1:])}`.",
         "",
         "| model | overrides | kimg | train img/s | FD ↓ | KID ↓ | precision ↑ | recall ↑ | class acc ↑ |",
         "|---|---|---|---|---|---|---|---|---|",

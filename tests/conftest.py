@@ -53,3 +53,18 @@ def shapes_dataset(n: int = 64, resolution: int = 16, seed: int = 0) -> PackedDa
 @pytest.fixture
 def tiny_dataset() -> PackedDataset:
     return shapes_dataset()
+
+
+CAPTIONS = (["a big bright square", "large white block"], ["a small dim dot", "tiny grey speck"])
+
+
+def captioned_shapes(n: int = 64, labels: bool = False) -> PackedDataset:
+    """The shapes, described in words (two captions each); without class labels by default, so
+    the text is the only way to ask for a shape."""
+    dataset = shapes_dataset(n)
+    dataset.captions = [list(CAPTIONS[int(c)]) for c in dataset.labels]
+    if not labels:
+        dataset.labels = torch.full_like(dataset.labels, -1)
+        dataset.class_names = []
+    dataset.fingerprint = dataset.compute_fingerprint()
+    return dataset

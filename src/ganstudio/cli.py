@@ -74,6 +74,10 @@ def _config(args: argparse.Namespace) -> Config:
     overrides = list(args.set or [])
     if getattr(args, "resolution", None):
         overrides.append(f"data.resolution={args.resolution}")
+    if getattr(args, "text_encoder", None):
+        overrides.append(f"model.text_encoder={args.text_encoder}")
+    if getattr(args, "sketch", False) is True:
+        overrides.append("model.sketch=true")
     return apply_overrides(config, overrides)
 
 
@@ -94,6 +98,15 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     for item in dataset.skipped:
         print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)
     info = dataset.describe()
+    if args.text_encoder != "none" and info["num_captioned"]:
+        from ganstudio.conditioning.text import resolve_text_encoder
+        from ganstudio.training.loop import TrainingText
+
+        text = TrainingText.load(dataset, resolve_text_encoder(args.text_encoder, True))
+        print(
+            f"embedded {len(text.table.texts)} unique captions with text encoder {text.encoder} (cached)",
+            file=sys.stderr,
+        )
     print(
         f"packed {len(dataset)} images ({info['resolution']} px, {info['channels']} channel(s), "
         f"{len(info['class_names'])} classes, attributes: {', '.join(info['attributes'])}, "
@@ -194,11 +207,22 @@ def cmd_generate(args: argparse.Namespace) -> int:
     attributes = _parse_attributes(args.attr)
     if args.per_class:
         result = pipe.class_grid(
-            args.per_class, seed=args.seed, attributes=attributes, truncation=args.truncation
+            args.per_class,
+            seed=args.seed,
+            attributes=attributes,
+            truncation=args.truncation,
+            prompt=args.prompt,
+            sketch=args.sketch,
         )
     else:
         result = pipe(
-            n=args.n, seed=args.seed, label=args.label, attributes=attributes, truncation=args.truncation
+            n=args.n,
+            seed=args.seed,
+            label=args.label,
+            attributes=attributes,
+            truncation=args.truncation,
+            prompt=args.prompt,
+            sketch=args.sketch,
         )
     paths = result.save(args.out)
     print(
@@ -215,7 +239,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         pipe = GenerationPipeline.from_pretrained(name, device="cpu")
         print(
             f"{name}: {pipe.dataset_info['resolution']} px, classes: {', '.join(pipe.class_names) or 'none'}; "
-            f"attributes: {', '.join(pipe.attribute_names) or 'none'}"
+            f"attributes: {', '.join(pipe.attribute_names) or 'none'}; "
+            f"prompts: {pipe.spec.text_encoder or 'no'}; sketches: {'yes' if pipe.spec.has_sketch else 'no'}"
         )
     return 0
 
@@ -281,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fit", choices=["crop", "pad"], default="pad", help="make non-square images square")
     p.add_argument("--background", default="#ffffff", help="colour for transparency and padding")
     p.add_argument("--channels", choices=["auto", "1", "3"], default="auto")
+    p.add_argument(
+        "--text-encoder",
+        default="auto",
+        help="embed the captions now and cache them: auto, minilm, builtin, none, or a local "
+        "sentence-transformers folder",
+    )
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("train", help="train a model")
@@ -300,6 +331,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--arch", choices=MODELS.names(), help="shortcut for --set model.arch=NAME")
     p.add_argument(
+        "--text-encoder",
+        help="text conditioning when the data has captions: auto (default: minilm if installed, "
+        "else builtin), minilm, builtin, none, or a local sentence-transformers folder",
+    )
+    p.add_argument(
+        "--sketch",
+        action="store_true",
+        help="also learn sketch → image (outlines extracted from the images; shortcut for model.sketch=true)",
+    )
+    p.add_argument(
         "--eval-every",
         type=float,
         metavar="KIMG",
@@ -313,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=16, help="number of images")
     p.add_argument("--seed", type=int, default=0, help="image i uses seed + i")
     p.add_argument("--label", help="class name or index")
+    p.add_argument("--prompt", help='text description, e.g. "a dark ankle boot" (text-conditioned models)')
+    p.add_argument("--sketch", metavar="IMAGE", help="a drawing to follow (sketch-conditioned models)")
     p.add_argument("--per-class", type=int, metavar="N", help="N seeds for every class: a class x seed grid")
     p.add_argument(
         "--attr", action="append", metavar="NAME=VALUE", help="attribute value, e.g. brightness=0.2"
@@ -357,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         args.set = (args.set or []) + [f"model.arch={args.arch}"]
     try:
         return args.func(args)
-    except (ValueError, RuntimeError) as error:
+    except (ValueError, RuntimeError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

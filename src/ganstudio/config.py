@@ -64,6 +64,12 @@ class ModelConfig:
     expansion: int = 1  # inverted-bottleneck width factor inside a residual block
     group_size: int = 0  # channels per group in the 3x3 conv; 0 = dense (fastest on CPU, see BENCHMARKS.md)
     upsample: str = "nearest"  # "nearest" or "bilinear"
+    # "auto": text conditioning when the dataset has captions (minilm if the text extra is
+    # installed, else builtin); "none"; "minilm"; "builtin"; or a local sentence-transformers folder
+    text_encoder: str = "auto"
+    # sketch → image: G is modulated by a sketch encoder, D judges (image, sketch) pairs; the
+    # training sketches are the images' own outlines, roughened every step
+    sketch: bool = False
 
 
 @dataclass
@@ -85,6 +91,11 @@ class TrainConfig:
     attribute_drop: float = (
         0.5  # probability attributes are dropped: high, so G keeps using z when none are given
     )
+    text_drop: float = 0.1  # probability a caption is dropped, so prompts are optional
+    sketch_drop: float = 0.3  # probability a sketch is dropped, so sketches are optional
+    # matching-aware D (DF-GAN, GigaGAN): weight of the loss that scores a real image with another
+    # image's conditions as fake, so G must follow the conditions, not only look real; 0 = off
+    mismatch: float = 1.0
     precision: str = "auto"  # "auto" (bf16 on CPU and CUDA where supported), "bf16", "fp32"
     channels_last: bool = True
     seed: int = 0

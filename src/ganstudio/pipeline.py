@@ -2,6 +2,8 @@
 
     pipe = GenerationPipeline.from_pretrained("fashion-mnist")
     result = pipe(n=16, seed=1, label="sneaker", attributes={"brightness": 0.2}, truncation=0.8)
+    result = pipe(prompt="a dark ankle boot", n=16, seed=1)
+    result = pipe(sketch="drawing.png", prompt="a dark ankle boot", n=8, seed=1)
     result.save("out/")   # PNGs marked as AI-generated, plus a grid
 
 Image i of a call uses seed `seed + i`, so any single image can be regenerated from its record.
@@ -20,7 +22,8 @@ import torch
 from PIL import Image
 
 from ganstudio import __version__
-from ganstudio.conditioning import Cond, CondSpec
+from ganstudio.conditioning import Cond, CondSpec, load_text_encoder, normalise_prompt
+from ganstudio.conditioning.sketch import normalise_sketch
 from ganstudio.config import Config
 from ganstudio.imaging import make_grid, to_pil
 from ganstudio.models import build_models
@@ -57,8 +60,16 @@ def resolve_model_dir(name_or_dir: str | Path) -> tuple[Path, str]:
 
 
 def _file_stem(prefix: str, record: dict[str, Any]) -> str:
-    label = re.sub(r"[^a-z0-9]+", "-", (record.get("label") or "").lower()).strip("-")
+    name = record.get("label") or record.get("prompt") or ""
+    label = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-")
     return f"{prefix}-{label}-{record['seed']:06d}" if label else f"{prefix}-{record['seed']:06d}"
+
+
+def _describe_sketch(sketch: Any) -> str | None:
+    """What the image record says about the sketch: its file name, or that one was given."""
+    if sketch is None:
+        return None
+    return Path(sketch).name if isinstance(sketch, str | Path) else "drawing"
 
 
 @dataclass
@@ -151,11 +162,41 @@ class GenerationPipeline:
             return lowered.index(label.strip().lower())
         raise ValueError(f"label {label!r} is unknown; valid labels: {', '.join(names)}")
 
+    def encode_prompt(self, prompt: str) -> torch.Tensor:
+        """The model's text encoder applied to a prompt: (1, T). Empty prompts are an error;
+        prompts over MAX_PROMPT_WORDS words are cut there, with a warning."""
+        if not self.spec.has_text:
+            raise ValueError(
+                f"model {self.model_id} was trained without text, so it cannot follow a prompt; "
+                "train on a dataset with captions (metadata.jsonl `text` or .txt files) to use prompts"
+            )
+        return load_text_encoder(self.spec.text_encoder).encode([normalise_prompt(prompt)])
+
+    def normalise_sketch(self, sketch: Any) -> torch.Tensor:
+        """A drawing (PIL image, path or array; any size, mode and polarity) → (1, 1, R, R)."""
+        if not self.spec.has_sketch:
+            raise ValueError(
+                f"model {self.model_id} was trained without sketches; train with --sketch "
+                "(model.sketch=true) to turn drawings into images"
+            )
+        return normalise_sketch(sketch, self.spec.sketch_resolution, self.spec.sketch_margin)
+
     def make_cond(
-        self, n: int, label: int | str | list | None = None, attributes: dict[str, float] | None = None
+        self,
+        n: int,
+        label: int | str | list | None = None,
+        attributes: dict[str, float] | None = None,
+        prompt: str | None = None,
+        sketch: Any = None,
     ) -> Cond:
         """Turn user conditions into a Cond for `n` images (label may be one value or a list of n)."""
-        cond = Cond.empty(n, self.spec.num_attributes)
+        cond = Cond.for_spec(self.spec, n)
+        if sketch is not None:
+            cond.sketch = self.normalise_sketch(sketch).expand(n, -1, -1, -1)
+            cond.sketch_mask[:] = True
+        if prompt is not None:
+            cond.text = self.encode_prompt(prompt).expand(n, -1)
+            cond.text_mask[:] = True
         if label is not None:
             labels = label if isinstance(label, list | tuple) else [label] * n
             if len(labels) != n:
@@ -189,11 +230,8 @@ class GenerationPipeline:
         rows = []
         for i in range(len(cond)):
             one = cond.select(slice(i, i + 1))
-            key = (
-                int(one.labels),
-                bool(one.label_mask),
-                tuple(one.attributes.flatten().tolist()),
-                tuple(one.attribute_mask.flatten().tolist()),
+            key = tuple(  # w depends on every condition but the sketch, which enters synthesis only
+                tuple(t.flatten().tolist()) for t in one.tensors()[: -2 if self.spec.has_sketch else None]
             )
             if key not in means:
                 g = torch.Generator().manual_seed(0)
@@ -215,7 +253,7 @@ class GenerationPipeline:
             if truncation != 1.0:
                 w_mean = self._w_mean(cb)
                 w = w_mean + truncation * (w - w_mean)
-            out.append(self.G.synthesize(w).clamp(-1, 1).float().cpu())
+            out.append(self.G.synthesize(w, cb).clamp(-1, 1).float().cpu())
         return torch.cat(out)
 
     def __call__(
@@ -226,13 +264,18 @@ class GenerationPipeline:
         attributes: dict[str, float] | None = None,
         truncation: float = 1.0,
         batch_size: int = 256,
+        prompt: str | None = None,
+        sketch: Any = None,
     ) -> GenerationResult:
-        """Generate `n` images; image i uses seed `seed + i`. Same seed and conditions → same pixels."""
+        """Generate `n` images; image i uses seed `seed + i`. Same seed and conditions → same pixels.
+        `sketch` (a drawing: PIL image, path or array), `prompt`, `label` and `attributes`
+        combine; any of them may be left out."""
         if n < 1:
             raise ValueError(f"n={n}: ask for at least one image")
         if not 0.0 <= truncation <= 1.0:
             raise ValueError(f"truncation={truncation} must be between 0 (mean image) and 1 (no truncation)")
-        cond = self.make_cond(n, label, attributes)
+        prompt = normalise_prompt(prompt) if prompt is not None else None
+        cond = self.make_cond(n, label, attributes, prompt, sketch)
         z = torch.stack(
             [torch.randn(self.G.z_dim, generator=torch.Generator().manual_seed(seed + i)) for i in range(n)]
         )  # (n, z_dim)
@@ -245,6 +288,8 @@ class GenerationPipeline:
                     "model": self.model_id,
                     "seed": seed + i,
                     "label": label_name,
+                    "prompt": prompt,
+                    "sketch": _describe_sketch(sketch),
                     "attributes": dict(attributes or {}),
                     "truncation": truncation,
                     "ai_generated": True,
@@ -260,12 +305,22 @@ class GenerationPipeline:
         seed: int = 0,
         attributes: dict[str, float] | None = None,
         truncation: float = 1.0,
+        prompt: str | None = None,
+        sketch: Any = None,
     ) -> GenerationResult:
         """The same `per_class` seeds for every class, one row per class."""
         if not self.class_names:
             raise ValueError(f"model {self.model_id} has no classes; use -n instead of --per-class")
         rows = [
-            self(per_class, seed, label=i, attributes=attributes, truncation=truncation)
+            self(
+                per_class,
+                seed,
+                label=i,
+                attributes=attributes,
+                truncation=truncation,
+                prompt=prompt,
+                sketch=sketch,
+            )
             for i in range(len(self.class_names))
         ]
         return GenerationResult(

@@ -106,3 +106,120 @@ def test_eval_every_keeps_the_best_checkpoint(tiny_config, tiny_dataset, tmp_pat
     with safe_open(str(tmp_path / "best" / "training_state.safetensors"), framework="pt") as f:
         counters = json.loads(f.metadata()["counters"])
     assert counters["best_score"] == 1.0 and counters["best_kimg"] == 0.016
+
+
+def test_text_conditioned_training_and_prompts_end_to_end(tiny_config, tmp_path):
+    from ganstudio import GenerationPipeline
+    from tests.conftest import captioned_shapes
+
+    folder = train(
+        apply_overrides(tiny_config, ["model.text_encoder=builtin"]), captioned_shapes(), tmp_path, kimg=0.032
+    )
+    pipe = GenerationPipeline.from_pretrained(folder)
+    assert pipe.spec.text_encoder == "builtin" and pipe.spec.text_dim == 256
+    result = pipe(prompt="a big bright square", n=3, seed=4)
+    assert result.metadata[0]["prompt"] == "a big bright square" and len(result.images) == 3
+    again = pipe(prompt="A big  bright square", n=3, seed=4)
+    assert torch.equal(result.tensors, again.tensors)
+    assert not torch.equal(pipe(prompt="tiny grey speck", n=3, seed=4).tensors, result.tensors)
+    assert "text encoder `builtin`" in (folder / "model_card.md").read_text()
+    with pytest.raises(ValueError, match="prompt is empty"):
+        pipe(prompt="  ")
+
+
+def test_a_model_without_text_refuses_a_prompt_clearly(tiny_config, tiny_dataset, tmp_path):
+    from ganstudio import GenerationPipeline
+
+    pipe = GenerationPipeline.from_pretrained(train(tiny_config, tiny_dataset, tmp_path, kimg=0.016))
+    with pytest.raises(ValueError, match="trained without text"):
+        pipe(prompt="a big bright square")
+
+
+@pytest.mark.slow
+def test_short_text_training_follows_the_prompt(tiny_config, tmp_path):
+    """With no class labels, only the words tell bright big squares from dim small dots."""
+    from ganstudio import GenerationPipeline
+    from tests.conftest import captioned_shapes
+
+    config = apply_overrides(
+        tiny_config,
+        ["model.text_encoder=builtin", "train.batch=32", "train.lr_g=1e-3", "train.lr_d=1e-3"],
+    )
+    pipe = GenerationPipeline.from_pretrained(train(config, captioned_shapes(), tmp_path, kimg=6))
+    square = pipe(prompt="large white block", n=32, seed=0).tensors.mean()
+    dot = pipe(prompt="tiny grey speck", n=32, seed=0).tensors.mean()
+    assert square > dot + 0.05, (square, dot)
+
+
+def test_sketch_conditioned_training_end_to_end(tiny_config, tmp_path):
+    from PIL import Image, ImageDraw
+
+    from ganstudio import GenerationPipeline
+    from tests.conftest import captioned_shapes
+
+    config = apply_overrides(
+        tiny_config, ["model.sketch=true", "model.text_encoder=builtin", "train.augment=on"]
+    )
+    folder = train(config, captioned_shapes(labels=True), tmp_path, kimg=0.032)
+    pipe = GenerationPipeline.from_pretrained(folder)
+    assert pipe.spec.has_sketch and pipe.spec.sketch_resolution == 16
+    drawing = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(drawing).rectangle((40, 40, 160, 160), outline=0, width=5)
+    path = tmp_path / "drawing.png"
+    drawing.save(path)
+    with_sketch = pipe(n=2, seed=1, sketch=path, prompt="a big bright square", label="square")
+    assert with_sketch.metadata[0]["sketch"] == "drawing.png"
+    without = pipe(n=2, seed=1, prompt="a big bright square", label="square")
+    assert not torch.equal(with_sketch.tensors, without.tensors)
+    assert torch.equal(
+        pipe(n=2, seed=1, sketch=drawing, prompt="a big bright square", label="square").tensors,
+        with_sketch.tensors,
+    )
+
+
+def test_models_without_sketches_refuse_one_clearly(tiny_config, tiny_dataset, tmp_path):
+    from PIL import Image
+
+    from ganstudio import GenerationPipeline
+
+    pipe = GenerationPipeline.from_pretrained(train(tiny_config, tiny_dataset, tmp_path, kimg=0.016))
+    with pytest.raises(ValueError, match="without sketches"):
+        pipe(sketch=Image.new("L", (8, 8)))
+    with pytest.raises(ValueError, match="takes no sketches"):
+        train(
+            apply_overrides(tiny_config, ["model.sketch=true", "model.arch=dcgan"]),
+            tiny_dataset,
+            tmp_path / "d",
+            kimg=0.016,
+        )
+
+
+@pytest.mark.slow
+def test_short_sketch_training_puts_the_item_where_the_sketch_is(tiny_config, tmp_path):
+    """Shapes sit anywhere in the frame; only the sketch says where."""
+    from ganstudio import GenerationPipeline
+    from ganstudio.conditioning import Cond
+    from ganstudio.conditioning.sketch import extract_sketches
+    from tests.conftest import shapes_dataset
+
+    dataset = shapes_dataset(256)
+    config = apply_overrides(
+        tiny_config, ["model.sketch=true", "train.batch=32", "train.lr_g=1e-3", "train.lr_d=1e-3"]
+    )
+    pipe = GenerationPipeline.from_pretrained(train(config, dataset, tmp_path, kimg=8))
+    test = shapes_dataset(64, seed=99)
+    cond = Cond.for_spec(pipe.spec, 64)
+    cond.sketch, cond.sketch_mask[:] = extract_sketches(test.images).float() / 255, True
+    cond.labels, cond.label_mask[:] = test.labels, True
+    z = torch.randn(64, pipe.G.z_dim, generator=torch.Generator().manual_seed(0))
+    fake = (pipe.generate(z, cond) + 1) / 2  # (64, 1, 16, 16)
+    real = test.images.float() / 255
+
+    def centre(x):  # brightness-weighted centre of each image, (N, 2)
+        grid = torch.arange(16.0)
+        w = x[:, 0] / x[:, 0].sum((1, 2), keepdim=True).clamp_min(1e-6)
+        return torch.stack([(w.sum(2) * grid).sum(1), (w.sum(1) * grid).sum(1)], dim=1)
+
+    error = (centre(fake) - centre(real)).norm(dim=1).mean()
+    shuffled = (centre(fake) - centre(real).roll(1, 0)).norm(dim=1).mean()
+    assert error < 0.6 * shuffled, (error, shuffled)

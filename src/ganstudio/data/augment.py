@@ -19,8 +19,11 @@ def _uniform(x: torch.Tensor, lo: float, hi: float, generator: torch.Generator) 
     return (torch.rand(x.shape[0], 1, 1, 1, generator=generator) * (hi - lo) + lo).to(x.dtype)
 
 
-def color(x: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
-    """Brightness, saturation (colour images only) and contrast jitter."""
+def color(x: torch.Tensor, p: float, generator: torch.Generator, channels: int | None = None) -> torch.Tensor:
+    """Brightness, saturation (colour images only) and contrast jitter of the first `channels`
+    channels (all by default; the rest, e.g. a sketch, pass through)."""
+    if channels is not None and channels < x.shape[1]:
+        return torch.cat([color(x[:, :channels], p, generator), x[:, channels:]], dim=1)
     apply = _chance(x, p, generator)
     y = x + (_uniform(x, -0.5, 0.5, generator)) * apply
     if x.shape[1] == 3:
@@ -63,13 +66,16 @@ def cutout(x: torch.Tensor, p: float, generator: torch.Generator, ratio: float =
 OPS = {"color": color, "translation": translation, "cutout": cutout}
 
 
-def augment(x: torch.Tensor, policy: str, p: float, generator: torch.Generator) -> torch.Tensor:
-    """Apply the comma-separated `policy` ops in order, each with probability `p` per image."""
+def augment(
+    x: torch.Tensor, policy: str, p: float, generator: torch.Generator, color_channels: int | None = None
+) -> torch.Tensor:
+    """Apply the comma-separated `policy` ops in order, each with probability `p` per image;
+    colour changes touch only the first `color_channels` channels (default all)."""
     if p <= 0 or not policy:
         return x
     for name in policy.split(","):
         name = name.strip()
         if name not in OPS:
             raise ValueError(f"augmentation {name!r} is unknown; valid: {', '.join(POLICIES)}")
-        x = OPS[name](x, p, generator)
+        x = color(x, p, generator, color_channels) if name == "color" else OPS[name](x, p, generator)
     return x

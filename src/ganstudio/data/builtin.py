@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ganstudio.config import DataConfig
 from ganstudio.data import attributes as measured
+from ganstudio.data.captions import emoji_captions, fashion_captions, texture
 from ganstudio.data.images import parse_color
 from ganstudio.data.packed import PackedDataset
 from ganstudio.registry import DATASETS
@@ -49,7 +50,7 @@ EMOJI_RANGES = [
     (0x1F000, 0x1FAFF),
 ]
 SPLITS = ("train", "test")
-VERSION = 1  # bump when preparation changes, so cached packs are rebuilt
+VERSION = 2  # bump when preparation changes, so cached packs are rebuilt
 
 
 def cache_dir() -> Path:
@@ -89,7 +90,8 @@ def _read_idx(name: str) -> bytes:
 
 @DATASETS.register("fashion-mnist")
 def fashion_mnist(config: DataConfig, split: str = "train") -> PackedDataset:
-    """Fashion-MNIST (Xiao et al. 2017): 60k train / 10k test grayscale product images, 10 classes."""
+    """Fashion-MNIST (Xiao et al. 2017): 60k train / 10k test grayscale product images, 10 classes,
+    with captions made from the class and the measured look (see data/captions.py)."""
     prefix = {"train": "train", "test": "t10k"}[split]
     raw_images = _read_idx(f"{prefix}-images-idx3-ubyte")
     raw_labels = _read_idx(f"{prefix}-labels-idx1-ubyte")
@@ -108,13 +110,21 @@ def fashion_mnist(config: DataConfig, split: str = "train") -> PackedDataset:
         )[:, None]
     if config.channels == "3":
         x = x.expand(-1, 3, -1, -1).contiguous()
+    labels = torch.from_numpy(labels)
+    values = measured.measure(x)
+    captions = fashion_captions(
+        labels,
+        FASHION_CLASSES,
+        {"brightness": values[:, 0], "coverage": values[:, 1], "texture": texture(x)},
+        seed={"train": 0, "test": 1}[split],
+    )
     return PackedDataset(
         images=x.contiguous(),
-        labels=torch.from_numpy(labels),
+        labels=labels,
         class_names=list(FASHION_CLASSES),
-        attributes=measured.measure(x),
+        attributes=values,
         attribute_names=measured.attribute_names(x.shape[1]),
-        captions=[[] for _ in range(len(labels))],
+        captions=captions,
         source=f"builtin:fashion-mnist:{split}",
         manifest=[
             {"file": f"{prefix}-{kind}", "sha256": FASHION_FILES[f"{prefix}-{kind}"]}
@@ -142,7 +152,7 @@ def _render(font: ImageFont.FreeTypeFont, char: str) -> Image.Image | None:
 
 @DATASETS.register("emoji")
 def emoji(config: DataConfig, split: str = "train") -> PackedDataset:
-    """Noto Color Emoji, one image per single-code-point emoji, caption = its Unicode name."""
+    """Noto Color Emoji, one image per single-code-point emoji, captioned by its Unicode name."""
     font = _emoji_font()
     missing = _render(font, "\ue000")  # how the font draws a code point it lacks
     missing_bytes = None if missing is None else missing.tobytes()
@@ -162,7 +172,7 @@ def emoji(config: DataConfig, split: str = "train") -> PackedDataset:
             square.alpha_composite(glyph, ((side - glyph.width) // 2, (side - glyph.height) // 2))
             small = square.convert("RGB").resize((config.resolution,) * 2, Image.LANCZOS)
             arrays.append(np.asarray(small))
-            captions.append([name.lower()])
+            captions.append(emoji_captions(name.lower()))
     if split == "test":  # emoji has no official split: every 10th image is held out
         keep = list(range(0, len(arrays), 10))
     else:

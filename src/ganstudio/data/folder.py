@@ -5,7 +5,9 @@ Conventions (ImageFolder and Hugging Face imagefolder):
 - an optional `metadata.jsonl` (one per folder) with `file_name` plus columns: `label`
   (overrides the sub-folder), `text` (caption or list of captions), numeric columns
   (user attributes, stored beside the measured ones); other columns are kept out;
-- an optional sidecar `name.txt` beside `name.png`: one caption per non-empty line.
+- an optional sidecar `name.txt` beside `name.png`: one caption per non-empty line;
+- a `sketch` column names the user's own sketch of that image (a file, relative to the
+  metadata.jsonl): used instead of the extracted outline, and not trained on as an image.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def read_metadata(root: Path) -> tuple[dict[str, dict[str, Any]], list[dict[str,
             if not isinstance(row, dict) or "file_name" not in row:
                 problems.append({"file": where, "reason": "row has no 'file_name'"})
                 continue
+            if isinstance(row.get("sketch"), str):
+                row["sketch"] = (meta.parent / row["sketch"]).relative_to(root).as_posix()
             rows[(meta.parent / row["file_name"]).relative_to(root).as_posix()] = row
     return rows, problems
 
@@ -118,9 +122,12 @@ def prepare_folder(
     source_fp, manifest = fingerprint or fingerprint_source(root, config)
     rows, skipped = read_metadata(root)
     background = parse_color(config.background)
-    arrays, grays, labels_raw, captions, user_attrs = [], [], [], [], []
+    sketch_files = {row["sketch"] for row in rows.values() if isinstance(row.get("sketch"), str)}
+    arrays, grays, labels_raw, captions, user_attrs, sketches = [], [], [], [], [], []
     for i, path in enumerate(files):
         rel = path.relative_to(root).as_posix()
+        if rel in sketch_files:
+            continue
         try:
             array, is_gray = load_image(path, config.resolution, config.fit, background)
         except ImageSkipped as reason:
@@ -136,6 +143,7 @@ def prepare_folder(
         grays.append(is_gray)
         labels_raw.append(None if label is None else str(label))
         captions.append(_captions(path, row))
+        sketches.append(_sketch(root, row, config, skipped))
         user_attrs.append({k: v for k, v in row.items() if k not in RESERVED_COLUMNS})
     if not arrays:
         reasons = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped[:5])
@@ -167,6 +175,11 @@ def prepare_folder(
         )
         values = torch.cat([values, extra], dim=1)
         names = names + user_names
+    given = torch.tensor([s is not None for s in sketches])
+    user_sketches = None
+    if bool(given.any()):
+        blank = np.zeros((config.resolution, config.resolution), np.uint8)
+        user_sketches = torch.from_numpy(np.stack([blank if s is None else s for s in sketches]))[:, None]
     return PackedDataset(
         images=images,
         labels=labels,
@@ -177,7 +190,25 @@ def prepare_folder(
         source=f"folder:{root.resolve()}#{source_fp}",
         manifest=manifest,
         skipped=skipped,
+        sketches=user_sketches,
+        sketch_given=given if user_sketches is not None else None,
     )
+
+
+def _sketch(root: Path, row: dict[str, Any], config: DataConfig, skipped: list) -> np.ndarray | None:
+    """A user's sketch of an image, framed exactly like the image: (R, R) uint8, 255 = stroke."""
+    name = row.get("sketch")
+    if not isinstance(name, str):
+        return None
+    try:
+        array, _ = load_image(root / name, config.resolution, config.fit, (255, 255, 255))
+    except (ImageSkipped, OSError) as reason:
+        skipped.append({"file": name, "reason": f"sketch unusable ({reason}); the outline is used instead"})
+        return None
+    gray = array.astype(np.float32).mean(axis=2)  # (R, R)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    ink = np.abs(gray - np.median(border))
+    return (ink / max(float(ink.max()), 1.0) * 255).astype(np.uint8)
 
 
 def _is_number(value: Any) -> bool:

@@ -1,7 +1,8 @@
 """The packed dataset: uint8 pixels and every label, attribute and caption in one file.
 
 A `.gsd` file is a safetensors file (never a pickle): tensors `images` (N, C, H, W) uint8,
-`labels` (N,) int64 (-1 = no label) and `attributes` (N, A) float32, with the class names,
+`labels` (N,) int64 (-1 = no label), `attributes` (N, A) float32 and, when users gave their own
+sketches, `sketches` (N, 1, H, W) uint8 with `sketch_given` (N,) bool, with the class names,
 attribute names, captions, manifest (each source file's SHA-256) and fingerprint stored as
 JSON in the safetensors metadata.
 """
@@ -39,6 +40,8 @@ class PackedDataset:
     skipped: list[dict[str, str]] = field(default_factory=list)  # {"file", "reason"}
     licence: str = "unknown"
     fingerprint: str = ""
+    sketches: torch.Tensor | None = None  # (N, 1, H, W) uint8, 255 = stroke: users' own sketches
+    sketch_given: torch.Tensor | None = None  # (N,) bool, which rows of `sketches` were given
 
     def __post_init__(self) -> None:
         n = self.images.shape[0]
@@ -69,6 +72,8 @@ class PackedDataset:
         h.update(self.labels.numpy().tobytes())
         h.update(json.dumps([self.class_names, self.attribute_names, self.captions]).encode())
         h.update(self.attributes.numpy().tobytes())
+        if self.sketches is not None:
+            h.update(self.sketches.numpy().tobytes())
         return h.hexdigest()[:16]
 
     def attribute_stats(self) -> dict[str, dict[str, float]]:
@@ -123,6 +128,9 @@ class PackedDataset:
             "labels": self.labels.contiguous(),
             "attributes": self.attributes.contiguous(),
         }
+        if self.sketches is not None:
+            tensors["sketches"] = self.sketches.contiguous()
+            tensors["sketch_given"] = self.sketch_given.contiguous()
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
         try:
@@ -167,4 +175,6 @@ class PackedDataset:
             skipped=json.loads(metadata["skipped"]),
             licence=metadata.get("licence", "unknown"),
             fingerprint=metadata["fingerprint"],
+            sketches=tensors.get("sketches"),
+            sketch_given=tensors.get("sketch_given"),
         )

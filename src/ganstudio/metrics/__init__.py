@@ -205,7 +205,7 @@ class QuickScorer:
 
         device = next(G.parameters()).device
         z = torch.randn(self.n, G.z_dim, generator=torch.Generator().manual_seed(self.seed)).to(device)
-        cond = Cond.empty(self.n, G.spec.num_attributes, device)
+        cond = Cond.for_spec(G.spec, self.n, device)
         if G.spec.num_classes:
             cond.labels, cond.label_mask = self.labels.clamp_min(0).to(device), (self.labels >= 0).to(device)
         fake = torch.cat(

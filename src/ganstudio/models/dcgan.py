@@ -43,7 +43,8 @@ class Generator(nn.Module):
     def map(self, z: torch.Tensor, cond: Cond | None) -> torch.Tensor:
         return torch.cat([z, self.embed(cond, z.shape[0], z.device)], dim=1)
 
-    def synthesize(self, w: torch.Tensor) -> torch.Tensor:
+    def synthesize(self, w: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
+        del cond  # DCGAN takes no sketch; build() refuses specs that ask for one
         return self.net(self.basis(w))
 
     def forward(self, z: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
@@ -82,4 +83,6 @@ class Discriminator(nn.Module):
 def build(
     config: ModelConfig, resolution: int, channels: int, spec: CondSpec
 ) -> tuple[Generator, Discriminator]:
+    if spec.has_sketch:
+        raise ValueError("the dcgan baseline takes no sketches; use model.arch=r3gan or model.sketch=false")
     return Generator(config, resolution, channels, spec), Discriminator(config, resolution, channels, spec)

@@ -3,7 +3,9 @@ live the GAN!"): normalisation-free residual networks with fix-up initialisation
 the relativistic pairing loss and R1 + R2 (see losses.py).
 
 Conditioning: G maps [z, embed(cond)] through a small MLP to w, which sets the 4x4 basis and
-adds a per-channel bias at every stage; D is a projection discriminator (Miyato & Koyama 2018).
+adds a per-channel bias at every stage; a sketch, when the model takes one, modulates every
+stage SPADE-style. D is a projection discriminator (Miyato & Koyama 2018) that also sees the
+sketch as extra input channels, judging (image, sketch) pairs as pix2pix's D does.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import torch
 from torch import nn
 
 from ganstudio.conditioning import Cond, CondEmbedding, CondSpec
+from ganstudio.conditioning.sketch import SketchEncoder
 from ganstudio.config import ModelConfig
 from ganstudio.models.layers import Resample, ResidualBlock, act, conv, stage_widths
 from ganstudio.registry import MODELS
@@ -51,23 +54,35 @@ class Generator(nn.Module):
             if r < resolution:
                 self.transitions.append(Resample(widths[r], widths[2 * r], "up", config.upsample))
         self.to_image = conv(widths[resolution], channels, 1)
+        self.sketch = SketchEncoder(widths) if spec.has_sketch else None
 
     def map(self, z: torch.Tensor, cond: Cond | None) -> torch.Tensor:
         """z (B, z_dim) and cond → w (B, w_dim); truncation works in this space."""
         z = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
         return self.mapping(torch.cat([z, self.embed(cond, z.shape[0], z.device)], dim=1))
 
-    def synthesize(self, w: torch.Tensor) -> torch.Tensor:
+    def synthesize(self, w: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
+        """w (B, w_dim) → images; `cond` is only read for the sketch."""
+        maps = None
+        if self.sketch is not None:
+            if cond is None:
+                cond = Cond.for_spec(self.spec, w.shape[0], w.device)
+            maps = self.sketch(cond.sketch.to(w.dtype), cond.sketch_mask)
+        elif cond is not None and bool(cond.sketch_mask.any()):
+            raise ValueError("this model was trained without sketches; do not pass a sketch")
         x = self.basis(w).view(w.shape[0], -1, 4, 4)  # (B, C4, 4, 4)
         for i, stage in enumerate(self.stages):
             x = x + self.stage_bias[i](w)[:, :, None, None]
+            if maps is not None:
+                gamma, beta = maps[x.shape[-1]]  # (B, C, r, r) each
+                x = x * (1 + gamma) + beta
             x = stage(x)
             if i < len(self.transitions):
                 x = self.transitions[i](x)  # (B, C_2r, 2r, 2r)
         return self.to_image(act(x))  # (B, channels, R, R)
 
     def forward(self, z: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
-        return self.synthesize(self.map(z, cond))
+        return self.synthesize(self.map(z, cond), cond)
 
 
 class Discriminator(nn.Module):
@@ -78,7 +93,8 @@ class Discriminator(nn.Module):
         widths = stage_widths(resolution, config.channel_base, config.channel_max)
         num_blocks = len(widths) * config.blocks_per_stage
         resolutions = sorted(widths, reverse=True)
-        self.from_image = conv(channels, widths[resolution], 1)
+        self.spec = spec
+        self.from_image = conv(channels + (2 if spec.has_sketch else 0), widths[resolution], 1)
         self.stages = nn.ModuleList()
         self.transitions = nn.ModuleList()
         for r in resolutions:
@@ -98,6 +114,11 @@ class Discriminator(nn.Module):
         self.project = nn.Linear(config.cond_dim, widths[4]) if spec.is_conditional else None
 
     def forward(self, images: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
+        if self.spec.has_sketch:
+            if cond is None:
+                cond = Cond.for_spec(self.spec, images.shape[0], images.device)
+            mask = cond.sketch_mask.to(images.dtype)[:, None, None, None].expand_as(cond.sketch)
+            images = torch.cat([images, cond.sketch.to(images.dtype) * mask, mask], dim=1)  # (B, C+2, R, R)
         x = self.from_image(images)
         for i, stage in enumerate(self.stages):
             x = stage(x)

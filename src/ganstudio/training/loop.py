@@ -9,6 +9,7 @@ thread count).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import platform
 import time
@@ -18,10 +19,15 @@ from pathlib import Path
 
 import torch
 
-from ganstudio.conditioning import Cond, CondSpec
+from ganstudio.conditioning import Cond, CondSpec, load_text_encoder
+from ganstudio.conditioning.sketch import roughen, sketch_margin
+from ganstudio.conditioning.text import resolve_text_encoder
 from ganstudio.config import Config
 from ganstudio.data.augment import augment
+from ganstudio.data.builtin import cache_dir
+from ganstudio.data.captions import CaptionTable, caption_embeddings
 from ganstudio.data.packed import PackedDataset
+from ganstudio.data.sketches import dataset_sketches
 from ganstudio.imaging import make_grid, to_pil
 from ganstudio.losses import get_loss, gradient_penalty
 from ganstudio.models import build_models
@@ -50,38 +56,114 @@ class Progress:
     losses: dict[str, float] = field(default_factory=dict)
 
 
-def cond_spec(dataset: PackedDataset) -> CondSpec:
+def cond_spec(
+    dataset: PackedDataset, text_encoder: str = "", text_dim: int = 0, sketches: torch.Tensor | None = None
+) -> CondSpec:
     stats = dataset.attribute_stats()
     return CondSpec(
+        sketch_resolution=dataset.resolution if sketches is not None else 0,
+        sketch_margin=sketch_margin(sketches) if sketches is not None else 0.0625,
         num_classes=dataset.num_classes,
         attribute_names=list(dataset.attribute_names),
         attribute_mean=[stats[n]["mean"] for n in dataset.attribute_names],
         attribute_std=[max(stats[n]["std"], 1e-6) for n in dataset.attribute_names],
+        text_encoder=text_encoder,
+        text_dim=text_dim,
     )
 
 
+@dataclass
+class TrainingText:
+    """Captions of the training images and their embeddings (computed once, cached)."""
+
+    table: CaptionTable
+    embeddings: torch.Tensor  # (U, T)
+    encoder: str
+
+    @classmethod
+    def load(cls, dataset: PackedDataset, choice: str) -> TrainingText | None:
+        name = resolve_text_encoder(choice, any(dataset.captions))
+        if not name:
+            return None
+        table = CaptionTable(dataset.captions)
+        encoder = load_text_encoder(name)
+        return cls(table, caption_embeddings(table, encoder, dataset.fingerprint, cache_dir()), name)
+
+    def fill(self, cond: Cond, rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Put one sampled caption per row into `cond`; returns the caption indices (B,), -1 = none."""
+        picked = self.table.sample(rows.cpu(), generator)
+        cond.text = self.embeddings[picked.clamp_min(0)].to(cond.labels.device)
+        cond.text_mask = (picked >= 0).to(cond.labels.device)
+        return picked.to(cond.labels.device)
+
+
 def dataset_conditions(dataset: PackedDataset, spec: CondSpec) -> Cond:
-    """Every image's conditions, normalised, as one Cond (missing values masked out)."""
+    """Every image's labels and attributes, normalised, as one Cond (missing values masked out);
+    text is filled per step by `TrainingText.fill`."""
     values = dataset.attributes
     mask = ~torch.isnan(values)
     mean, std = torch.tensor(spec.attribute_mean), torch.tensor(spec.attribute_std)
     normalised = torch.where(mask, (values - mean) / std, torch.zeros_like(values))
-    return Cond(dataset.labels.clamp_min(0), dataset.labels >= 0, normalised, mask)
+    n = len(dataset)
+    none = torch.zeros(n, dtype=torch.bool)
+    return Cond(
+        dataset.labels.clamp_min(0),
+        dataset.labels >= 0,
+        normalised,
+        mask,
+        torch.zeros(n, 0),
+        none,
+        torch.zeros(n, 1, 0, 0),
+        none,
+    )
 
 
-def grid_conditions(spec: CondSpec, columns: int = 8) -> Cond:
-    """One row per class (first 10) when the model has classes, else 8 unconditional rows."""
+def grid_conditions(spec: CondSpec, text: TrainingText | None = None, columns: int = 8) -> Cond:
+    """One row per class (first 10) when the model has classes; else, with text, one row per
+    training caption (8 spread over the dataset); else 8 unconditional rows."""
     rows = min(spec.num_classes, 10) or 8
-    cond = Cond.empty(rows * columns, spec.num_attributes)
+    cond = Cond.for_spec(spec, rows * columns)
     if spec.num_classes:
         cond.labels = torch.arange(rows).repeat_interleave(columns)
         cond.label_mask[:] = True
+    elif text is not None:
+        picked = torch.linspace(0, len(text.table.texts) - 1, rows).long()
+        cond.text = text.embeddings[picked].repeat_interleave(columns, 0)
+        cond.text_mask[:] = True
     return cond
+
+
+def mismatched(cond: Cond, captions: torch.Tensor | None) -> tuple[Cond, torch.Tensor]:
+    """Each image's conditions paired with its neighbour's, and which rows truly differ
+    (another class, another caption, or another image's sketch), for the matching-aware loss."""
+    perm = torch.roll(torch.arange(len(cond), device=cond.labels.device), 1)
+    wrong = cond.select(perm)
+    differs = cond.label_mask & wrong.label_mask & (cond.labels != wrong.labels)
+    if captions is not None:
+        differs |= cond.text_mask & wrong.text_mask & (captions != captions[perm])
+    return wrong, differs | (cond.sketch_mask & wrong.sketch_mask)
+
+
+def augment_pair(
+    images: torch.Tensor, cond: Cond, policy: str, p: float, generator: torch.Generator
+) -> tuple[torch.Tensor, Cond]:
+    """DiffAugment the images; a sketch moves with its image (same shift and cutout) so pairs stay
+    aligned, and only the image gets colour changes."""
+    if p <= 0 or not bool(cond.sketch_mask.any()):
+        return augment(images, policy, p, generator), cond
+    channels = images.shape[1]
+    both = augment(torch.cat([images, cond.sketch.to(images.dtype)], dim=1), policy, p, generator, channels)
+    return both[:, :channels], dataclasses.replace(cond, sketch=both[:, channels:])
 
 
 def model_card(config: Config, dataset_info: dict, counters: dict) -> str:
     classes = ", ".join(dataset_info["class_names"]) or "none"
     attributes = ", ".join(dataset_info["attributes"]) or "none"
+    text = (
+        f"yes, text encoder `{dataset_info['text_encoder']}` ({dataset_info['num_captioned']} captioned images)"
+        if dataset_info.get("text_encoder")
+        else "no"
+    )
     return f"""# ganstudio model
 
 - Architecture: {config.model.arch} ({config.preset} preset), {dataset_info["resolution"]} px, \
@@ -90,6 +172,7 @@ def model_card(config: Config, dataset_info: dict, counters: dict) -> str:
 {dataset_info["fingerprint"]}, licence: {dataset_info["licence"]})
 - Classes: {classes}
 - Attributes: {attributes}
+- Text prompts: {text}
 - Trained: {counters["kimg"]:.1f} kimg in {counters["elapsed_s"] / 60:.1f} minutes on {counters["machine"]}
 - Command: `{counters.get("command") or "library call (ganstudio.training.loop.train)"}`
 - Metrics: {counters.get("metrics") or "not measured yet (see `ganstudio evaluate`)"}
@@ -128,7 +211,9 @@ def train(
     tc, dev = config.train, resolve_device(device)
     precision = resolve_precision(tc.precision, dev)
     memory = torch.channels_last if tc.channels_last else torch.contiguous_format
-    spec = cond_spec(dataset)
+    text = TrainingText.load(dataset, config.model.text_encoder)
+    sketches = dataset_sketches(dataset) if config.model.sketch else None  # (N, 1, R, R) uint8
+    spec = cond_spec(dataset, text.encoder if text else "", text.embeddings.shape[1] if text else 0, sketches)
     with torch.random.fork_rng(devices=[]):  # seeded init, without touching the caller's RNG
         torch.manual_seed(tc.seed)
         G, D = build_models(config.model, dataset.resolution, dataset.channels, spec)
@@ -150,6 +235,7 @@ def train(
         "command": command,
     }
     dataset_info = dataset.describe()
+    dataset_info["text_encoder"] = spec.text_encoder or None
     checkpoint = find_checkpoint(run_dir) if resume else None
     if resume and checkpoint is None:
         raise ValueError(
@@ -165,8 +251,9 @@ def train(
 
     images = dataset.images.to(dev)  # (N, C, H, W) uint8, decoded once
     conditions = dataset_conditions(dataset, spec).to(dev)
+    sketches = sketches.to(dev) if sketches is not None else None
     use_augment = tc.augment == "on" or (tc.augment == "auto" and len(dataset) < SMALL_DATASET)
-    grid_cond = grid_conditions(spec).to(dev)
+    grid_cond = grid_conditions(spec, text).to(dev)
     grid_z = torch.randn(
         len(grid_cond), config.model.z_dim, generator=torch.Generator().manual_seed(GRID_SEED)
     )
@@ -212,19 +299,34 @@ def train(
 
         index = torch.randint(len(dataset), (batch,), generator=rng).to(dev)
         real = (images[index].float() / 127.5 - 1).contiguous(memory_format=memory)  # (B, C, H, W)
-        cond = conditions.select(index).drop(tc.cond_drop, rng, tc.attribute_drop)
+        cond = conditions.select(index)
+        captions = text.fill(cond, index, rng) if text is not None else None
+        if sketches is not None:
+            cond.sketch = roughen(sketches[index].float() / 255, rng)  # (B, 1, R, R)
+            cond.sketch_mask = torch.ones(batch, dtype=torch.bool, device=dev)
+        cond = cond.drop(tc.cond_drop, rng, tc.attribute_drop, tc.text_drop, tc.sketch_drop)
         z = torch.randn(batch, config.model.z_dim, generator=rng).to(dev)
 
         # D step: a real and a fake of the same conditions, plus lazy R1 (reals) and R2 (fakes).
         regularise = gamma > 0 and counters["step"] % tc.reg_every == 0
         with torch.no_grad(), autocast(dev, precision):
             fake = G(z, cond)
-        real_in = augment(real, tc.augment_policy, p_aug, rng).detach().requires_grad_(regularise)
-        fake_in = augment(fake.float(), tc.augment_policy, p_aug, rng).detach().requires_grad_(regularise)
+        real_in, cond_real = augment_pair(real, cond, tc.augment_policy, p_aug, rng)
+        fake_in, cond_fake = augment_pair(fake.float(), cond, tc.augment_policy, p_aug, rng)
+        real_in = real_in.detach().requires_grad_(regularise)
+        fake_in = fake_in.detach().requires_grad_(regularise)
         with autocast(dev, precision):
-            real_logits, fake_logits = D(real_in, cond), D(fake_in, cond)
+            real_logits, fake_logits = D(real_in, cond_real), D(fake_in, cond_fake)
         loss_d = loss_d_fn(real_logits.float(), fake_logits.float())
         loss_total = loss_d
+        loss_mismatch = None
+        if tc.mismatch > 0 and spec.is_conditional:
+            wrong, differs = mismatched(cond_real, captions)
+            if bool(differs.any()):
+                with autocast(dev, precision):
+                    wrong_logits = D(real_in[differs], wrong.select(differs))
+                loss_mismatch = loss_d_fn(real_logits[differs].float(), wrong_logits.float())
+                loss_total = loss_total + tc.mismatch * loss_mismatch
         if regularise:
             r1, r2 = gradient_penalty(real_logits, real_in), gradient_penalty(fake_logits, fake_in)
             loss_total = loss_d + (gamma / 2) * tc.reg_every * (r1 + r2)
@@ -237,9 +339,9 @@ def train(
         D.requires_grad_(False)  # D's weight gradients are not needed here: skip computing them
         with autocast(dev, precision):
             fake = G(z, cond)
-            fake_logits = D(augment(fake.float(), tc.augment_policy, p_aug, rng), cond)
+            fake_logits = D(*augment_pair(fake.float(), cond, tc.augment_policy, p_aug, rng))
             with torch.no_grad():
-                real_logits = D(augment(real, tc.augment_policy, p_aug, rng), cond)
+                real_logits = D(*augment_pair(real, cond, tc.augment_policy, p_aug, rng))
         loss_g = loss_g_fn(real_logits.float(), fake_logits.float())
         opt_G.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -261,6 +363,8 @@ def train(
         losses = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
         if regularise:
             losses.update(r1=r1.item(), r2=r2.item())
+        if loss_mismatch is not None:
+            losses["loss_mismatch"] = loss_mismatch.item()
         if not all(math.isfinite(v) for v in losses.values()):
             where = (
                 f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
