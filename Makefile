@@ -12,7 +12,7 @@ install:
 		sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist fonts-noto-color-emoji >/dev/null; \
 	else echo "note: install the Debian packages dataset-fashion-mnist and fonts-noto-color-emoji for the built-in datasets"; fi
 	$(PYTHON) -m pip install -q torch==2.13.0
-	$(PYTHON) -m pip install -q -e ".[dev]"
+	$(PYTHON) -m pip install -q -e ".[dev,text]"
 
 demo: install
 	ganstudio train --data fashion-mnist --preset cpu-32 --minutes $(MINUTES) --out $(RUN)

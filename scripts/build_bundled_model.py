@@ -1,10 +1,15 @@
-"""Build the bundled fashion-mnist model from a finished training run, reproducibly.
+"""Build a bundled model (fashion-mnist or emoji) from a finished training run, reproducibly.
 
-    ganstudio train --data fashion-mnist --preset cpu-32 --kimg 250 --out runs/fashion-bundled
-    python scripts/build_bundled_model.py runs/fashion-bundled
+    ganstudio train --data fashion-mnist --preset cpu-32 --sketch --kimg 250 --out runs/fashion-bundled \\
+        --set train.cond_drop=0.5 --set train.text_drop=0.3 --set train.sketch_drop=0.5
+    python scripts/build_bundled_model.py runs/fashion-bundled --name fashion-mnist
 
-Exports G_ema in fp16 into src/ganstudio/pretrained/fashion-mnist, scores it (10k images against
-the test split), writes the scores into its model card and the class × seed grid into docs/.
+    ganstudio train --data emoji --preset cpu-32 --kimg 150 --out runs/emoji-bundled
+    python scripts/build_bundled_model.py runs/emoji-bundled --name emoji
+
+Exports G_ema in fp16 into src/ganstudio/pretrained/NAME, scores it (fashion-mnist: 10k images
+against the test split with the reference classifier; emoji: SWD against the held-out emoji),
+writes the scores into its model card and the sample grids into docs/.
 """
 
 from __future__ import annotations
@@ -18,38 +23,77 @@ from ganstudio.pipeline import GenerationPipeline, resolve_model_dir
 from ganstudio.training.checkpoint import export_model
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET = ROOT / "src" / "ganstudio" / "pretrained" / "fashion-mnist"
+DOCS = ROOT / "docs"
+PROMPTS = {
+    "fashion-mnist": [
+        "a dark ankle boot",
+        "a sleeveless summer dress",
+        "a light pullover",
+        "a patterned shirt",
+        "white sneakers",
+        "a pair of dark pants",
+        "running shoes",
+        "a purse",
+        "slacks",
+        "a parka",
+    ],
+    "emoji": [
+        "red apple",
+        "cat face",
+        "sun with face",
+        "blue car",
+        "grinning face with sweat",
+        "red heart",
+        "christmas tree",
+        "slice of pizza",
+        "dog face",
+        "rocket",
+    ],
+}
+
+
+def fashion_extras(pipe: GenerationPipeline, scores: dict) -> str:
+    pipe.class_grid(8, seed=0).save_grid(DOCS / "fashion-mnist-class-grid.png", scale=3)
+    pipe.class_grid(8, seed=0, truncation=0.7).save_grid(
+        DOCS / "fashion-mnist-class-grid-truncation-0.7.png", scale=3
+    )
+    for attribute, values in (("brightness", (0.25, 0.75)), ("coverage", (0.25, 0.6))):
+        for value in values:
+            pipe.class_grid(8, seed=0, attributes={attribute: value}).save_grid(
+                DOCS / f"fashion-mnist-{attribute}-{value}.png", scale=3
+            )
+    per_class = ", ".join(f"{k} {v:.0%}" for k, v in scores["class_acc_per_class"].items())
+    return f"\nClass accuracy per class (reference classifier): {per_class}.\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("run", help="finished training run folder")
+    parser.add_argument("--name", choices=sorted(PROMPTS), default="fashion-mnist")
     parser.add_argument("-n", type=int, default=10_000)
     args = parser.parse_args()
+    target = ROOT / "src" / "ganstudio" / "pretrained" / args.name
     source, _ = resolve_model_dir(args.run)
-    export_model(source, TARGET)
-    scores = evaluate("fashion-mnist", "fashion-mnist:test", n=args.n)
-    summary = ", ".join(f"{k} {scores[k]:.4g}" for k in ("fd", "kid", "precision", "recall", "class_acc"))
-    card = (TARGET / "model_card.md").read_text()
+    export_model(source, target)
+    metrics = None if args.name == "fashion-mnist" else ["swd"]
+    scores = evaluate(args.name, f"{args.name}:test", metrics, n=args.n)
+    keys = [k for k in ("fd", "kid", "precision", "recall", "class_acc", "swd") if k in scores]
+    summary = ", ".join(f"{k} {scores[k]:.4g}" for k in keys)
+    card = (target / "model_card.md").read_text()
     card = card.replace(
         "- Metrics: not measured yet (see `ganstudio evaluate`)",
-        f"- Metrics ({args.n} images vs the 10k test images, reference classifier): {summary}",
+        f"- Metrics ({args.n} images vs the held-out test images): {summary}",
     )
-    per_class = ", ".join(f"{k} {v:.0%}" for k, v in scores["class_acc_per_class"].items())
-    card += f"\nClass accuracy per class (reference classifier): {per_class}.\n"
-    (TARGET / "model_card.md").write_text(card)
-    pipe = GenerationPipeline.from_pretrained("fashion-mnist")
-    docs = ROOT / "docs"
-    pipe.class_grid(8, seed=0).save_grid(docs / "fashion-mnist-class-grid.png", scale=3)
-    pipe.class_grid(8, seed=0, truncation=0.7).save_grid(
-        docs / "fashion-mnist-class-grid-truncation-0.7.png", scale=3
-    )
-    for attribute, values in (("brightness", (0.25, 0.75)), ("coverage", (0.25, 0.6))):
-        for value in values:
-            pipe.class_grid(8, seed=0, attributes={attribute: value}).save_grid(
-                docs / f"fashion-mnist-{attribute}-{value}.png", scale=3
-            )
-    print(json.dumps({"scores": scores, "attribute_control": attribute_control("fashion-mnist")}, indent=2))
+    pipe = GenerationPipeline.from_pretrained(args.name)
+    if args.name == "fashion-mnist":
+        card += fashion_extras(pipe, scores)
+    if pipe.spec.has_text:
+        pipe.prompt_grid(PROMPTS[args.name], 8, seed=0).save_grid(DOCS / f"{args.name}-prompts.png", scale=3)
+    (target / "model_card.md").write_text(card)
+    report = {"scores": scores}
+    if pipe.spec.num_attributes and args.name == "fashion-mnist":
+        report["attribute_control"] = attribute_control(args.name)
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

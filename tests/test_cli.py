@@ -91,3 +91,48 @@ def test_dry_run_prints_the_resolved_config(capsys):
     )
     config = json.loads(capsys.readouterr().out)
     assert config["train"]["batch"] == 32 and config["preset"] == "cpu-32"
+
+
+def test_cli_trains_on_captions_and_generates_from_a_prompt_and_a_sketch(tmp_path, capsys, monkeypatch):
+    """One command trains text + sketch conditioning on a captioned folder; generate follows both."""
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rows = []
+    for i in range(8):
+        image = Image.new("L", (24, 24), 0)
+        image.paste(220 if i % 2 else 90, (4, 4, 20, 20) if i % 2 else (9, 9, 15, 15))
+        image.save(folder / f"{i}.png")
+        rows.append(
+            json.dumps(
+                {"file_name": f"{i}.png", "text": ["a big bright block" if i % 2 else "a small dim dot"]}
+            )
+        )
+    (folder / "metadata.jsonl").write_text("\n".join(rows) + "\n")
+    sets = [arg for item in TINY for arg in ("--set", item)]
+    run = tmp_path / "run"
+    args = ["train", "--data", str(folder), "--out", str(run), "--kimg", "0.016", "--text-encoder", "builtin"]
+    assert main([*args, "--sketch", *sets]) == 0
+    drawing = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
+    drawing.paste((0, 0, 0, 255), (20, 20, 80, 26))
+    drawing.save(tmp_path / "drawing.png")
+    out = tmp_path / "out"
+    generate = [
+        "generate",
+        "--model",
+        str(run),
+        "-n",
+        "2",
+        "--out",
+        str(out),
+        "--prompt",
+        "a big bright block",
+    ]
+    assert main([*generate, "--sketch", str(tmp_path / "drawing.png")]) == 0
+    assert len(list(out.glob("image-a-big-bright-block-*.png"))) == 2
+    assert main(["models"]) == 0
+    assert main([*generate[:-2], "--prompt", " "]) == 2
+    assert "prompt is empty" in capsys.readouterr().err
+    (tmp_path / "bad.png").write_text("no")
+    assert main([*generate, "--sketch", str(tmp_path / "bad.png")]) == 2
+    assert "could not be read" in capsys.readouterr().err

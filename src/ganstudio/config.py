@@ -93,8 +93,10 @@ class TrainConfig:
     )
     text_drop: float = 0.1  # probability a caption is dropped, so prompts are optional
     sketch_drop: float = 0.3  # probability a sketch is dropped, so sketches are optional
-    # matching-aware D (DF-GAN, GigaGAN): weight of the loss that scores a real image with another
-    # image's conditions as fake, so G must follow the conditions, not only look real; 0 = off
+    # matching-aware D (DF-GAN, GigaGAN) for models with text or sketches: weight of the loss that
+    # scores a real image with another image's conditions as fake, so G must follow them, not only
+    # look real; 0 = off. (Class-only models skip it: at 5 CPU-minutes it cost a third of the
+    # speed for no FD gain, see BENCHMARKS.md.)
     mismatch: float = 1.0
     precision: str = "auto"  # "auto" (bf16 on CPU and CUDA where supported), "bf16", "fp32"
     channels_last: bool = True

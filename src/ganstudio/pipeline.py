@@ -101,6 +101,7 @@ class GenerationResult:
             self.metadata[0],
             seed=[r["seed"] for r in self.metadata],
             label=sorted({r["label"] for r in self.metadata if r["label"]}) or None,
+            prompt=list(dict.fromkeys(r["prompt"] for r in self.metadata if r.get("prompt"))) or None,
         )
         return save_png(self.grid(scale), path, record)
 
@@ -311,21 +312,33 @@ class GenerationPipeline:
         """The same `per_class` seeds for every class, one row per class."""
         if not self.class_names:
             raise ValueError(f"model {self.model_id} has no classes; use -n instead of --per-class")
-        rows = [
-            self(
-                per_class,
-                seed,
-                label=i,
-                attributes=attributes,
-                truncation=truncation,
-                prompt=prompt,
-                sketch=sketch,
-            )
-            for i in range(len(self.class_names))
-        ]
+        return self.rows_grid(
+            [dict(label=i, prompt=prompt, sketch=sketch) for i in range(len(self.class_names))],
+            per_class,
+            seed,
+            attributes,
+            truncation,
+        )
+
+    def prompt_grid(
+        self, prompts: list[str], per_prompt: int = 8, seed: int = 0, truncation: float = 1.0
+    ) -> GenerationResult:
+        """The same `per_prompt` seeds for every prompt, one row per prompt."""
+        return self.rows_grid([dict(prompt=p) for p in prompts], per_prompt, seed, truncation=truncation)
+
+    def rows_grid(
+        self,
+        rows: list[dict[str, Any]],
+        per_row: int = 8,
+        seed: int = 0,
+        attributes: dict[str, float] | None = None,
+        truncation: float = 1.0,
+    ) -> GenerationResult:
+        """One row of `per_row` images (the same seeds) for each dict of conditions in `rows`."""
+        results = [self(per_row, seed, attributes=attributes, truncation=truncation, **row) for row in rows]
         return GenerationResult(
-            [im for r in rows for im in r.images],
-            [m for r in rows for m in r.metadata],
-            grid_columns=per_class,
-            tensors=torch.cat([r.tensors for r in rows]),
+            [im for r in results for im in r.images],
+            [m for r in results for m in r.metadata],
+            grid_columns=per_row,
+            tensors=torch.cat([r.tensors for r in results]),
         )

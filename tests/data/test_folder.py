@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ganstudio.cli import main
@@ -103,3 +104,35 @@ def test_garbage_gsd_is_refused(tmp_path):
     bad.write_bytes(b"\x80\x04garbage pickle-like bytes")
     with pytest.raises(ValueError, match="not a packed ganstudio dataset"):
         PackedDataset.load(bad)
+
+
+def test_users_own_sketches_are_read_aligned_and_not_trained_on(tmp_path, monkeypatch):
+    from ganstudio.data.sketches import dataset_sketches
+
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "shoes"
+    (root / "sketches").mkdir(parents=True)
+    for name in ("a", "b"):
+        image = Image.new("L", (32, 32), 255)
+        image.paste(0, (8, 8, 24, 24))
+        image.save(root / f"{name}.png")
+    drawing = Image.new("L", (64, 64), 255)  # drawn at another size: framed like its image
+    drawing.paste(0, (0, 0, 32, 4))
+    drawing.save(root / "sketches" / "a.png")
+    (root / "metadata.jsonl").write_text(
+        json.dumps({"file_name": "a.png", "sketch": "sketches/a.png"})
+        + "\n"
+        + json.dumps({"file_name": "b.png", "sketch": "sketches/missing.png"})
+        + "\n"
+    )
+    dataset = prepare(str(root), DataConfig(resolution=16))
+    assert len(dataset) == 2  # the sketch file is not a training image
+    assert dataset.sketch_given.tolist() == [True, False]
+    assert dataset.sketches[0, 0, 0, :7].min() > 200 and dataset.sketches[0, 0, 8:].max() < 30
+    assert any(
+        "sketches/missing.png" in s["file"] and "outline is used" in s["reason"] for s in dataset.skipped
+    )
+    sketches = dataset_sketches(dataset)  # own sketch for a, extracted outline for b
+    assert torch.equal(sketches[0], dataset.sketches[0]) and sketches[1].max() > 100
+    reloaded = PackedDataset.load(dataset.save(tmp_path / "shoes.gsd"))
+    assert torch.equal(reloaded.sketches, dataset.sketches) and reloaded.fingerprint == dataset.fingerprint

@@ -170,7 +170,8 @@ def _thin(strokes: np.ndarray) -> np.ndarray:
     marker drawing and a pencil drawing give the same sketch; thin strokes are left as they are."""
     import cv2
 
-    distance = cv2.distanceTransform(strokes.astype(np.uint8), cv2.DIST_L2, 3)
+    padded = np.pad(strokes.astype(np.uint8), 1)  # a background border, so distances are finite
+    distance = cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1]
     ridge = (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8))) & strokes
     if not ridge.any():
         return strokes

@@ -65,9 +65,11 @@ class Generator(nn.Module):
         """w (B, w_dim) → images; `cond` is only read for the sketch."""
         maps = None
         if self.sketch is not None:
-            if cond is None:
-                cond = Cond.for_spec(self.spec, w.shape[0], w.device)
-            maps = self.sketch(cond.sketch.to(w.dtype), cond.sketch_mask)
+            if cond is None or not bool(cond.sketch_mask.any()):  # the "no sketch" maps: one row, shared
+                absent = Cond.for_spec(self.spec, 1, w.device)
+                maps = self.sketch(absent.sketch.to(w.dtype), absent.sketch_mask)
+            else:
+                maps = self.sketch(cond.sketch.to(w.dtype), cond.sketch_mask)
         elif cond is not None and bool(cond.sketch_mask.any()):
             raise ValueError("this model was trained without sketches; do not pass a sketch")
         x = self.basis(w).view(w.shape[0], -1, 4, 4)  # (B, C4, 4, 4)

@@ -320,7 +320,7 @@ def train(
         loss_d = loss_d_fn(real_logits.float(), fake_logits.float())
         loss_total = loss_d
         loss_mismatch = None
-        if tc.mismatch > 0 and spec.is_conditional:
+        if tc.mismatch > 0 and (spec.has_text or spec.has_sketch):
             wrong, differs = mismatched(cond_real, captions)
             if bool(differs.any()):
                 with autocast(dev, precision):
