@@ -1,10 +1,10 @@
 """Build a bundled model (fashion-mnist or emoji) from a finished training run, reproducibly.
 
-    ganstudio train --data fashion-mnist --preset cpu-32 --sketch --kimg 250 --out runs/fashion-bundled \\
+    ganstudio train --data fashion-mnist --preset cpu-32 --sketch --minutes 38 --out runs/fashion-bundled \\
         --set train.cond_drop=0.5 --set train.text_drop=0.3 --set train.sketch_drop=0.5
     python scripts/build_bundled_model.py runs/fashion-bundled --name fashion-mnist
 
-    ganstudio train --data emoji --preset cpu-32 --kimg 150 --out runs/emoji-bundled
+    ganstudio train --data emoji --preset cpu-32 --minutes 22 --out runs/emoji-bundled
     python scripts/build_bundled_model.py runs/emoji-bundled --name emoji
 
 Exports G_ema in fp16 into src/ganstudio/pretrained/NAME, scores it (fashion-mnist: 10k images
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from ganstudio.metrics import attribute_control, evaluate
@@ -71,6 +72,7 @@ def main() -> None:
     parser.add_argument("run", help="finished training run folder")
     parser.add_argument("--name", choices=sorted(PROMPTS), default="fashion-mnist")
     parser.add_argument("-n", type=int, default=10_000)
+    parser.add_argument("--command", help="the training command, for the model card")
     args = parser.parse_args()
     target = ROOT / "src" / "ganstudio" / "pretrained" / args.name
     source, _ = resolve_model_dir(args.run)
@@ -84,6 +86,8 @@ def main() -> None:
         "- Metrics: not measured yet (see `ganstudio evaluate`)",
         f"- Metrics ({args.n} images vs the held-out test images): {summary}",
     )
+    if args.command:
+        card = re.sub(r"- Command: .*", f"- Command: `{args.command}`", card)
     pipe = GenerationPipeline.from_pretrained(args.name)
     if args.name == "fashion-mnist":
         card += fashion_extras(pipe, scores)

@@ -93,6 +93,9 @@ class TrainConfig:
     )
     text_drop: float = 0.1  # probability a caption is dropped, so prompts are optional
     sketch_drop: float = 0.3  # probability a sketch is dropped, so sketches are optional
+    # weight of the diversity-sensitive term (DSGAN): pairs of fakes with the same conditions are
+    # pushed apart in proportion to their z distance; 0 = off
+    diversity: float = 0.0
     # matching-aware D (DF-GAN, GigaGAN) for models with text or sketches: weight of the loss that
     # scores a real image with another image's conditions as fake, so G must follow them, not only
     # look real; 0 = off. (Class-only models skip it: at 5 CPU-minutes it cost a third of the

@@ -122,6 +122,8 @@ def test_text_conditioned_training_and_prompts_end_to_end(tiny_config, tmp_path)
     again = pipe(prompt="A big  bright square", n=3, seed=4)
     assert torch.equal(result.tensors, again.tensors)
     assert not torch.equal(pipe(prompt="tiny grey speck", n=3, seed=4).tensors, result.tensors)
+    grid = pipe.prompt_grid(["a big bright square", "tiny grey speck"], per_prompt=3, seed=4)
+    assert torch.equal(grid.tensors[:3], result.tensors) and grid.grid().size == (3 * 34 + 2, 2 * 34 + 2)
     assert "text encoder `builtin`" in (folder / "model_card.md").read_text()
     with pytest.raises(ValueError, match="prompt is empty"):
         pipe(prompt="  ")
@@ -223,3 +225,17 @@ def test_short_sketch_training_puts_the_item_where_the_sketch_is(tiny_config, tm
     error = (centre(fake) - centre(real)).norm(dim=1).mean()
     shuffled = (centre(fake) - centre(real).roll(1, 0)).norm(dim=1).mean()
     assert error < 0.6 * shuffled, (error, shuffled)
+
+
+def test_diversity_term_rewards_images_that_differ_with_z_and_is_capped(tiny_config, tiny_dataset, tmp_path):
+    from ganstudio.training.loop import diversity_loss
+
+    za, zb = torch.zeros(4, 8), torch.ones(4, 8)
+    same = torch.zeros(4, 1, 8, 8)
+    assert diversity_loss(same, same, za, zb).item() == 0
+    apart = torch.full((4, 1, 8, 8), 0.2)
+    assert diversity_loss(same, apart, za, zb).item() == pytest.approx(-0.2)
+    assert diversity_loss(same, apart * 10, za, zb).item() == pytest.approx(-0.5)  # capped
+    config = apply_overrides(tiny_config, ["train.diversity=1.0"])
+    train(config, tiny_dataset, tmp_path, kimg=0.016)
+    assert "loss_diversity" in (tmp_path / "metrics.jsonl").read_text()

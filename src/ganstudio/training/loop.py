@@ -144,6 +144,17 @@ def mismatched(cond: Cond, captions: torch.Tensor | None) -> tuple[Cond, torch.T
     return wrong, differs | (cond.sketch_mask & wrong.sketch_mask)
 
 
+def diversity_loss(
+    a: torch.Tensor, b: torch.Tensor, za: torch.Tensor, zb: torch.Tensor, cap: float = 0.5
+) -> torch.Tensor:
+    """Diversity-sensitive term (Yang et al. 2019, DSGAN; Mao et al. 2019, MSGAN): minus how far
+    apart two images of the same conditions are per unit of z distance, capped so it cannot
+    grow without bound. Minimising it keeps G from ignoring z."""
+    dx = (a.float() - b.float()).abs().mean(dim=(1, 2, 3))  # (B/2,)
+    dz = (za - zb).abs().mean(dim=1)  # (B/2,)
+    return -(dx / dz.clamp_min(1e-6)).clamp(max=cap).mean()
+
+
 def augment_pair(
     images: torch.Tensor, cond: Cond, policy: str, p: float, generator: torch.Generator
 ) -> tuple[torch.Tensor, Cond]:
@@ -334,8 +345,13 @@ def train(
         loss_total.backward()
         opt_D.step()
 
-        # G step: fakes for fresh z, scored against the same reals.
+        # G step: fakes for fresh z, scored against the same reals. With train.diversity, the two
+        # halves of the batch share conditions (and reals), so each pair shows what z changes.
         z = torch.randn(batch, config.model.z_dim, generator=rng).to(dev)
+        half = batch // 2 if tc.diversity > 0 else 0
+        if half:
+            pairs = torch.arange(batch, device=dev) % half
+            cond, real = cond.select(pairs), real[pairs]
         D.requires_grad_(False)  # D's weight gradients are not needed here: skip computing them
         with autocast(dev, precision):
             fake = G(z, cond)
@@ -343,6 +359,10 @@ def train(
             with torch.no_grad():
                 real_logits = D(*augment_pair(real, cond, tc.augment_policy, p_aug, rng))
         loss_g = loss_g_fn(real_logits.float(), fake_logits.float())
+        loss_diversity = None
+        if half:
+            loss_diversity = diversity_loss(fake[:half], fake[half : 2 * half], z[:half], z[half : 2 * half])
+            loss_g = loss_g + tc.diversity * loss_diversity
         opt_G.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_G.step()
@@ -365,6 +385,8 @@ def train(
             losses.update(r1=r1.item(), r2=r2.item())
         if loss_mismatch is not None:
             losses["loss_mismatch"] = loss_mismatch.item()
+        if loss_diversity is not None:
+            losses["loss_diversity"] = loss_diversity.item()
         if not all(math.isfinite(v) for v in losses.values()):
             where = (
                 f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
