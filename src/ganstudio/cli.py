@@ -100,7 +100,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     info = dataset.describe()
     if args.text_encoder != "none" and info["num_captioned"]:
         from ganstudio.conditioning.text import resolve_text_encoder
-        from ganstudio.training.loop import TrainingText
+        from ganstudio.training.conditions import TrainingText
 
         text = TrainingText.load(dataset, resolve_text_encoder(args.text_encoder, True))
         print(

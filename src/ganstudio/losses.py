@@ -38,6 +38,17 @@ def gradient_penalty(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor
     return grad.float().square().sum(dim=(1, 2, 3)).mean()
 
 
+def diversity_loss(
+    a: torch.Tensor, b: torch.Tensor, za: torch.Tensor, zb: torch.Tensor, cap: float = 0.5
+) -> torch.Tensor:
+    """Diversity-sensitive term (Yang et al. 2019, DSGAN; Mao et al. 2019, MSGAN): minus how far
+    apart two images of the same conditions are per unit of z distance, capped so it cannot
+    grow without bound. Minimising it keeps G from ignoring z."""
+    dx = (a.float() - b.float()).abs().mean(dim=(1, 2, 3))  # (B/2,)
+    dz = (za - zb).abs().mean(dim=1)  # (B/2,)
+    return -(dx / dz.clamp_min(1e-6)).clamp(max=cap).mean()
+
+
 LOSSES.register("rpgan")((rpgan_d, rpgan_g))
 LOSSES.register("nonsaturating")((nonsaturating_d, nonsaturating_g))
 

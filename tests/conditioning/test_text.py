@@ -3,8 +3,9 @@ import torch
 
 from ganstudio.conditioning import Cond, load_text_encoder, normalise_prompt
 from ganstudio.conditioning.text import BuiltinTextEncoder, minilm_available, resolve_text_encoder
+from ganstudio.data.builtin import FASHION_CLASSES
 from ganstudio.data.captions import CaptionTable, caption_embeddings, fashion_captions, texture
-from ganstudio.training.loop import mismatched
+from ganstudio.training.conditions import mismatched
 
 
 def cosine(encoder, a, b):
@@ -88,18 +89,7 @@ def test_fashion_captions_name_the_class_and_describe_the_look():
     images[:3, :, 8:24, 8:24] = 40  # dark
     images[3:, :, 8:24, 8:24] = 250  # light
     labels = torch.tensor([9, 9, 9, 8, 8, 8])
-    names = [
-        "t-shirt/top",
-        "trouser",
-        "pullover",
-        "dress",
-        "coat",
-        "sandal",
-        "shirt",
-        "sneaker",
-        "bag",
-        "ankle boot",
-    ]
+    names = FASHION_CLASSES
     brightness = images.float().mean((1, 2, 3))
     captions = fashion_captions(
         labels, names, {"brightness": brightness, "coverage": torch.rand(6), "texture": texture(images)}

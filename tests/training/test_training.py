@@ -228,7 +228,7 @@ def test_short_sketch_training_puts_the_item_where_the_sketch_is(tiny_config, tm
 
 
 def test_diversity_term_rewards_images_that_differ_with_z_and_is_capped(tiny_config, tiny_dataset, tmp_path):
-    from ganstudio.training.loop import diversity_loss
+    from ganstudio.losses import diversity_loss
 
     za, zb = torch.zeros(4, 8), torch.ones(4, 8)
     same = torch.zeros(4, 1, 8, 8)

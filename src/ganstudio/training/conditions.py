@@ -1,0 +1,118 @@
+"""What the training loop feeds G and D besides images: the condition spec of a dataset, every
+image's conditions, sampled captions, the sample-grid conditions, mismatched conditions for the
+matching-aware loss, and augmentation that keeps (image, sketch) pairs aligned."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+
+from ganstudio.conditioning import Cond, CondSpec, load_text_encoder
+from ganstudio.conditioning.sketch import sketch_margin
+from ganstudio.conditioning.text import resolve_text_encoder
+from ganstudio.data.augment import augment
+from ganstudio.data.builtin import cache_dir
+from ganstudio.data.captions import CaptionTable, caption_embeddings
+from ganstudio.data.packed import PackedDataset
+
+
+def cond_spec(
+    dataset: PackedDataset, text_encoder: str = "", text_dim: int = 0, sketches: torch.Tensor | None = None
+) -> CondSpec:
+    stats = dataset.attribute_stats()
+    return CondSpec(
+        sketch_resolution=dataset.resolution if sketches is not None else 0,
+        sketch_margin=sketch_margin(sketches) if sketches is not None else 0.0625,
+        num_classes=dataset.num_classes,
+        attribute_names=list(dataset.attribute_names),
+        attribute_mean=[stats[n]["mean"] for n in dataset.attribute_names],
+        attribute_std=[max(stats[n]["std"], 1e-6) for n in dataset.attribute_names],
+        text_encoder=text_encoder,
+        text_dim=text_dim,
+    )
+
+
+@dataclass
+class TrainingText:
+    """Captions of the training images and their embeddings (computed once, cached)."""
+
+    table: CaptionTable
+    embeddings: torch.Tensor  # (U, T)
+    encoder: str
+
+    @classmethod
+    def load(cls, dataset: PackedDataset, choice: str) -> TrainingText | None:
+        name = resolve_text_encoder(choice, any(dataset.captions))
+        if not name:
+            return None
+        table = CaptionTable(dataset.captions)
+        encoder = load_text_encoder(name)
+        return cls(table, caption_embeddings(table, encoder, dataset.fingerprint, cache_dir()), name)
+
+    def fill(self, cond: Cond, rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Put one sampled caption per row into `cond`; returns the caption indices (B,), -1 = none."""
+        picked = self.table.sample(rows.cpu(), generator)
+        cond.text = self.embeddings[picked.clamp_min(0)].to(cond.labels.device)
+        cond.text_mask = (picked >= 0).to(cond.labels.device)
+        return picked.to(cond.labels.device)
+
+
+def dataset_conditions(dataset: PackedDataset, spec: CondSpec) -> Cond:
+    """Every image's labels and attributes, normalised, as one Cond (missing values masked out);
+    text is filled per step by `TrainingText.fill`."""
+    values = dataset.attributes
+    mask = ~torch.isnan(values)
+    mean, std = torch.tensor(spec.attribute_mean), torch.tensor(spec.attribute_std)
+    normalised = torch.where(mask, (values - mean) / std, torch.zeros_like(values))
+    n = len(dataset)
+    none = torch.zeros(n, dtype=torch.bool)
+    return Cond(
+        dataset.labels.clamp_min(0),
+        dataset.labels >= 0,
+        normalised,
+        mask,
+        torch.zeros(n, 0),
+        none,
+        torch.zeros(n, 1, 0, 0),
+        none,
+    )
+
+
+def grid_conditions(spec: CondSpec, text: TrainingText | None = None, columns: int = 8) -> Cond:
+    """One row per class (first 10) when the model has classes; else, with text, one row per
+    training caption (8 spread over the dataset); else 8 unconditional rows."""
+    rows = min(spec.num_classes, 10) or 8
+    cond = Cond.for_spec(spec, rows * columns)
+    if spec.num_classes:
+        cond.labels = torch.arange(rows).repeat_interleave(columns)
+        cond.label_mask[:] = True
+    elif text is not None:
+        picked = torch.linspace(0, len(text.table.texts) - 1, rows).long()
+        cond.text = text.embeddings[picked].repeat_interleave(columns, 0)
+        cond.text_mask[:] = True
+    return cond
+
+
+def mismatched(cond: Cond, captions: torch.Tensor | None) -> tuple[Cond, torch.Tensor]:
+    """Each image's conditions paired with its neighbour's, and which rows truly differ
+    (another class, another caption, or another image's sketch), for the matching-aware loss."""
+    perm = torch.roll(torch.arange(len(cond), device=cond.labels.device), 1)
+    wrong = cond.select(perm)
+    differs = cond.label_mask & wrong.label_mask & (cond.labels != wrong.labels)
+    if captions is not None:
+        differs |= cond.text_mask & wrong.text_mask & (captions != captions[perm])
+    return wrong, differs | (cond.sketch_mask & wrong.sketch_mask)
+
+
+def augment_pair(
+    images: torch.Tensor, cond: Cond, policy: str, p: float, generator: torch.Generator
+) -> tuple[torch.Tensor, Cond]:
+    """DiffAugment the images; a sketch moves with its image (same shift and cutout) so pairs stay
+    aligned, and only the image gets colour changes."""
+    if p <= 0 or not bool(cond.sketch_mask.any()):
+        return augment(images, policy, p, generator), cond
+    channels = images.shape[1]
+    both = augment(torch.cat([images, cond.sketch.to(images.dtype)], dim=1), policy, p, generator, channels)
+    return both[:, :channels], dataclasses.replace(cond, sketch=both[:, channels:])
