@@ -8,7 +8,7 @@
     python scripts/build_bundled_model.py runs/emoji-bundled --name emoji
 
 Exports G_ema in fp16 into src/ganstudio/pretrained/NAME, scores it (fashion-mnist: 10k images
-against the test split with the reference classifier; emoji: SWD against the held-out emoji),
+against the test split with the reference classifier; emoji: SWD against every 10th emoji),
 writes the scores into its model card and the sample grids into docs/.
 """
 
@@ -25,6 +25,10 @@ from ganstudio.training.checkpoint import export_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+REFERENCE = {
+    "fashion-mnist": "the 10k held-out test images, reference classifier",
+    "emoji": "every 10th emoji (emoji has no held-out split: the model trains on all of them)",
+}
 PROMPTS = {
     "fashion-mnist": [
         "a dark ankle boot",
@@ -84,7 +88,7 @@ def main() -> None:
     card = (target / "model_card.md").read_text()
     card = card.replace(
         "- Metrics: not measured yet (see `ganstudio evaluate`)",
-        f"- Metrics ({args.n} images vs the held-out test images): {summary}",
+        f"- Metrics ({args.n} images vs {REFERENCE[args.name]}): {summary}",
     )
     if args.command:
         card = re.sub(r"- Command: .*", f"- Command: `{args.command}`", card)

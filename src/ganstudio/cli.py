@@ -137,6 +137,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"skipped {len(dataset.skipped)} unusable files (see `ganstudio prepare` for the list)",
             file=sys.stderr,
         )
+    from ganstudio.conditioning.text import resolve_text_encoder
+
+    encoder = resolve_text_encoder(config.model.text_encoder, any(dataset.captions))
+    print(
+        f"conditions: {'text via ' + encoder + ' (captions embedded once, then cached)' if encoder else 'no text'}"
+        f"; sketches {'on' if config.model.sketch else 'off (--sketch turns them on)'}",
+        file=sys.stderr,
+    )
     stop = {"requested": False}
 
     def on_interrupt(signum, frame):  # first Ctrl-C: finish the step and checkpoint; second: quit now
