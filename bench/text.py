@@ -121,7 +121,7 @@ def main() -> None:
             f"{r['caption_fd']:.2f} |"
         )
     lines += ["", "Per held-out prompt (expected class):", ""]
-    lines.append("| prompt | expected | " + " | ".join(r["encoder"] for r in rows) + " |")
+    lines.append("| prompt | expected | " + " | ".join(f"{r['model']} ({r['encoder']})" for r in rows) + " |")
     lines.append("|---|---|" + "---|" * len(rows))
     for prompt, expected in HELD_OUT.items():
         lines.append(

@@ -78,5 +78,5 @@ def test_pickles_and_unknown_versions_are_refused(model_dir, tmp_path):
     (copy / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="format version 99"):
         GenerationPipeline.from_pretrained(copy)
-    with pytest.raises(ValueError, match="bundled models: fashion-mnist"):
+    with pytest.raises(ValueError, match="bundled models: emoji, fashion-mnist"):
         GenerationPipeline.from_pretrained("no-such-model")
