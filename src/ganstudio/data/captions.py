@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import re
-import tempfile
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch.nn import functional as F
+
+from ganstudio.data.packed import save_atomic
 
 # Synonyms per Fashion-MNIST class. Held-out evaluation prompts (bench/text.py) use other words.
 FASHION_NOUNS = {
@@ -136,15 +136,7 @@ def caption_embeddings(table: CaptionTable, encoder, fingerprint: str, cache: Pa
                 pass
     embeddings = encoder.encode(table.texts)  # (U, T)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file(
-                {"embeddings": embeddings.contiguous(), "digest": torch.tensor(list(digest.encode()))}, tmp
-            )
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        save_atomic(
+            {"embeddings": embeddings.contiguous(), "digest": torch.tensor(list(digest.encode()))}, path
+        )
     return embeddings

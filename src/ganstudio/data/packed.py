@@ -25,6 +25,21 @@ FORMAT = "ganstudio-dataset"
 FORMAT_VERSION = 1
 
 
+def save_atomic(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> Path:
+    """Write a safetensors file via a temp file in the same folder and a rename, so a killed
+    process never leaves a half-written file (used for packs and the caches beside them)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
 @dataclass
 class PackedDataset:
     """Images and conditions of a dataset, ready for training (everything in memory)."""
@@ -110,7 +125,6 @@ class PackedDataset:
     def save(self, path: str | Path) -> Path:
         """Write the dataset atomically (temp file + rename) as a `.gsd` safetensors file."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         metadata = {
             "format": FORMAT,
             "format_version": str(FORMAT_VERSION),
@@ -131,15 +145,7 @@ class PackedDataset:
         if self.sketches is not None:
             tensors["sketches"] = self.sketches.contiguous()
             tensors["sketch_given"] = self.sketch_given.contiguous()
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file(tensors, tmp, metadata=metadata)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        return save_atomic(tensors, path, metadata)
 
     @classmethod
     def load(cls, path: str | Path) -> PackedDataset:

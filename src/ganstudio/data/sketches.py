@@ -3,15 +3,12 @@ the image's extracted outline; extracted once and cached by dataset fingerprint.
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from ganstudio.conditioning.sketch import extract_sketches
 from ganstudio.data.builtin import cache_dir
-from ganstudio.data.packed import PackedDataset
+from ganstudio.data.packed import PackedDataset, save_atomic
 
 EXTRACTION_VERSION = 1  # bump when extract_sketches changes, so cached sketches are rebuilt
 
@@ -27,15 +24,7 @@ def dataset_sketches(dataset: PackedDataset) -> torch.Tensor:
             sketches = None
     if sketches is None or sketches.shape[0] != len(dataset):
         sketches = extract_sketches(dataset.images)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file({"sketches": sketches.contiguous()}, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        save_atomic({"sketches": sketches.contiguous()}, path)
     if dataset.sketches is not None:
         given = dataset.sketch_given[:, None, None, None]
         sketches = torch.where(given, dataset.sketches, sketches)
