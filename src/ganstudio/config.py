@@ -72,6 +72,10 @@ class ModelConfig:
     # minibatch standard deviation feature at D's 4x4 stage (group size; 0 = off): D sees how
     # much a batch varies, so a collapsed G is caught
     mbstd_group: int = 0
+    # auxiliary heads on D's features (AC-GAN, Odena et al. 2017; for text, a regression onto the
+    # caption embedding): trained on real images, they tell G which class and words its fakes
+    # show; weighted by train.aux
+    aux_heads: bool = False
     # "auto": text conditioning when the dataset has captions (minilm if the text extra is
     # installed, else builtin); "none"; "minilm"; "builtin"; or a local sentence-transformers folder
     text_encoder: str = "auto"
@@ -104,6 +108,9 @@ class TrainConfig:
     # weight of the diversity-sensitive term (DSGAN): pairs of fakes with the same conditions are
     # pushed apart in proportion to their z distance; 0 = off
     diversity: float = 0.0
+    # weight of the auxiliary class / text losses (only with model.aux_heads): D learns them on
+    # reals with every condition known, G on fakes for the conditions it was given
+    aux: float = 1.0
     # matching-aware D (DF-GAN, GigaGAN) for models with text or sketches: weight of the loss that
     # scores a real image with another image's conditions as fake, so G must follow them, not only
     # look real; 0 = off. (Class-only models skip it: at 5 CPU-minutes it cost a third of the

@@ -65,3 +65,58 @@ def test_r3gan_starts_near_identity_blocks():
     for net in (G, D):
         lasts = [m.compress.weight for m in net.modules() if hasattr(m, "compress")]
         assert lasts and all(torch.count_nonzero(w) == 0 for w in lasts)
+
+
+def test_noise_inputs_start_silent_then_vary_the_output_and_are_reproducible():
+    config = ModelConfig(**{**SMALL.__dict__, "noise": True})
+    G, _ = build_models(config, 16, 1, CondSpec())
+    assert G.noise_dim == 4 * 4 + 8 * 8 + 16 * 16
+    z = torch.randn(2, 16)
+    a, b = torch.randn(2, G.noise_dim), torch.randn(2, G.noise_dim)
+    assert torch.equal(G(z, None, a), G(z, None, b))  # strengths start at zero
+    with torch.no_grad():
+        for strength in G.noise_strength:
+            strength.fill_(0.5)
+    assert not torch.allclose(G(z, None, a), G(z, None, b))
+    assert torch.equal(G(z, None, a), G(z, None, a))
+
+
+def test_modulation_starts_as_the_plain_network():
+    torch.manual_seed(0)
+    plain, _ = build_models(SMALL, 16, 1, CondSpec(num_classes=3))
+    torch.manual_seed(0)
+    modulated, _ = build_models(ModelConfig(**{**SMALL.__dict__, "modulate": True}), 16, 1, CondSpec(num_classes=3))
+    modulated.load_state_dict(plain.state_dict(), strict=False)
+    z = torch.randn(3, 16)
+    assert torch.allclose(plain(z), modulated(z), atol=1e-6)
+
+
+def test_minibatch_std_sees_how_much_a_batch_varies():
+    from ganstudio.models.r3gan import minibatch_std
+
+    same = torch.ones(6, 4, 4, 4)
+    assert minibatch_std(same, 4).shape == (6, 1, 4, 4)  # group shrinks to 3, a divisor of 6
+    assert minibatch_std(same, 4).max() < 1e-3
+    varied = torch.randn(6, 4, 4, 4)
+    assert minibatch_std(varied, 4).min() > 0.3
+    config = ModelConfig(**{**SMALL.__dict__, "mbstd_group": 4})
+    _, D = build_models(config, 16, 1, CondSpec())
+    images = torch.randn(1, 1, 16, 16).repeat(4, 1, 1, 1)
+    assert not torch.allclose(D(images), D(images + 0.5 * torch.randn_like(images)))
+
+
+def test_auxiliary_heads_score_only_the_conditions_present():
+    spec = CondSpec(num_classes=3, text_dim=8, text_encoder="builtin")
+    _, D = build_models(ModelConfig(**{**SMALL.__dict__, "aux_heads": True}), 16, 1, spec)
+    images = torch.randn(4, 1, 16, 16)
+    cond = Cond.for_spec(spec, 4, "cpu")
+    logits, features = D(images, cond, return_features=True)
+    assert logits.shape == (4,) and features.shape[0] == 4
+    assert D.aux_loss(features, cond) is None  # nothing given: nothing to predict
+    cond.labels, cond.label_mask = torch.tensor([0, 1, 2, 0]), torch.tensor([True, True, False, False])
+    expected = torch.nn.functional.cross_entropy(D.aux_class(features[:2]), cond.labels[:2])
+    assert torch.allclose(D.aux_loss(features, cond), expected)
+    cond.text, cond.text_mask = torch.randn(4, 8), torch.tensor([False, False, True, True])
+    cond.label_mask[:] = False
+    loss = D.aux_loss(features, cond)
+    assert 0 <= loss.item() <= 2  # 1 - cosine similarity

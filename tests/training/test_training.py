@@ -17,8 +17,13 @@ def weights(folder):
     return {name: load_file(str(folder / name)) for name in WEIGHTS}
 
 
-def test_resume_after_a_kill_matches_a_straight_run_bit_for_bit(tiny_config, tiny_dataset, tmp_path):
-    config = apply_overrides(tiny_config, ["train.augment=on", "train.reg_every=2"])
+@pytest.mark.parametrize(
+    "options",
+    [[], ["model.noise=true", "model.modulate=true", "model.mbstd_group=4", "model.aux_heads=true"]],
+    ids=["plain", "noise-mbstd-aux"],
+)
+def test_resume_after_a_kill_matches_a_straight_run_bit_for_bit(options, tiny_config, tiny_dataset, tmp_path):
+    config = apply_overrides(tiny_config, ["train.augment=on", "train.reg_every=2", *options])
     straight = train(config, tiny_dataset, tmp_path / "straight", kimg=0.12)
     calls = {"n": 0}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ganstudio.conditioning import Cond, CondEmbedding, CondSpec
 from ganstudio.conditioning.sketch import SketchEncoder
@@ -143,8 +144,27 @@ class Discriminator(nn.Module):
         self.out = nn.Linear(widths[4], 1)
         self.embed = CondEmbedding(spec, config.cond_dim) if spec.is_conditional else None
         self.project = nn.Linear(config.cond_dim, widths[4]) if spec.is_conditional else None
+        aux = config.aux_heads
+        self.aux_class = nn.Linear(widths[4], spec.num_classes) if aux and spec.num_classes else None
+        self.aux_text = nn.Linear(widths[4], spec.text_dim) if aux and spec.has_text else None
 
-    def forward(self, images: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
+    def aux_loss(self, features: torch.Tensor, cond: Cond) -> torch.Tensor | None:
+        """Auxiliary loss of D's features (B, C4) against the conditions present in `cond`:
+        cross-entropy for labels, 1 - cosine similarity to the caption embedding for text."""
+        terms = []
+        if self.aux_class is not None and bool(cond.label_mask.any()):
+            m = cond.label_mask
+            terms.append(F.cross_entropy(self.aux_class(features[m]).float(), cond.labels[m]))
+        if self.aux_text is not None and bool(cond.text_mask.any()):
+            m = cond.text_mask
+            predicted = F.normalize(self.aux_text(features[m]).float(), dim=1)
+            target = F.normalize(cond.text[m].float(), dim=1)
+            terms.append((1 - (predicted * target).sum(dim=1)).mean())
+        return sum(terms) if terms else None
+
+    def forward(
+        self, images: torch.Tensor, cond: Cond | None = None, return_features: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         if self.spec.has_sketch:
             if cond is None:
                 cond = Cond.for_spec(self.spec, images.shape[0], images.device)
@@ -163,7 +183,7 @@ class Discriminator(nn.Module):
         if self.embed is not None:
             e = self.project(self.embed(cond, h.shape[0], h.device))  # (B, C4)
             logits = logits + (e * h).sum(dim=1)
-        return logits
+        return (logits, h) if return_features else logits
 
 
 def minibatch_std(x: torch.Tensor, group: int) -> torch.Tensor:

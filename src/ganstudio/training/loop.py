@@ -170,6 +170,12 @@ def train(
     window_start, window_images = time.perf_counter(), 0
     session_start, session_elapsed0 = time.perf_counter(), counters["elapsed_s"]
 
+    aux = getattr(D, "aux_class", None) is not None or getattr(D, "aux_text", None) is not None
+    noise_dim = getattr(G, "noise_dim", 0)
+
+    def draw_noise(n: int) -> torch.Tensor | None:  # from the run's RNG, so resume stays exact
+        return torch.randn(n, noise_dim, generator=rng).to(dev) if noise_dim else None
+
     def fraction() -> float:
         if total_images is not None:
             return counters["images"] / total_images
@@ -183,7 +189,9 @@ def train(
 
     def write_samples() -> None:
         with torch.no_grad():
-            fake = G_ema(grid_z.to(dev), grid_cond)
+            g = torch.Generator().manual_seed(GRID_SEED + 1)
+            grid_noise = torch.randn(len(grid_cond), noise_dim, generator=g).to(dev) if noise_dim else None
+            fake = G_ema(grid_z.to(dev), grid_cond, grid_noise)
         grid = make_grid(to_pil(fake), columns=8, scale=2)
         record = {"model": str(run_dir), "kimg": round(counters["kimg"], 1), "seed": GRID_SEED}
         save_png(grid, run_dir / "samples" / f"grid-{int(counters['kimg']):06d}kimg.png", record)
@@ -206,21 +214,30 @@ def train(
         if sketches is not None:
             cond.sketch = roughen(sketches[index].float() / 255, rng)  # (B, 1, R, R)
             cond.sketch_mask = torch.ones(batch, dtype=torch.bool, device=dev)
+        full = cond  # every condition known for these reals: the auxiliary heads learn from it
         cond = cond.drop(tc.cond_drop, rng, tc.attribute_drop, tc.text_drop, tc.sketch_drop)
         z = torch.randn(batch, config.model.z_dim, generator=rng).to(dev)
+        noise = draw_noise(batch)
 
         # D step: a real and a fake of the same conditions, plus lazy R1 (reals) and R2 (fakes).
         regularise = gamma > 0 and counters["step"] % tc.reg_every == 0
         with torch.no_grad(), autocast(dev, precision):
-            fake = G(z, cond)
+            fake = G(z, cond, noise)
         real_in, cond_real = augment_pair(real, cond, tc.augment_policy, p_aug, rng)
         fake_in, cond_fake = augment_pair(fake.float(), cond, tc.augment_policy, p_aug, rng)
         real_in = real_in.detach().requires_grad_(regularise)
         fake_in = fake_in.detach().requires_grad_(regularise)
         with autocast(dev, precision):
-            real_logits, fake_logits = D(real_in, cond_real), D(fake_in, cond_fake)
+            if aux:
+                real_logits, real_features = D(real_in, cond_real, return_features=True)
+            else:
+                real_logits = D(real_in, cond_real)
+            fake_logits = D(fake_in, cond_fake)
         loss_d = loss_d_fn(real_logits.float(), fake_logits.float())
         loss_total = loss_d
+        loss_aux_d = D.aux_loss(real_features, full) if aux else None
+        if loss_aux_d is not None:
+            loss_total = loss_total + tc.aux * loss_aux_d
         loss_mismatch = None
         if tc.mismatch > 0 and (spec.has_text or spec.has_sketch):
             wrong, differs = mismatched(cond_real, captions)
@@ -231,7 +248,7 @@ def train(
                 loss_total = loss_total + tc.mismatch * loss_mismatch
         if regularise:
             r1, r2 = gradient_penalty(real_logits, real_in), gradient_penalty(fake_logits, fake_in)
-            loss_total = loss_d + (gamma / 2) * tc.reg_every * (r1 + r2)
+            loss_total = loss_total + (gamma / 2) * tc.reg_every * (r1 + r2)
         opt_D.zero_grad(set_to_none=True)
         loss_total.backward()
         opt_D.step()
@@ -239,17 +256,26 @@ def train(
         # G step: fakes for fresh z, scored against the same reals. With train.diversity, the two
         # halves of the batch share conditions (and reals), so each pair shows what z changes.
         z = torch.randn(batch, config.model.z_dim, generator=rng).to(dev)
+        noise = draw_noise(batch)
         half = batch // 2 if tc.diversity > 0 else 0
         if half:
             pairs = torch.arange(batch, device=dev) % half
             cond, real = cond.select(pairs), real[pairs]
         D.requires_grad_(False)  # D's weight gradients are not needed here: skip computing them
         with autocast(dev, precision):
-            fake = G(z, cond)
-            fake_logits = D(*augment_pair(fake.float(), cond, tc.augment_policy, p_aug, rng))
+            fake = G(z, cond, noise)
+            if aux:
+                fake_logits, fake_features = D(
+                    *augment_pair(fake.float(), cond, tc.augment_policy, p_aug, rng), return_features=True
+                )
+            else:
+                fake_logits = D(*augment_pair(fake.float(), cond, tc.augment_policy, p_aug, rng))
             with torch.no_grad():
                 real_logits = D(*augment_pair(real, cond, tc.augment_policy, p_aug, rng))
         loss_g = loss_g_fn(real_logits.float(), fake_logits.float())
+        loss_aux_g = D.aux_loss(fake_features, cond) if aux else None
+        if loss_aux_g is not None:
+            loss_g = loss_g + tc.aux * loss_aux_g
         loss_diversity = None
         if half:
             loss_diversity = diversity_loss(fake[:half], fake[half : 2 * half], z[:half], z[half : 2 * half])
@@ -278,6 +304,10 @@ def train(
             losses["loss_mismatch"] = loss_mismatch.item()
         if loss_diversity is not None:
             losses["loss_diversity"] = loss_diversity.item()
+        if loss_aux_d is not None:
+            losses["loss_aux_d"] = loss_aux_d.item()
+        if loss_aux_g is not None:
+            losses["loss_aux_g"] = loss_aux_g.item()
         if not all(math.isfinite(v) for v in losses.values()):
             where = (
                 f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
