@@ -68,10 +68,11 @@ def main() -> None:
         help="override for every model (default: model.text_encoder=none, so both compare on labels "
         "and attributes; the text benchmark is bench/text.py)",
     )
-    parser.add_argument("--skip-baseline", action="store_true", help="screening: variants only")
+    parser.add_argument("--skip-baseline", action="store_true", help="screening: no DCGAN row")
+    parser.add_argument("--skip-default", action="store_true", help="screening: no cpu-32 row either")
     args = parser.parse_args()
     out = Path(args.out)
-    jobs = [("cpu-32 (default)", "cpu-32", [])]
+    jobs = [] if args.skip_default else [("cpu-32 (default)", "cpu-32", [])]
     if not args.skip_baseline:
         jobs.append(("dcgan-32 (baseline)", "dcgan-32", []))
     for variant in args.variant:

@@ -60,6 +60,7 @@ class ModelConfig:
     w_dim: int = 256  # width of the latent code G's mapping MLP makes from z and cond
     channel_base: int = 2048  # channels at resolution r: min(channel_max, channel_base // r)
     channel_max: int = 256
+    d_channel_base: int = 0  # D's channel_base when it differs from G's (0 = the same)
     blocks_per_stage: int = 1
     expansion: int = 1  # inverted-bottleneck width factor inside a residual block
     group_size: int = 0  # channels per group in the 3x3 conv; 0 = dense (fastest on CPU, see BENCHMARKS.md)

@@ -120,7 +120,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, config: ModelConfig, resolution: int, channels: int, spec: CondSpec) -> None:
         super().__init__()
-        widths = stage_widths(resolution, config.channel_base, config.channel_max)
+        widths = stage_widths(resolution, config.d_channel_base or config.channel_base, config.channel_max)
         num_blocks = len(widths) * config.blocks_per_stage
         resolutions = sorted(widths, reverse=True)
         self.spec = spec
