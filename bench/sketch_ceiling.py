@@ -28,7 +28,9 @@ from ganstudio.metrics.classifier import ReferenceClassifier
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("-n", type=int, default=2000, help="test outlines, picked as bench/sketch.py picks them")
+    parser.add_argument(
+        "-n", type=int, default=2000, help="test outlines, picked as bench/sketch.py picks them"
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     train = load_dataset("fashion-mnist", DataConfig())
@@ -59,9 +61,18 @@ def main() -> None:
             )
         correct = predicted == test.labels[pick]
         per_class = {
-            name: correct[test.labels[pick] == c].float().mean().item() for c, name in enumerate(test.class_names)
+            name: correct[test.labels[pick] == c].float().mean().item()
+            for c, name in enumerate(test.class_names)
         }
-        print(json.dumps({"epoch": epoch + 1, "outline_class_acc": correct.float().mean().item(), "per_class": per_class}))
+        print(
+            json.dumps(
+                {
+                    "epoch": epoch + 1,
+                    "outline_class_acc": correct.float().mean().item(),
+                    "per_class": per_class,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

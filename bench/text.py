@@ -67,7 +67,9 @@ def nearest_caption_accuracy(encoder, train, k: int = 10) -> tuple[float, dict[s
     from ganstudio.data.captions import caption_embeddings
 
     table = CaptionTable(train.captions)
-    bank = torch.nn.functional.normalize(caption_embeddings(table, encoder, train.fingerprint, cache_dir()), dim=1)
+    bank = torch.nn.functional.normalize(
+        caption_embeddings(table, encoder, train.fingerprint, cache_dir()), dim=1
+    )
     votes = torch.zeros(len(table.texts), len(train.class_names))  # caption → how often each class has it
     rows = torch.arange(len(train)).repeat_interleave(table.index.shape[1])
     flat = table.index.flatten()
@@ -161,7 +163,9 @@ def main() -> None:
     for prompt, expected in HELD_OUT.items():
         lines.append(
             f"| {prompt} | {expected} | "
-            + " | ".join(f"{r['per_prompt'][prompt]:.0%} (nearest: {r['nearest_caption_class'][prompt]})" for r in rows)
+            + " | ".join(
+                f"{r['per_prompt'][prompt]:.0%} (nearest: {r['nearest_caption_class'][prompt]})" for r in rows
+            )
             + " |"
         )
     write_section(ROOT / "BENCHMARKS.md", args.section, "\n".join(lines))

@@ -65,9 +65,6 @@ class ModelConfig:
     expansion: int = 1  # inverted-bottleneck width factor inside a residual block
     group_size: int = 0  # channels per group in the 3x3 conv; 0 = dense (fastest on CPU, see BENCHMARKS.md)
     upsample: str = "nearest"  # "nearest" or "bilinear"
-    # per-pixel noise inputs at every G stage (StyleGAN): stochastic detail and texture, learned
-    # per-channel strengths that start at zero
-    noise: bool = False
     # w also scales every G stage per channel (FiLM), not only shifts it
     modulate: bool = False
     # minibatch standard deviation feature at D's 4x4 stage (group size; 0 = off): D sees how

@@ -241,11 +241,6 @@ class GenerationPipeline:
             rows.append(means[key])
         return torch.stack(rows)
 
-    @property
-    def noise_dim(self) -> int:
-        """Per-pixel noise values G takes per image (0 when it has no noise inputs)."""
-        return int(getattr(self.G, "noise_dim", 0))
-
     @torch.no_grad()
     def generate(
         self,
@@ -253,31 +248,24 @@ class GenerationPipeline:
         cond: Cond,
         truncation: float = 1.0,
         batch_size: int = 256,
-        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Images (B, C, H, W) in [-1, 1] for latents z (B, z_dim); truncation pulls w to its mean.
-        `noise` (B, noise_dim) feeds G's noise inputs; None draws it from the global RNG."""
+        """Images (B, C, H, W) in [-1, 1] for latents z (B, z_dim); truncation pulls w to its mean."""
         out = []
         for start in range(0, z.shape[0], batch_size):
             zb = z[start : start + batch_size].to(self.device)
             cb = cond.select(slice(start, start + batch_size)).to(self.device)
-            nb = noise[start : start + batch_size].to(self.device) if noise is not None else None
             w = self.G.map(zb, cb)
             if truncation != 1.0:
                 w_mean = self._w_mean(cb)
                 w = w_mean + truncation * (w - w_mean)
-            out.append(self.G.synthesize(w, cb, nb).clamp(-1, 1).float().cpu())
+            out.append(self.G.synthesize(w, cb).clamp(-1, 1).float().cpu())
         return torch.cat(out)
 
-    def latents(self, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """z (n, z_dim) and noise (n, noise_dim) or None: image i's from seed `seed + i` alone."""
-        zs, noises = [], []
-        for i in range(n):
-            g = torch.Generator().manual_seed(seed + i)
-            zs.append(torch.randn(self.G.z_dim, generator=g))
-            if self.noise_dim:
-                noises.append(torch.randn(self.noise_dim, generator=g))
-        return torch.stack(zs), (torch.stack(noises) if noises else None)
+    def latents(self, n: int, seed: int = 0) -> torch.Tensor:
+        """z (n, z_dim): image i's from seed `seed + i` alone."""
+        return torch.stack(
+            [torch.randn(self.G.z_dim, generator=torch.Generator().manual_seed(seed + i)) for i in range(n)]
+        )
 
     def __call__(
         self,
@@ -299,8 +287,7 @@ class GenerationPipeline:
             raise ValueError(f"truncation={truncation} must be between 0 (mean image) and 1 (no truncation)")
         prompt = normalise_prompt(prompt) if prompt is not None else None
         cond = self.make_cond(n, label, attributes, prompt, sketch)
-        z, noise = self.latents(n, seed)
-        images = self.generate(z, cond, truncation, batch_size, noise)
+        images = self.generate(self.latents(n, seed), cond, truncation, batch_size)
         records = []
         for i in range(n):
             label_name = self.class_names[int(cond.labels[i])] if bool(cond.label_mask[i]) else None

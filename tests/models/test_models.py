@@ -67,25 +67,13 @@ def test_r3gan_starts_near_identity_blocks():
         assert lasts and all(torch.count_nonzero(w) == 0 for w in lasts)
 
 
-def test_noise_inputs_start_silent_then_vary_the_output_and_are_reproducible():
-    config = ModelConfig(**{**SMALL.__dict__, "noise": True})
-    G, _ = build_models(config, 16, 1, CondSpec())
-    assert G.noise_dim == 4 * 4 + 8 * 8 + 16 * 16
-    z = torch.randn(2, 16)
-    a, b = torch.randn(2, G.noise_dim), torch.randn(2, G.noise_dim)
-    assert torch.equal(G(z, None, a), G(z, None, b))  # strengths start at zero
-    with torch.no_grad():
-        for strength in G.noise_strength:
-            strength.fill_(0.5)
-    assert not torch.allclose(G(z, None, a), G(z, None, b))
-    assert torch.equal(G(z, None, a), G(z, None, a))
-
-
 def test_modulation_starts_as_the_plain_network():
     torch.manual_seed(0)
     plain, _ = build_models(SMALL, 16, 1, CondSpec(num_classes=3))
     torch.manual_seed(0)
-    modulated, _ = build_models(ModelConfig(**{**SMALL.__dict__, "modulate": True}), 16, 1, CondSpec(num_classes=3))
+    modulated, _ = build_models(
+        ModelConfig(**{**SMALL.__dict__, "modulate": True}), 16, 1, CondSpec(num_classes=3)
+    )
     modulated.load_state_dict(plain.state_dict(), strict=False)
     z = torch.randn(3, 16)
     assert torch.allclose(plain(z), modulated(z), atol=1e-6)

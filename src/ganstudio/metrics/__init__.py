@@ -155,10 +155,8 @@ def evaluate(
     else:
         fake_labels = None
     cond = pipe.make_cond(n, None if fake_labels is None else fake_labels.tolist())
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, pipe.G.z_dim, generator=g)
-    noise = torch.randn(n, pipe.noise_dim, generator=g) if pipe.noise_dim else None
-    fake = pipe.generate(z, cond, truncation, noise=noise)
+    z = torch.randn(n, pipe.G.z_dim, generator=torch.Generator().manual_seed(seed))
+    fake = pipe.generate(z, cond, truncation)
     extractor_name = extractor_for(real_set.source)
     real_features = fake_features = fake_logits = None
     if extractor_name is not None and any(m not in ("swd", "inception") for m in names):
@@ -206,19 +204,13 @@ class QuickScorer:
         from ganstudio.conditioning import Cond
 
         device = next(G.parameters()).device
-        g = torch.Generator().manual_seed(self.seed)
-        z = torch.randn(self.n, G.z_dim, generator=g).to(device)
-        noise_dim = getattr(G, "noise_dim", 0)
-        noise = torch.randn(self.n, noise_dim, generator=g).to(device) if noise_dim else None
+        z = torch.randn(self.n, G.z_dim, generator=torch.Generator().manual_seed(self.seed)).to(device)
         cond = Cond.for_spec(G.spec, self.n, device)
         if G.spec.num_classes:
             cond.labels, cond.label_mask = self.labels.clamp_min(0).to(device), (self.labels >= 0).to(device)
         fake = torch.cat(
             [
-                G(z[i : i + 500], cond.select(slice(i, i + 500)), None if noise is None else noise[i : i + 500])
-                .clamp(-1, 1)
-                .float()
-                .cpu()
+                G(z[i : i + 500], cond.select(slice(i, i + 500))).clamp(-1, 1).float().cpu()
                 for i in range(0, self.n, 500)
             ]
         )

@@ -43,15 +43,11 @@ class Generator(nn.Module):
     def map(self, z: torch.Tensor, cond: Cond | None) -> torch.Tensor:
         return torch.cat([z, self.embed(cond, z.shape[0], z.device)], dim=1)
 
-    noise_dim = 0  # no per-pixel noise inputs
-
-    def synthesize(
-        self, w: torch.Tensor, cond: Cond | None = None, noise: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        del cond, noise  # DCGAN takes no sketch (build() refuses specs that ask for one) and no noise
+    def synthesize(self, w: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
+        del cond  # DCGAN takes no sketch; build() refuses specs that ask for one
         return self.net(self.basis(w))
 
-    def forward(self, z: torch.Tensor, cond: Cond | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
         return self.synthesize(self.map(z, cond))
 
 

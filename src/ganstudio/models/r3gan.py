@@ -40,7 +40,6 @@ class Generator(nn.Module):
         self.basis = nn.Linear(config.w_dim, widths[4] * 16)
         self.stage_bias = nn.ModuleList()
         self.stage_scale = nn.ModuleList() if config.modulate else None
-        self.noise_strength = nn.ParameterList() if config.noise else None
         self.stages = nn.ModuleList()
         self.transitions = nn.ModuleList()
         resolutions = sorted(widths)
@@ -51,8 +50,6 @@ class Generator(nn.Module):
                 nn.init.zeros_(scale.weight)
                 nn.init.zeros_(scale.bias)
                 self.stage_scale.append(scale)
-            if self.noise_strength is not None:
-                self.noise_strength.append(nn.Parameter(torch.zeros(1, widths[r], 1, 1)))
             self.stages.append(
                 nn.Sequential(
                     *[
@@ -65,23 +62,14 @@ class Generator(nn.Module):
                 self.transitions.append(Resample(widths[r], widths[2 * r], "up", config.upsample))
         self.to_image = conv(widths[resolution], channels, 1)
         self.sketch = SketchEncoder(widths) if spec.has_sketch else None
-        self.noise_sizes = [r * r for r in resolutions] if config.noise else []
-
-    @property
-    def noise_dim(self) -> int:
-        """Numbers of per-pixel noise values one image takes (0 when G has no noise inputs)."""
-        return sum(self.noise_sizes)
 
     def map(self, z: torch.Tensor, cond: Cond | None) -> torch.Tensor:
         """z (B, z_dim) and cond → w (B, w_dim); truncation works in this space."""
         z = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
         return self.mapping(torch.cat([z, self.embed(cond, z.shape[0], z.device)], dim=1))
 
-    def synthesize(
-        self, w: torch.Tensor, cond: Cond | None = None, noise: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """w (B, w_dim) → images; `cond` is only read for the sketch. `noise` (B, noise_dim) feeds
-        the per-pixel noise inputs; None draws it from the global RNG."""
+    def synthesize(self, w: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
+        """w (B, w_dim) → images; `cond` is only read for the sketch."""
         maps = None
         if self.sketch is not None:
             if cond is None or not bool(cond.sketch_mask.any()):  # the "no sketch" maps: one row, shared
@@ -91,18 +79,11 @@ class Generator(nn.Module):
                 maps = self.sketch(cond.sketch.to(w.dtype), cond.sketch_mask)
         elif cond is not None and bool(cond.sketch_mask.any()):
             raise ValueError("this model was trained without sketches; do not pass a sketch")
-        if self.noise_strength is not None:
-            if noise is None:
-                noise = torch.randn(w.shape[0], self.noise_dim, device=w.device, dtype=w.dtype)
-            noise_maps = noise.to(w.dtype).split(self.noise_sizes, dim=1)
         x = self.basis(w).view(w.shape[0], -1, 4, 4)  # (B, C4, 4, 4)
         for i, stage in enumerate(self.stages):
             if self.stage_scale is not None:
                 x = x * (1 + self.stage_scale[i](w)[:, :, None, None])
             x = x + self.stage_bias[i](w)[:, :, None, None]
-            if self.noise_strength is not None:
-                r = x.shape[-1]
-                x = x + self.noise_strength[i] * noise_maps[i].view(-1, 1, r, r)
             if maps is not None:
                 gamma, beta = maps[x.shape[-1]]  # (B, C, r, r) each
                 x = x * (1 + gamma) + beta
@@ -111,8 +92,8 @@ class Generator(nn.Module):
                 x = self.transitions[i](x)  # (B, C_2r, 2r, 2r)
         return self.to_image(act(x))  # (B, channels, R, R)
 
-    def forward(self, z: torch.Tensor, cond: Cond | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
-        return self.synthesize(self.map(z, cond), cond, noise)
+    def forward(self, z: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
+        return self.synthesize(self.map(z, cond), cond)
 
 
 class Discriminator(nn.Module):

@@ -171,10 +171,6 @@ def train(
     session_start, session_elapsed0 = time.perf_counter(), counters["elapsed_s"]
 
     aux = getattr(D, "aux_class", None) is not None or getattr(D, "aux_text", None) is not None
-    noise_dim = getattr(G, "noise_dim", 0)
-
-    def draw_noise(n: int) -> torch.Tensor | None:  # from the run's RNG, so resume stays exact
-        return torch.randn(n, noise_dim, generator=rng).to(dev) if noise_dim else None
 
     def fraction() -> float:
         if total_images is not None:
@@ -189,9 +185,7 @@ def train(
 
     def write_samples() -> None:
         with torch.no_grad():
-            g = torch.Generator().manual_seed(GRID_SEED + 1)
-            grid_noise = torch.randn(len(grid_cond), noise_dim, generator=g).to(dev) if noise_dim else None
-            fake = G_ema(grid_z.to(dev), grid_cond, grid_noise)
+            fake = G_ema(grid_z.to(dev), grid_cond)
         grid = make_grid(to_pil(fake), columns=8, scale=2)
         record = {"model": str(run_dir), "kimg": round(counters["kimg"], 1), "seed": GRID_SEED}
         save_png(grid, run_dir / "samples" / f"grid-{int(counters['kimg']):06d}kimg.png", record)
@@ -217,12 +211,11 @@ def train(
         full = cond  # every condition known for these reals: the auxiliary heads learn from it
         cond = cond.drop(tc.cond_drop, rng, tc.attribute_drop, tc.text_drop, tc.sketch_drop)
         z = torch.randn(batch, config.model.z_dim, generator=rng).to(dev)
-        noise = draw_noise(batch)
 
         # D step: a real and a fake of the same conditions, plus lazy R1 (reals) and R2 (fakes).
         regularise = gamma > 0 and counters["step"] % tc.reg_every == 0
         with torch.no_grad(), autocast(dev, precision):
-            fake = G(z, cond, noise)
+            fake = G(z, cond)
         real_in, cond_real = augment_pair(real, cond, tc.augment_policy, p_aug, rng)
         fake_in, cond_fake = augment_pair(fake.float(), cond, tc.augment_policy, p_aug, rng)
         real_in = real_in.detach().requires_grad_(regularise)
@@ -256,14 +249,13 @@ def train(
         # G step: fakes for fresh z, scored against the same reals. With train.diversity, the two
         # halves of the batch share conditions (and reals), so each pair shows what z changes.
         z = torch.randn(batch, config.model.z_dim, generator=rng).to(dev)
-        noise = draw_noise(batch)
         half = batch // 2 if tc.diversity > 0 else 0
         if half:
             pairs = torch.arange(batch, device=dev) % half
             cond, real = cond.select(pairs), real[pairs]
         D.requires_grad_(False)  # D's weight gradients are not needed here: skip computing them
         with autocast(dev, precision):
-            fake = G(z, cond, noise)
+            fake = G(z, cond)
             if aux:
                 fake_logits, fake_features = D(
                     *augment_pair(fake.float(), cond, tc.augment_policy, p_aug, rng), return_features=True
