@@ -243,11 +243,7 @@ class GenerationPipeline:
 
     @torch.no_grad()
     def generate(
-        self,
-        z: torch.Tensor,
-        cond: Cond,
-        truncation: float = 1.0,
-        batch_size: int = 256,
+        self, z: torch.Tensor, cond: Cond, truncation: float = 1.0, batch_size: int = 256
     ) -> torch.Tensor:
         """Images (B, C, H, W) in [-1, 1] for latents z (B, z_dim); truncation pulls w to its mean."""
         out = []
@@ -260,12 +256,6 @@ class GenerationPipeline:
                 w = w_mean + truncation * (w - w_mean)
             out.append(self.G.synthesize(w, cb).clamp(-1, 1).float().cpu())
         return torch.cat(out)
-
-    def latents(self, n: int, seed: int = 0) -> torch.Tensor:
-        """z (n, z_dim): image i's from seed `seed + i` alone."""
-        return torch.stack(
-            [torch.randn(self.G.z_dim, generator=torch.Generator().manual_seed(seed + i)) for i in range(n)]
-        )
 
     def __call__(
         self,
@@ -287,7 +277,10 @@ class GenerationPipeline:
             raise ValueError(f"truncation={truncation} must be between 0 (mean image) and 1 (no truncation)")
         prompt = normalise_prompt(prompt) if prompt is not None else None
         cond = self.make_cond(n, label, attributes, prompt, sketch)
-        images = self.generate(self.latents(n, seed), cond, truncation, batch_size)
+        z = torch.stack(
+            [torch.randn(self.G.z_dim, generator=torch.Generator().manual_seed(seed + i)) for i in range(n)]
+        )  # (n, z_dim)
+        images = self.generate(z, cond, truncation, batch_size)
         records = []
         for i in range(n):
             label_name = self.class_names[int(cond.labels[i])] if bool(cond.label_mask[i]) else None

@@ -172,6 +172,10 @@ def train(
 
     aux = getattr(D, "aux_class", None) is not None or getattr(D, "aux_text", None) is not None
 
+    def d_out(images: torch.Tensor, cond) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's logits, and its features when the auxiliary heads need them."""
+        return D(images, cond, return_features=True) if aux else (D(images, cond), None)
+
     def fraction() -> float:
         if total_images is not None:
             return counters["images"] / total_images
@@ -221,11 +225,7 @@ def train(
         real_in = real_in.detach().requires_grad_(regularise)
         fake_in = fake_in.detach().requires_grad_(regularise)
         with autocast(dev, precision):
-            if aux:
-                real_logits, real_features = D(real_in, cond_real, return_features=True)
-            else:
-                real_logits = D(real_in, cond_real)
-            fake_logits = D(fake_in, cond_fake)
+            (real_logits, real_features), fake_logits = d_out(real_in, cond_real), D(fake_in, cond_fake)
         loss_d = loss_d_fn(real_logits.float(), fake_logits.float())
         loss_total = loss_d
         loss_aux_d = D.aux_loss(real_features, full) if aux else None
@@ -256,12 +256,9 @@ def train(
         D.requires_grad_(False)  # D's weight gradients are not needed here: skip computing them
         with autocast(dev, precision):
             fake = G(z, cond)
-            if aux:
-                fake_logits, fake_features = D(
-                    *augment_pair(fake.float(), cond, tc.augment_policy, p_aug, rng), return_features=True
-                )
-            else:
-                fake_logits = D(*augment_pair(fake.float(), cond, tc.augment_policy, p_aug, rng))
+            fake_logits, fake_features = d_out(
+                *augment_pair(fake.float(), cond, tc.augment_policy, p_aug, rng)
+            )
             with torch.no_grad():
                 real_logits = D(*augment_pair(real, cond, tc.augment_policy, p_aug, rng))
         loss_g = loss_g_fn(real_logits.float(), fake_logits.float())
