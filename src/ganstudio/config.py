@@ -106,6 +106,10 @@ class TrainConfig:
     # weight of the diversity-sensitive term (DSGAN): pairs of fakes with the same conditions are
     # pushed apart in proportion to their z distance; 0 = off
     diversity: float = 0.0
+    # the term stops rewarding a pair once its mean absolute pixel difference per unit of mean
+    # absolute z difference reaches this: two random fashion-mnist images of one class sit at about
+    # 0.26, so 0.15 asks for variety without pushing G past what the data has
+    diversity_cap: float = 0.15
     # weight of the auxiliary class / text losses (only with model.aux_heads): D learns them on
     # reals with every condition known, G on fakes for the conditions it was given
     aux: float = 1.0

@@ -267,7 +267,9 @@ def train(
             loss_g = loss_g + tc.aux * loss_aux_g
         loss_diversity = None
         if half:
-            loss_diversity = diversity_loss(fake[:half], fake[half : 2 * half], z[:half], z[half : 2 * half])
+            loss_diversity = diversity_loss(
+                fake[:half], fake[half : 2 * half], z[:half], z[half : 2 * half], tc.diversity_cap
+            )
             loss_g = loss_g + tc.diversity * loss_diversity
         opt_G.zero_grad(set_to_none=True)
         loss_g.backward()
