@@ -4,7 +4,7 @@
 
 Each model trains for the same wall-clock budget, one after the other, then is scored on 10k
 generated images against the 10k test images (reference-classifier FD, KID, precision/recall,
-class accuracy). The table goes into BENCHMARKS.md.
+class accuracy, variety within a class). The table goes into BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -86,15 +86,22 @@ def main() -> None:
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; torch "
         f"{torch.__version__}; {datetime.date.today()}; command `python bench/quality.py {shlex.join(sys.argv[1:])}`.",
         "",
-        "| model | overrides | kimg | train img/s | FD ↓ | KID ↓ | precision ↑ | recall ↑ | class acc ↑ |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | overrides | kimg | train img/s | FD ↓ | KID ↓ | precision ↑ | recall ↑ | class acc ↑ | variety ↑ |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['name']} | {' '.join(r['overrides']) or '—'} | {r['kimg']:.0f} | {r['img_per_s']:.0f} | "
             f"{r['fd']:.2f} | {r['kid']:.4f} | {r['precision']:.3f} | {r['recall']:.3f} | "
-            f"{r['class_acc']:.1%} |"
+            f"{r['class_acc']:.1%} | {r['variety']:.2f} |"
         )
+    lines += [
+        "",
+        "Variety: per-pixel standard deviation of the images generated for one class over that of the "
+        "real images of the class, averaged over classes (1 = as varied as the data, near 0 = one image "
+        "per class whatever the seed). FD on these features can favour a collapsed generator that draws "
+        "each class's typical item, so read it beside recall and variety.",
+    ]
     write_section(ROOT / "BENCHMARKS.md", args.section, "\n".join(lines))
     print("\n".join(lines))
 

@@ -83,7 +83,7 @@ def main() -> None:
     export_model(source, target)
     metrics = None if args.name == "fashion-mnist" else ["swd"]
     scores = evaluate(args.name, f"{args.name}:test", metrics, n=args.n)
-    keys = [k for k in ("fd", "kid", "precision", "recall", "class_acc", "swd") if k in scores]
+    keys = [k for k in ("fd", "kid", "precision", "recall", "class_acc", "variety", "swd") if k in scores]
     summary = ", ".join(f"{k} {scores[k]:.4g}" for k in keys)
     card = (target / "model_card.md").read_text()
     card = card.replace(

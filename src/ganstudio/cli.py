@@ -221,6 +221,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             truncation=args.truncation,
             prompt=args.prompt,
             sketch=args.sketch,
+            guidance=args.guidance,
         )
     else:
         result = pipe(
@@ -231,6 +232,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             truncation=args.truncation,
             prompt=args.prompt,
             sketch=args.sketch,
+            guidance=args.guidance,
         )
     paths = result.save(args.out)
     print(
@@ -267,6 +269,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
         truncation=args.truncation,
         inception_weights=args.inception_weights,
+        guidance=args.guidance,
     )
     if args.json:
         print(json.dumps(result))
@@ -369,11 +372,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--attr", action="append", metavar="NAME=VALUE", help="attribute value, e.g. brightness=0.2"
     )
     p.add_argument("--truncation", type=float, default=1.0, help="0..1; lower is more typical, less varied")
+    p.add_argument(
+        "--guidance",
+        type=float,
+        default=1.0,
+        help="how strongly label, attributes and prompt steer the image: 1 plain, 1.5-2 closer, 0 ignored",
+    )
     p.add_argument("--out", default="out", help="output folder")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("evaluate", help="score a model: FD, KID, precision/recall, class accuracy, SWD")
+    p = sub.add_parser(
+        "evaluate", help="score a model: FD, KID, precision/recall, class accuracy, variety, SWD"
+    )
     p.add_argument("--model", default="fashion-mnist", help="bundled name, model folder or run folder")
     p.add_argument(
         "--data", help="real images to compare with (default: the model's test split or training data)"
@@ -382,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=10_000, help="number of generated images")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float, default=1.0)
+    p.add_argument("--guidance", type=float, default=1.0, help="condition guidance, as in generate")
     p.add_argument(
         "--inception-weights",
         metavar="PATH",

@@ -33,6 +33,7 @@ from ganstudio.training.devices import resolve_device
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 TRUNCATION_SAMPLES = 1024
+MAX_GUIDANCE = 5.0
 
 
 def bundled_models() -> list[str]:
@@ -225,7 +226,19 @@ class GenerationPipeline:
             cond.attribute_mask[:, i] = True
         return cond
 
-    def _w_mean(self, cond: Cond) -> torch.Tensor:
+    def map(self, z: torch.Tensor, cond: Cond, guidance: float = 1.0) -> torch.Tensor:
+        """w (B, w_dim) for latents z and conditions. `guidance` > 1 pushes w further along the
+        direction the conditions move it: w_free + guidance * (w - w_free), where w_free is the
+        same z with the label, attributes and prompt left out (the model learnt that case from
+        condition dropout). 1 = the plain model; the sketch enters synthesis and is not scaled."""
+        w = self.G.map(z, cond)
+        if guidance != 1.0:
+            free = Cond.for_spec(self.spec, len(cond), z.device)
+            free.sketch, free.sketch_mask = cond.sketch, cond.sketch_mask
+            w = torch.lerp(self.G.map(z, free), w, guidance)
+        return w
+
+    def _w_mean(self, cond: Cond, guidance: float = 1.0) -> torch.Tensor:
         """Mean w of each image's own conditions (B, w_dim): the centre truncation pulls towards."""
         means: dict[tuple, torch.Tensor] = {}
         rows = []
@@ -237,22 +250,28 @@ class GenerationPipeline:
             if key not in means:
                 g = torch.Generator().manual_seed(0)
                 z = torch.randn(TRUNCATION_SAMPLES, self.G.z_dim, generator=g).to(self.device)
-                means[key] = self.G.map(z, one.expand(TRUNCATION_SAMPLES)).mean(0)
+                means[key] = self.map(z, one.expand(TRUNCATION_SAMPLES), guidance).mean(0)
             rows.append(means[key])
         return torch.stack(rows)
 
     @torch.no_grad()
     def generate(
-        self, z: torch.Tensor, cond: Cond, truncation: float = 1.0, batch_size: int = 256
+        self,
+        z: torch.Tensor,
+        cond: Cond,
+        truncation: float = 1.0,
+        batch_size: int = 256,
+        guidance: float = 1.0,
     ) -> torch.Tensor:
-        """Images (B, C, H, W) in [-1, 1] for latents z (B, z_dim); truncation pulls w to its mean."""
+        """Images (B, C, H, W) in [-1, 1] for latents z (B, z_dim); truncation pulls w to its mean,
+        guidance scales how far the conditions move w (see `map`)."""
         out = []
         for start in range(0, z.shape[0], batch_size):
             zb = z[start : start + batch_size].to(self.device)
             cb = cond.select(slice(start, start + batch_size)).to(self.device)
-            w = self.G.map(zb, cb)
+            w = self.map(zb, cb, guidance)
             if truncation != 1.0:
-                w_mean = self._w_mean(cb)
+                w_mean = self._w_mean(cb, guidance)
                 w = w_mean + truncation * (w - w_mean)
             out.append(self.G.synthesize(w, cb).clamp(-1, 1).float().cpu())
         return torch.cat(out)
@@ -267,6 +286,7 @@ class GenerationPipeline:
         batch_size: int = 256,
         prompt: str | None = None,
         sketch: Any = None,
+        guidance: float = 1.0,
     ) -> GenerationResult:
         """Generate `n` images; image i uses seed `seed + i`. Same seed and conditions → same pixels.
         `sketch` (a drawing: PIL image, path or array), `prompt`, `label` and `attributes`
@@ -275,12 +295,17 @@ class GenerationPipeline:
             raise ValueError(f"n={n}: ask for at least one image")
         if not 0.0 <= truncation <= 1.0:
             raise ValueError(f"truncation={truncation} must be between 0 (mean image) and 1 (no truncation)")
+        if not 0.0 <= guidance <= MAX_GUIDANCE:
+            raise ValueError(
+                f"guidance={guidance} must be between 0 (conditions ignored) and {MAX_GUIDANCE:g}; "
+                "1 is the plain model, 1.5-2 follows label and prompt more closely"
+            )
         prompt = normalise_prompt(prompt) if prompt is not None else None
         cond = self.make_cond(n, label, attributes, prompt, sketch)
         z = torch.stack(
             [torch.randn(self.G.z_dim, generator=torch.Generator().manual_seed(seed + i)) for i in range(n)]
         )  # (n, z_dim)
-        images = self.generate(z, cond, truncation, batch_size)
+        images = self.generate(z, cond, truncation, batch_size, guidance)
         records = []
         for i in range(n):
             label_name = self.class_names[int(cond.labels[i])] if bool(cond.label_mask[i]) else None
@@ -293,6 +318,7 @@ class GenerationPipeline:
                     "sketch": _describe_sketch(sketch),
                     "attributes": dict(attributes or {}),
                     "truncation": truncation,
+                    "guidance": guidance,
                     "ai_generated": True,
                     "digital_source_type": DIGITAL_SOURCE_TYPE,
                     "software": f"ganstudio {__version__}",
@@ -308,6 +334,7 @@ class GenerationPipeline:
         truncation: float = 1.0,
         prompt: str | None = None,
         sketch: Any = None,
+        guidance: float = 1.0,
     ) -> GenerationResult:
         """The same `per_class` seeds for every class, one row per class."""
         if not self.class_names:
@@ -318,13 +345,21 @@ class GenerationPipeline:
             seed,
             attributes,
             truncation,
+            guidance,
         )
 
     def prompt_grid(
-        self, prompts: list[str], per_prompt: int = 8, seed: int = 0, truncation: float = 1.0
+        self,
+        prompts: list[str],
+        per_prompt: int = 8,
+        seed: int = 0,
+        truncation: float = 1.0,
+        guidance: float = 1.0,
     ) -> GenerationResult:
         """The same `per_prompt` seeds for every prompt, one row per prompt."""
-        return self.rows_grid([dict(prompt=p) for p in prompts], per_prompt, seed, truncation=truncation)
+        return self.rows_grid(
+            [dict(prompt=p) for p in prompts], per_prompt, seed, truncation=truncation, guidance=guidance
+        )
 
     def rows_grid(
         self,
@@ -333,9 +368,13 @@ class GenerationPipeline:
         seed: int = 0,
         attributes: dict[str, float] | None = None,
         truncation: float = 1.0,
+        guidance: float = 1.0,
     ) -> GenerationResult:
         """One row of `per_row` images (the same seeds) for each dict of conditions in `rows`."""
-        results = [self(per_row, seed, attributes=attributes, truncation=truncation, **row) for row in rows]
+        results = [
+            self(per_row, seed, attributes=attributes, truncation=truncation, guidance=guidance, **row)
+            for row in rows
+        ]
         return GenerationResult(
             [im for r in results for im in r.images],
             [m for r in results for m in r.metadata],

@@ -42,6 +42,27 @@ def test_precision_recall_separate_fidelity_from_diversity():
     assert p_off < 0.05
 
 
+def test_variety_is_one_for_images_like_the_data_and_near_zero_for_one_image_per_class():
+    from ganstudio.metrics import EvalSet
+    from ganstudio.registry import METRICS
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(4).repeat(100)
+    real = torch.randn(400, 1, 8, 8, generator=g) * 0.3 + labels[:, None, None, None] * 0.1
+    like = torch.randn(400, 1, 8, 8, generator=g) * 0.3 + labels[:, None, None, None] * 0.1
+    per_class = real[:4][labels]  # every image of a class identical, whatever the seed
+    variety = METRICS.get("variety")
+
+    def score(fake):
+        return variety(EvalSet(real, fake, labels, None, None, None, real_labels=labels))["variety"]
+
+    assert score(like) == pytest.approx(1.0, abs=0.1)
+    assert score(per_class + 0.01 * torch.randn(400, 1, 8, 8, generator=g)) < 0.1
+    # without classes the whole sets are compared: class-to-class differences count as variety
+    unlabelled = variety(EvalSet(real, per_class, None, None, None, None))["variety"]
+    assert 0.5 < unlabelled < score(like) + 0.1
+
+
 def test_sliced_wasserstein_sees_image_differences():
     g = torch.Generator().manual_seed(0)
     smooth = torch.nn.functional.avg_pool2d(torch.randn(64, 1, 36, 36, generator=g), 5, 1)[:, :, :32, :32]

@@ -23,7 +23,7 @@ from ganstudio.metrics.distances import (
 )
 from ganstudio.registry import METRICS
 
-DEFAULT_METRICS = ["fd", "kid", "pr", "class_acc", "swd"]
+DEFAULT_METRICS = ["fd", "kid", "pr", "class_acc", "variety", "swd"]
 
 
 @dataclass
@@ -35,6 +35,7 @@ class EvalSet:
     fake_features: torch.Tensor | None
     fake_logits: torch.Tensor | None
     inception: torch.nn.Module | None = None
+    real_labels: torch.Tensor | None = None  # (N,) class of each real image, -1 = none
 
 
 def _needs_features(s: EvalSet, name: str) -> None:
@@ -72,6 +73,24 @@ def _class_acc(s: EvalSet) -> dict[str, float]:
     correct = (s.fake_logits.argmax(1) == s.fake_labels).float()
     per_class = {int(c): correct[s.fake_labels == c].mean().item() for c in s.fake_labels.unique().tolist()}
     return {"class_acc": correct.mean().item(), "class_acc_per_class": per_class}
+
+
+@METRICS.register("variety")
+def _variety(s: EvalSet) -> dict[str, float]:
+    """How much the images of one condition vary, relative to real images of the same class:
+    the per-pixel standard deviation over the fakes of each class divided by that over the reals
+    of the class, averaged over classes (whole sets when there are no classes). About 1 = as
+    varied as the data; near 0 = one image per class whatever the seed. Needs no extractor."""
+    pairs = []
+    if s.fake_labels is not None and s.real_labels is not None:
+        for c in s.fake_labels.unique().tolist():
+            fake, real = s.fake[s.fake_labels == c], s.real[s.real_labels == c]
+            if len(fake) > 1 and len(real) > 1:
+                pairs.append((fake, real))
+    if not pairs:
+        pairs = [(s.fake, s.real)]
+    ratios = [fake.float().std(0).mean() / real.float().std(0).mean().clamp_min(1e-8) for fake, real in pairs]
+    return {"variety": torch.stack(ratios).mean().item()}
 
 
 @METRICS.register("inception")
@@ -116,6 +135,7 @@ def evaluate(
     seed: int = 0,
     truncation: float = 1.0,
     inception_weights: str | Path | None = None,
+    guidance: float = 1.0,
 ) -> dict[str, Any]:
     """Score a model against real images (default: the test split of its built-in dataset, else its
     training data). Returns {"model", "data", "n", metric values…, "seconds"}."""
@@ -156,7 +176,7 @@ def evaluate(
         fake_labels = None
     cond = pipe.make_cond(n, None if fake_labels is None else fake_labels.tolist())
     z = torch.randn(n, pipe.G.z_dim, generator=torch.Generator().manual_seed(seed))
-    fake = pipe.generate(z, cond, truncation)
+    fake = pipe.generate(z, cond, truncation, guidance=guidance)
     extractor_name = extractor_for(real_set.source)
     real_features = fake_features = fake_logits = None
     if extractor_name is not None and any(m not in ("swd", "inception") for m in names):
@@ -169,7 +189,9 @@ def evaluate(
             cache.parent.mkdir(parents=True, exist_ok=True)
             save_file({"features": real_features.contiguous()}, str(cache))
         fake_features, fake_logits = features(extractor, fake)
-    evalset = EvalSet(real, fake, fake_labels, real_features, fake_features, fake_logits, inception)
+    evalset = EvalSet(
+        real, fake, fake_labels, real_features, fake_features, fake_logits, inception, real_set.labels
+    )
     result: dict[str, Any] = {"model": pipe.model_id, "data": data, "n": n, "extractor": extractor_name}
     for name in names:
         result.update(METRICS.get(name)(evalset))
