@@ -34,7 +34,7 @@ def run(name: str, preset: str, overrides: list[str], minutes: float, out: Path,
     dataset = load_dataset("fashion-mnist", config.data)
     checkpoint = train(config, dataset, out / name, minutes=minutes)
     counters = json.loads((out / name / "metrics.jsonl").read_text().splitlines()[-1])
-    scores = evaluate(checkpoint, "fashion-mnist:test", n=n)
+    scores = evaluate(checkpoint, "fashion-mnist:test", n=n, guidance=1.0)  # the plain models
     row = {
         "name": name,
         "preset": preset,

@@ -27,7 +27,7 @@ from ganstudio.data.captions import CaptionTable
 from ganstudio.metrics import features
 from ganstudio.metrics.classifier import load_reference_classifier
 from ganstudio.metrics.distances import frechet_distance
-from ganstudio.pipeline import GenerationPipeline
+from ganstudio.pipeline import DEFAULT_GUIDANCE, GenerationPipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -85,7 +85,7 @@ def nearest_caption_accuracy(encoder, train, k: int = 10) -> tuple[float, dict[s
 
 
 @torch.no_grad()
-def score(model: str, n: int, classifier, train, train_captions: set[str], test) -> dict:
+def score(model: str, n: int, classifier, train, train_captions: set[str], test, guidance: float) -> dict:
     pipe = GenerationPipeline.from_pretrained(model)
     names = pipe.class_names
     leaked = [p for p in HELD_OUT if any(p in c for c in train_captions)]
@@ -93,7 +93,7 @@ def score(model: str, n: int, classifier, train, train_captions: set[str], test)
         raise SystemExit(f"held-out prompts occur in training captions: {leaked}")
     per_prompt = {}
     for prompt, expected in HELD_OUT.items():
-        images = pipe(n=n, seed=0, prompt=prompt).tensors
+        images = pipe(n=n, seed=0, prompt=prompt, guidance=guidance).tensors
         _, logits = features(classifier, images)
         per_prompt[prompt] = (logits.argmax(1) == names.index(expected)).float().mean().item()
     held_out = sum(per_prompt.values()) / len(per_prompt)
@@ -106,7 +106,7 @@ def score(model: str, n: int, classifier, train, train_captions: set[str], test)
     cond = pipe.make_cond(len(test))
     cond.text, cond.text_mask[:] = embeddings[picked], True
     z = torch.randn(len(test), pipe.G.z_dim, generator=torch.Generator().manual_seed(1))
-    fake = pipe.generate(z, cond)
+    fake = pipe.generate(z, cond, guidance=guidance)
     fake_features, fake_logits = features(classifier, fake)
     real_features, _ = features(classifier, test.images.float() / 127.5 - 1)
     return {
@@ -127,18 +127,20 @@ def main() -> None:
         "--model", action="append", required=True, help="text-conditioned fashion-mnist model"
     )
     parser.add_argument("-n", type=int, default=100, help="images per held-out prompt")
+    parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="condition guidance")
     parser.add_argument("--section", default="text")
     args = parser.parse_args()
     train = load_dataset("fashion-mnist", DataConfig())
     train_captions = {c for cs in train.captions for c in cs}
     test = load_dataset("fashion-mnist:test", DataConfig())
     classifier = load_reference_classifier("fashion-mnist-classifier")
-    rows = [score(m, args.n, classifier, train, train_captions, test) for m in args.model]
+    rows = [score(m, args.n, classifier, train, train_captions, test, args.guidance) for m in args.model]
     print(json.dumps(rows, indent=2))
     lines = [
         f"Held-out prompts: {len(HELD_OUT)} paraphrases that occur in no training caption, {args.n} images each "
         "from the prompt alone (no label), judged by the reference classifier. Test captions: one of each "
-        "test image's captions as the prompt (no label), 10k images, FD against the 10k test images.",
+        "test image's captions as the prompt (no label), 10k images, FD against the 10k test images. "
+        f"Guidance {args.guidance:g} (1 = the plain model; see the `guidance` section).",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; torch "
         f"{torch.__version__}; {datetime.date.today()}; command `python bench/text.py {shlex.join(sys.argv[1:])}`.",
         "",

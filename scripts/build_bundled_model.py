@@ -88,7 +88,7 @@ def main() -> None:
     card = (target / "model_card.md").read_text()
     card = card.replace(
         "- Metrics: not measured yet (see `ganstudio evaluate`)",
-        f"- Metrics ({args.n} images vs {REFERENCE[args.name]}): {summary}",
+        f"- Metrics ({args.n} images vs {REFERENCE[args.name]}, guidance {scores['guidance']:g}): {summary}",
     )
     if args.command:
         card = re.sub(r"- Command: .*", f"- Command: `{args.command}`", card)

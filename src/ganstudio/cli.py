@@ -209,10 +209,11 @@ def _parse_attributes(items: list[str] | None) -> dict[str, float]:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from ganstudio.pipeline import GenerationPipeline
+    from ganstudio.pipeline import DEFAULT_GUIDANCE, GenerationPipeline
 
     pipe = GenerationPipeline.from_pretrained(args.model, device=args.device)
     attributes = _parse_attributes(args.attr)
+    guidance = DEFAULT_GUIDANCE if args.guidance is None else args.guidance
     if args.per_class:
         result = pipe.class_grid(
             args.per_class,
@@ -221,7 +222,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             truncation=args.truncation,
             prompt=args.prompt,
             sketch=args.sketch,
-            guidance=args.guidance,
+            guidance=guidance,
         )
     else:
         result = pipe(
@@ -232,7 +233,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             truncation=args.truncation,
             prompt=args.prompt,
             sketch=args.sketch,
-            guidance=args.guidance,
+            guidance=guidance,
         )
     paths = result.save(args.out)
     print(
@@ -375,8 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--guidance",
         type=float,
-        default=1.0,
-        help="how strongly label, attributes and prompt steer the image: 1 plain, 1.5-2 closer, 0 ignored",
+        help="how strongly label, attributes and prompt steer the image (default 1.5): 1 is the plain "
+        "model, 2 follows them more closely, 0 ignores them",
     )
     p.add_argument("--out", default="out", help="output folder")
     p.add_argument("--device", default="auto")
@@ -393,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=10_000, help="number of generated images")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float, default=1.0)
-    p.add_argument("--guidance", type=float, default=1.0, help="condition guidance, as in generate")
+    p.add_argument("--guidance", type=float, help="condition guidance, as in generate (default: the same)")
     p.add_argument(
         "--inception-weights",
         metavar="PATH",

@@ -135,10 +135,12 @@ def evaluate(
     seed: int = 0,
     truncation: float = 1.0,
     inception_weights: str | Path | None = None,
-    guidance: float = 1.0,
+    guidance: float | None = None,
 ) -> dict[str, Any]:
     """Score a model against real images (default: the test split of its built-in dataset, else its
-    training data). Returns {"model", "data", "n", metric values…, "seconds"}."""
+    training data). `guidance` defaults to the pipeline's, so the score is of what `generate`
+    gives; pass 1 for the plain model. Returns {"model", "data", "n", "guidance", metric values…,
+    "seconds"}."""
     from ganstudio.config import DataConfig
     from ganstudio.data import load_dataset
     from ganstudio.data.builtin import cache_dir
@@ -176,6 +178,10 @@ def evaluate(
         fake_labels = None
     cond = pipe.make_cond(n, None if fake_labels is None else fake_labels.tolist())
     z = torch.randn(n, pipe.G.z_dim, generator=torch.Generator().manual_seed(seed))
+    if guidance is None:
+        from ganstudio.pipeline import DEFAULT_GUIDANCE
+
+        guidance = DEFAULT_GUIDANCE
     fake = pipe.generate(z, cond, truncation, guidance=guidance)
     extractor_name = extractor_for(real_set.source)
     real_features = fake_features = fake_logits = None
@@ -192,7 +198,13 @@ def evaluate(
     evalset = EvalSet(
         real, fake, fake_labels, real_features, fake_features, fake_logits, inception, real_set.labels
     )
-    result: dict[str, Any] = {"model": pipe.model_id, "data": data, "n": n, "extractor": extractor_name}
+    result: dict[str, Any] = {
+        "model": pipe.model_id,
+        "data": data,
+        "n": n,
+        "guidance": guidance,
+        "extractor": extractor_name,
+    }
     for name in names:
         result.update(METRICS.get(name)(evalset))
     if "class_acc_per_class" in result:
