@@ -103,13 +103,14 @@ class TrainConfig:
     )
     text_drop: float = 0.1  # probability a caption is dropped, so prompts are optional
     sketch_drop: float = 0.3  # probability a sketch is dropped, so sketches are optional
-    # weight of the diversity-sensitive term (DSGAN): pairs of fakes with the same conditions are
-    # pushed apart in proportion to their z distance; 0 = off
-    diversity: float = 0.0
+    # weight of the diversity-sensitive term (DSGAN, MSGAN) for models with text or sketches: pairs
+    # of fakes with the same conditions are pushed apart in proportion to their z distance; 0 = off.
+    # Captions and outlines nearly fix the image, and without it G learnt to ignore z (one image
+    # per class whatever the seed: BENCHMARKS.md). Class-only models skip it; they vary without it.
+    diversity: float = 1.0
     # the term stops rewarding a pair once its mean absolute pixel difference per unit of mean
-    # absolute z difference reaches this: two random fashion-mnist images of one class sit at about
-    # 0.26, so 0.15 asks for variety without pushing G past what the data has
-    diversity_cap: float = 0.15
+    # absolute z difference reaches this (two random fashion-mnist images of one class: about 0.26)
+    diversity_cap: float = 0.3
     # weight of the auxiliary class / text losses (only with model.aux_heads): D learns them on
     # reals with every condition known, G on fakes for the conditions it was given
     aux: float = 1.0

@@ -241,6 +241,15 @@ def test_diversity_term_rewards_images_that_differ_with_z_and_is_capped(tiny_con
     apart = torch.full((4, 1, 8, 8), 0.2)
     assert diversity_loss(same, apart, za, zb).item() == pytest.approx(-0.2)
     assert diversity_loss(same, apart * 10, za, zb).item() == pytest.approx(-0.5)  # capped
-    config = apply_overrides(tiny_config, ["train.diversity=1.0"])
-    train(config, tiny_dataset, tmp_path, kimg=0.016)
-    assert "loss_diversity" in (tmp_path / "metrics.jsonl").read_text()
+    from tests.conftest import captioned_shapes
+
+    # on by default for a model with text; class-only models skip it
+    train(
+        apply_overrides(tiny_config, ["model.text_encoder=builtin"]),
+        captioned_shapes(),
+        tmp_path / "t",
+        kimg=0.016,
+    )
+    assert "loss_diversity" in (tmp_path / "t" / "metrics.jsonl").read_text()
+    train(tiny_config, tiny_dataset, tmp_path / "c", kimg=0.016)
+    assert "loss_diversity" not in (tmp_path / "c" / "metrics.jsonl").read_text()

@@ -249,7 +249,7 @@ def train(
         # G step: fakes for fresh z, scored against the same reals. With train.diversity, the two
         # halves of the batch share conditions (and reals), so each pair shows what z changes.
         z = torch.randn(batch, config.model.z_dim, generator=rng).to(dev)
-        half = batch // 2 if tc.diversity > 0 else 0
+        half = batch // 2 if tc.diversity > 0 and (spec.has_text or spec.has_sketch) else 0
         if half:
             pairs = torch.arange(batch, device=dev) % half
             cond, real = cond.select(pairs), real[pairs]
