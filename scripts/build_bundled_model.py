@@ -1,11 +1,13 @@
 """Build a bundled model (fashion-mnist or emoji) from a finished training run, reproducibly.
 
-    ganstudio train --data fashion-mnist --preset cpu-32 --sketch --minutes 38 --out runs/fashion-bundled \\
-        --set train.cond_drop=0.5 --set train.text_drop=0.3 --set train.sketch_drop=0.5
-    python scripts/build_bundled_model.py runs/fashion-bundled --name fashion-mnist
+    ganstudio train --data fashion-mnist --preset cpu-32 --sketch --kimg 232 --out runs/fashion-div \\
+        --set train.cond_drop=0.5 --set train.text_drop=0.3 --set train.sketch_drop=0.5 \\
+        --set train.diversity=1.0 --set train.diversity_cap=0.3
+    # the same command again with --resume --kimg 360 in place of --kimg 232
+    python scripts/build_bundled_model.py runs/fashion-div --name fashion-mnist
 
-    ganstudio train --data emoji --preset cpu-32 --minutes 22 --out runs/emoji-bundled
-    python scripts/build_bundled_model.py runs/emoji-bundled --name emoji
+    ganstudio train --data emoji --preset cpu-32 --minutes 21 --out runs/emoji-div
+    python scripts/build_bundled_model.py runs/emoji-div --name emoji
 
 Exports G_ema in fp16 into src/ganstudio/pretrained/NAME, scores it (fashion-mnist: 10k images
 against the test split with the reference classifier; emoji: SWD against every 10th emoji),
