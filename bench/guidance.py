@@ -20,25 +20,14 @@ from pathlib import Path
 
 import torch
 
-from ganstudio.metrics import evaluate, features
+from ganstudio.metrics import evaluate
 from ganstudio.metrics.classifier import load_reference_classifier
 from ganstudio.pipeline import GenerationPipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from report import write_section  # noqa: E402
-from text import HELD_OUT  # noqa: E402
-
-
-@torch.no_grad()
-def held_out_accuracy(pipe: GenerationPipeline, classifier, guidance: float, per_prompt: int = 100) -> float:
-    hits = []
-    for prompt, expected in HELD_OUT.items():
-        images = pipe(n=per_prompt, seed=0, prompt=prompt, guidance=guidance).tensors
-        hits.append(
-            (features(classifier, images)[1].argmax(1) == pipe.class_names.index(expected)).float().mean()
-        )
-    return torch.stack(hits).mean().item()
+from text import held_out_accuracy  # noqa: E402
 
 
 def main() -> None:
@@ -60,7 +49,8 @@ def main() -> None:
             )
             row = {"model": pipe.model_id, "guidance": guidance, **scores}
             if pipe.spec.has_text:
-                row["held_out_acc"] = held_out_accuracy(pipe, classifier, guidance)
+                per_prompt = held_out_accuracy(pipe, classifier, 100, guidance)
+                row["held_out_acc"] = sum(per_prompt.values()) / len(per_prompt)
             print(json.dumps(row), flush=True)
             rows.append(row)
     lines = [

@@ -85,17 +85,24 @@ def nearest_caption_accuracy(encoder, train, k: int = 10) -> tuple[float, dict[s
 
 
 @torch.no_grad()
-def score(model: str, n: int, classifier, train, train_captions: set[str], test, guidance: float) -> dict:
-    pipe = GenerationPipeline.from_pretrained(model)
-    names = pipe.class_names
-    leaked = [p for p in HELD_OUT if any(p in c for c in train_captions)]
-    if leaked:
-        raise SystemExit(f"held-out prompts occur in training captions: {leaked}")
+def held_out_accuracy(pipe: GenerationPipeline, classifier, n: int, guidance: float) -> dict[str, float]:
+    """For each held-out prompt, the fraction of n images from the prompt alone that the reference
+    classifier places in the expected class."""
     per_prompt = {}
     for prompt, expected in HELD_OUT.items():
         images = pipe(n=n, seed=0, prompt=prompt, guidance=guidance).tensors
         _, logits = features(classifier, images)
-        per_prompt[prompt] = (logits.argmax(1) == names.index(expected)).float().mean().item()
+        per_prompt[prompt] = (logits.argmax(1) == pipe.class_names.index(expected)).float().mean().item()
+    return per_prompt
+
+
+@torch.no_grad()
+def score(model: str, n: int, classifier, train, train_captions: set[str], test, guidance: float) -> dict:
+    pipe = GenerationPipeline.from_pretrained(model)
+    leaked = [p for p in HELD_OUT if any(p in c for c in train_captions)]
+    if leaked:
+        raise SystemExit(f"held-out prompts occur in training captions: {leaked}")
+    per_prompt = held_out_accuracy(pipe, classifier, n, guidance)
     held_out = sum(per_prompt.values()) / len(per_prompt)
     encoder = load_text_encoder(pipe.spec.text_encoder)
     ceiling, nearest_class = nearest_caption_accuracy(encoder, train)

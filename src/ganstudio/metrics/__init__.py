@@ -144,7 +144,7 @@ def evaluate(
     from ganstudio.config import DataConfig
     from ganstudio.data import load_dataset
     from ganstudio.data.builtin import cache_dir
-    from ganstudio.pipeline import GenerationPipeline
+    from ganstudio.pipeline import DEFAULT_GUIDANCE, GenerationPipeline
 
     start = time.perf_counter()
     names = metrics or DEFAULT_METRICS
@@ -178,10 +178,7 @@ def evaluate(
         fake_labels = None
     cond = pipe.make_cond(n, None if fake_labels is None else fake_labels.tolist())
     z = torch.randn(n, pipe.G.z_dim, generator=torch.Generator().manual_seed(seed))
-    if guidance is None:
-        from ganstudio.pipeline import DEFAULT_GUIDANCE
-
-        guidance = DEFAULT_GUIDANCE
+    guidance = DEFAULT_GUIDANCE if guidance is None else guidance
     fake = pipe.generate(z, cond, truncation, guidance=guidance)
     extractor_name = extractor_for(real_set.source)
     real_features = fake_features = fake_logits = None

@@ -171,6 +171,9 @@ def train(
     session_start, session_elapsed0 = time.perf_counter(), counters["elapsed_s"]
 
     aux = getattr(D, "aux_class", None) is not None or getattr(D, "aux_text", None) is not None
+    # captions and sketches nearly fix the image: those models get the matching-aware D term and the
+    # diversity term; class-only models skip both
+    strong_conditions = spec.has_text or spec.has_sketch
 
     def d_out(images: torch.Tensor, cond) -> tuple[torch.Tensor, torch.Tensor | None]:
         """D's logits, and its features when the auxiliary heads need them."""
@@ -232,7 +235,7 @@ def train(
         if loss_aux_d is not None:
             loss_total = loss_total + tc.aux * loss_aux_d
         loss_mismatch = None
-        if tc.mismatch > 0 and (spec.has_text or spec.has_sketch):
+        if tc.mismatch > 0 and strong_conditions:
             wrong, differs = mismatched(cond_real, captions)
             if bool(differs.any()):
                 with autocast(dev, precision):
@@ -249,7 +252,7 @@ def train(
         # G step: fakes for fresh z, scored against the same reals. With train.diversity, the two
         # halves of the batch share conditions (and reals), so each pair shows what z changes.
         z = torch.randn(batch, config.model.z_dim, generator=rng).to(dev)
-        half = batch // 2 if tc.diversity > 0 and (spec.has_text or spec.has_sketch) else 0
+        half = batch // 2 if tc.diversity > 0 and strong_conditions else 0
         if half:
             pairs = torch.arange(batch, device=dev) % half
             cond, real = cond.select(pairs), real[pairs]
