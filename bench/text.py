@@ -5,7 +5,9 @@
 For each model: (1) held-out prompts — paraphrases that occur in no training caption — each
 generated n times from the prompt alone (no label), judged by the reference classifier;
 (2) the 10k test images' own captions as prompts (one per image, no label): FD against the test
-images and class accuracy. The table goes into BENCHMARKS.md (section `text`).
+images and class accuracy. Both with the model's label prior picking the class from the prompt
+(what `pipe(prompt=...)` does by default) and without it (the generator's text pathway alone).
+The table goes into BENCHMARKS.md (section `text`).
 """
 
 from __future__ import annotations
@@ -56,10 +58,35 @@ HELD_OUT = {
     "a chelsea boot": "ankle boot",
     "winter booties": "ankle boot",
 }
+# a second list, written after the label prior's recipe was fixed (the first list had been looked at)
+FRESH = {
+    "a crop top": "t-shirt/top",
+    "a graphic tee": "t-shirt/top",
+    "leggings": "trouser",
+    "a pair of joggers": "trouser",
+    "a fleece sweatshirt": "pullover",
+    "a cable-knit crewneck": "pullover",
+    "an evening gown": "dress",
+    "a slip dress": "dress",
+    "a trench coat": "coat",
+    "a padded anorak": "coat",
+    "gladiator sandals": "sandal",
+    "pool slides": "sandal",
+    "an oxford button-down": "shirt",
+    "a linen blouse": "shirt",
+    "basketball shoes": "sneaker",
+    "canvas plimsolls": "sneaker",
+    "a clutch purse": "bag",
+    "a backpack": "bag",
+    "hiking boots": "ankle boot",
+    "a combat boot": "ankle boot",
+}
 
 
 @torch.no_grad()
-def nearest_caption_accuracy(encoder, train, k: int = 10) -> tuple[float, dict[str, str]]:
+def nearest_caption_accuracy(
+    encoder, train, prompts: dict[str, str], k: int = 10
+) -> tuple[float, dict[str, str]]:
     """What the text encoder alone allows: for each held-out prompt, the majority class of the k
     training captions nearest to it (cosine). A prompt whose neighbours belong to another class
     cannot be expected to come out right from any generator trained on these captions."""
@@ -75,37 +102,61 @@ def nearest_caption_accuracy(encoder, train, k: int = 10) -> tuple[float, dict[s
     flat = table.index.flatten()
     keep = flat >= 0
     votes.index_put_((flat[keep], train.labels[rows[keep]]), torch.ones(int(keep.sum())), accumulate=True)
-    queries = torch.nn.functional.normalize(encoder.encode(list(HELD_OUT)), dim=1)
+    queries = torch.nn.functional.normalize(encoder.encode(list(prompts)), dim=1)
     nearest = (queries @ bank.T).topk(k, dim=1).indices  # (P, k)
     picked = {}
-    for prompt, idx in zip(HELD_OUT, nearest, strict=True):
+    for prompt, idx in zip(prompts, nearest, strict=True):
         picked[prompt] = train.class_names[int(votes[idx].sum(0).argmax())]
-    accuracy = sum(picked[p] == c for p, c in HELD_OUT.items()) / len(HELD_OUT)
+    accuracy = sum(picked[p] == c for p, c in prompts.items()) / len(prompts)
     return accuracy, picked
 
 
 @torch.no_grad()
-def held_out_accuracy(pipe: GenerationPipeline, classifier, n: int, guidance: float) -> dict[str, float]:
-    """For each held-out prompt, the fraction of n images from the prompt alone that the reference
-    classifier places in the expected class."""
+def held_out_accuracy(
+    pipe: GenerationPipeline,
+    classifier,
+    n: int,
+    guidance: float,
+    prompts: dict[str, str] = HELD_OUT,
+    infer_label: bool = True,
+) -> dict[str, float]:
+    """For each held-out prompt, the fraction of n images from the prompt alone (no label given)
+    that the reference classifier places in the expected class."""
     per_prompt = {}
-    for prompt, expected in HELD_OUT.items():
-        images = pipe(n=n, seed=0, prompt=prompt, guidance=guidance).tensors
+    for prompt, expected in prompts.items():
+        images = pipe(n=n, seed=0, prompt=prompt, guidance=guidance, infer_label=infer_label).tensors
         _, logits = features(classifier, images)
         per_prompt[prompt] = (logits.argmax(1) == pipe.class_names.index(expected)).float().mean().item()
     return per_prompt
 
 
+def prior_accuracy(pipe: GenerationPipeline, prompts: dict[str, str]) -> float | None:
+    """How often the label prior alone picks the expected class of a prompt (None: no prior)."""
+    if pipe.label_prior is None:
+        return None
+    picked = [pipe.make_cond(1, prompt=p).labels.item() for p in prompts]
+    return sum(pipe.class_names[c] == e for c, e in zip(picked, prompts.values(), strict=True)) / len(prompts)
+
+
 @torch.no_grad()
 def score(model: str, n: int, classifier, train, train_captions: set[str], test, guidance: float) -> dict:
     pipe = GenerationPipeline.from_pretrained(model)
-    leaked = [p for p in HELD_OUT if any(p in c for c in train_captions)]
+    leaked = [p for p in [*HELD_OUT, *FRESH] if any(p in c for c in train_captions)]
     if leaked:
         raise SystemExit(f"held-out prompts occur in training captions: {leaked}")
-    per_prompt = held_out_accuracy(pipe, classifier, n, guidance)
-    held_out = sum(per_prompt.values()) / len(per_prompt)
+    result = {"model": model, "encoder": pipe.spec.text_encoder, "has_prior": pipe.label_prior is not None}
+    for infer in (True, False) if pipe.label_prior is not None else (False,):
+        key = "prior" if infer else "plain"
+        for name, prompts in (("held_out", HELD_OUT), ("fresh", FRESH)):
+            per_prompt = held_out_accuracy(pipe, classifier, n, guidance, prompts, infer)
+            result[f"{name}_acc_{key}"] = sum(per_prompt.values()) / len(per_prompt)
+            result[f"{name}_per_prompt_{key}"] = per_prompt
+    result["prior_acc_held_out"] = prior_accuracy(pipe, HELD_OUT)
+    result["prior_acc_fresh"] = prior_accuracy(pipe, FRESH)
     encoder = load_text_encoder(pipe.spec.text_encoder)
-    ceiling, nearest_class = nearest_caption_accuracy(encoder, train)
+    ceiling, nearest_class = nearest_caption_accuracy(encoder, train, {**HELD_OUT, **FRESH})
+    result["nearest_caption_acc_held_out"] = nearest_caption_accuracy(encoder, train, HELD_OUT)[0]
+    result["nearest_caption_acc_fresh"] = nearest_caption_accuracy(encoder, train, FRESH)[0]
     # the test images' own captions, one per image, prompt only
     table = CaptionTable(test.captions)
     embeddings = encoder.encode(table.texts)
@@ -113,19 +164,15 @@ def score(model: str, n: int, classifier, train, train_captions: set[str], test,
     cond = pipe.make_cond(len(test))
     cond.text, cond.text_mask[:] = embeddings[picked], True
     z = torch.randn(len(test), pipe.G.z_dim, generator=torch.Generator().manual_seed(1))
-    fake = pipe.generate(z, cond, guidance=guidance)
-    fake_features, fake_logits = features(classifier, fake)
     real_features, _ = features(classifier, test.images.float() / 127.5 - 1)
-    return {
-        "model": model,
-        "encoder": pipe.spec.text_encoder,
-        "held_out_acc": held_out,
-        "nearest_caption_acc": ceiling,
-        "nearest_caption_class": nearest_class,
-        "per_prompt": per_prompt,
-        "caption_fd": frechet_distance(real_features, fake_features),
-        "caption_class_acc": (fake_logits.argmax(1) == test.labels).float().mean().item(),
-    }
+    for key, c in (("plain", cond), ("prior", pipe.infer_labels(cond))):
+        if key == "prior" and pipe.label_prior is None:
+            continue
+        fake_features, fake_logits = features(classifier, pipe.generate(z, c, guidance=guidance))
+        result[f"caption_fd_{key}"] = frechet_distance(real_features, fake_features)
+        result[f"caption_class_acc_{key}"] = (fake_logits.argmax(1) == test.labels).float().mean().item()
+    result["nearest_caption_class"] = nearest_class
+    return result
 
 
 def main() -> None:
@@ -151,32 +198,47 @@ def main() -> None:
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; torch "
         f"{torch.__version__}; {datetime.date.today()}; command `python bench/text.py {shlex.join(sys.argv[1:])}`.",
         "",
-        "| model | text encoder | held-out prompt accuracy ↑ | encoder's nearest-caption accuracy | "
-        "test-caption class acc ↑ | test-caption FD ↓ |",
-        "|---|---|---|---|---|---|",
+        "| model | text encoder | class from | held-out prompts ↑ | fresh prompts ↑ | label prior alone "
+        "(held-out / fresh) | encoder's nearest-caption (held-out / fresh) | test-caption class acc ↑ | "
+        "test-caption FD ↓ |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    modes = {"prior": "label prior + prompt (default)", "plain": "prompt only (`infer_label=False`)"}
     for r in rows:
-        lines.append(
-            f"| {r['model']} | {r['encoder']} | {r['held_out_acc']:.1%} | {r['nearest_caption_acc']:.0%} | "
-            f"{r['caption_class_acc']:.1%} | {r['caption_fd']:.2f} |"
-        )
+        for key, mode in modes.items():
+            if f"held_out_acc_{key}" not in r:
+                continue
+            prior = f"{r['prior_acc_held_out']:.0%} / {r['prior_acc_fresh']:.0%}" if key == "prior" else "—"
+            lines.append(
+                f"| {r['model']} | {r['encoder']} | {mode} | {r[f'held_out_acc_{key}']:.1%} | "
+                f"{r[f'fresh_acc_{key}']:.1%} | {prior} | {r['nearest_caption_acc_held_out']:.0%} / "
+                f"{r['nearest_caption_acc_fresh']:.0%} | {r[f'caption_class_acc_{key}']:.1%} | "
+                f"{r[f'caption_fd_{key}']:.2f} |"
+            )
     lines += [
         "",
-        "The nearest-caption column is what the text encoder alone allows: a held-out prompt counts when "
-        "the majority class of its 10 nearest training captions (cosine similarity of embeddings) is the "
-        "expected one. A generator that follows the training captions perfectly should reach about this.",
+        "Held-out prompts: the list written with the text capability; fresh prompts: a second list written "
+        "after the label prior's recipe was fixed (nothing was tuned on it). The label prior is a linear "
+        "classifier from the text embedding to the class, fitted on the training captions "
+        "(`ganstudio/conditioning/prior.py`); with it, the generator gets the prompt and the class the "
+        "prior reads from it. The nearest-caption column is what the text encoder alone allows: a prompt "
+        "counts when the majority class of its 10 nearest training captions (cosine similarity) is the "
+        "expected one.",
     ]
-    lines += ["", "Per held-out prompt (expected class):", ""]
+    lines += ["", "Per prompt (expected class): label prior + prompt / prompt only:", ""]
     lines.append("| prompt | expected | " + " | ".join(f"{r['model']} ({r['encoder']})" for r in rows) + " |")
     lines.append("|---|---|" + "---|" * len(rows))
-    for prompt, expected in HELD_OUT.items():
-        lines.append(
-            f"| {prompt} | {expected} | "
-            + " | ".join(
-                f"{r['per_prompt'][prompt]:.0%} (nearest: {r['nearest_caption_class'][prompt]})" for r in rows
-            )
-            + " |"
-        )
+    for name, prompts in (("held_out", HELD_OUT), ("fresh", FRESH)):
+        for prompt, expected in prompts.items():
+            cells = []
+            for r in rows:
+                shown = [
+                    f"{r[f'{name}_per_prompt_{key}'][prompt]:.0%}"
+                    for key in modes
+                    if f"{name}_per_prompt_{key}" in r
+                ]
+                cells.append(" / ".join(shown) + f" (nearest: {r['nearest_caption_class'][prompt]})")
+            lines.append(f"| {prompt} | {expected} | " + " | ".join(cells) + " |")
     write_section(ROOT / "BENCHMARKS.md", args.section, "\n".join(lines))
 
 

@@ -182,6 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             eval_fn=scorer,
             eval_every_kimg=args.eval_every or 0.0,
             command="ganstudio " + shlex.join(sys.argv[1:]) if sys.argv[0].endswith("ganstudio") else None,
+            log_fn=lambda message: print(message, file=sys.stderr),
         )
     except TrainingDiverged as error:
         printer.done()
@@ -234,6 +235,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             prompt=args.prompt,
             sketch=args.sketch,
             guidance=guidance,
+            infer_label=not args.no_infer_label,
         )
     paths = result.save(args.out)
     print(
@@ -284,6 +286,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             if isinstance(value, dict):
                 value = ", ".join(f"{k}: {v:.3f}" for k, v in value.items())
             print(f"  {key:<10} {value:.4f}" if isinstance(value, float) else f"  {key:<10} {value}")
+    return 0
+
+
+def cmd_fit_prior(args: argparse.Namespace) -> int:
+    from ganstudio.pipeline import resolve_model_dir
+    from ganstudio.training.prior import add_label_prior
+
+    folder, _ = resolve_model_dir(args.model)
+    prior = add_label_prior(folder, args.data, args.kimg, lambda message: print(message, file=sys.stderr))
+    scores = ", ".join(f"{k.removesuffix('_acc')} head {v:.1%}" for k, v in prior.report.items())
+    print(f"wrote {folder / 'label_prior.safetensors'} (held-out accuracy: {scores or 'not measured'})")
     return 0
 
 
@@ -379,6 +392,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="how strongly label, attributes and prompt steer the image (default 1.5): 1 is the plain "
         "model, 2 follows them more closely, 0 ignores them",
     )
+    p.add_argument(
+        "--no-infer-label",
+        action="store_true",
+        help="with --prompt or --sketch and no --label, do not let the label prior pick the class",
+    )
     p.add_argument("--out", default="out", help="output folder")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_generate)
@@ -408,6 +426,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="target folder")
     p.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "fit-prior",
+        help="fit the label prior (class from prompt or sketch) of a model trained before it existed",
+    )
+    p.add_argument("--model", required=True, help="model folder or run folder")
+    p.add_argument("--data", help="the training data (default: the source named in dataset.json)")
+    p.add_argument("--kimg", type=float, help="thousand samples per head (default: train.prior_kimg)")
+    p.set_defaults(func=cmd_fit_prior)
 
     p = sub.add_parser("models", help="list the bundled models")
     p.set_defaults(func=cmd_models)

@@ -119,6 +119,9 @@ class TrainConfig:
     # look real; 0 = off. (Class-only models skip it: at 5 CPU-minutes it cost a third of the
     # speed for no FD gain, see BENCHMARKS.md.)
     mismatch: float = 1.0
+    # thousand samples each head of the label prior (class from prompt / from sketch) is fitted on,
+    # before the GAN trains; 0 = no prior. Only models with classes and text or sketches get one.
+    prior_kimg: float = 100.0
     precision: str = "auto"  # "auto" (bf16 on CPU and CUDA where supported), "bf16", "fp32"
     channels_last: bool = True
     seed: int = 0

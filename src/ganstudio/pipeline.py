@@ -23,6 +23,7 @@ from PIL import Image
 
 from ganstudio import __version__
 from ganstudio.conditioning import Cond, CondSpec, load_text_encoder, normalise_prompt
+from ganstudio.conditioning.prior import LabelPrior
 from ganstudio.conditioning.sketch import normalise_sketch
 from ganstudio.config import Config
 from ganstudio.imaging import make_grid, to_pil
@@ -30,6 +31,7 @@ from ganstudio.models import build_models
 from ganstudio.provenance import DIGITAL_SOURCE_TYPE, save_png
 from ganstudio.training.checkpoint import load_weights, read_model_config
 from ganstudio.training.devices import resolve_device
+from ganstudio.training.prior import load_label_prior
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 TRUNCATION_SAMPLES = 1024
@@ -122,9 +124,11 @@ class GenerationPipeline:
         dataset_info: dict[str, Any],
         model_id: str,
         device: torch.device,
+        label_prior: LabelPrior | None = None,
     ) -> None:
         self.G, self.config, self.spec = G, config, spec
         self.dataset_info, self.model_id, self.device = dataset_info, model_id, device
+        self.label_prior = label_prior
 
     @classmethod
     def from_pretrained(cls, name_or_dir: str | Path, device: str = "auto") -> GenerationPipeline:
@@ -138,7 +142,13 @@ class GenerationPipeline:
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
         dataset_info = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
         return cls(
-            G.to(dev).eval().requires_grad_(False), config, spec, dataset_info, f"{name}@{digest}", dev
+            G.to(dev).eval().requires_grad_(False),
+            config,
+            spec,
+            dataset_info,
+            f"{name}@{digest}",
+            dev,
+            load_label_prior(folder, spec),
         )
 
     @property
@@ -194,8 +204,11 @@ class GenerationPipeline:
         attributes: dict[str, float] | None = None,
         prompt: str | None = None,
         sketch: Any = None,
+        infer_label: bool = True,
     ) -> Cond:
-        """Turn user conditions into a Cond for `n` images (label may be one value or a list of n)."""
+        """Turn user conditions into a Cond for `n` images (label may be one value or a list of n).
+        With `infer_label`, a prompt or sketch without a label also gets the class the model's
+        label prior reads from it (see `infer_labels`)."""
         cond = Cond.for_spec(self.spec, n)
         if sketch is not None:
             cond.sketch = self.normalise_sketch(sketch).expand(n, -1, -1, -1)
@@ -228,7 +241,13 @@ class GenerationPipeline:
                     )
             cond.attributes[:, i] = (raw - self.spec.attribute_mean[i]) / self.spec.attribute_std[i]
             cond.attribute_mask[:, i] = True
-        return cond
+        return self.infer_labels(cond) if infer_label else cond
+
+    def infer_labels(self, cond: Cond) -> Cond:
+        """Where an image has a prompt or a sketch but no label, add the class the label prior
+        finds most likely (models without a prior: unchanged). The generator follows a label far
+        more reliably than words or outlines alone, and still gets the prompt and sketch."""
+        return cond if self.label_prior is None else self.label_prior.infer_labels(cond)
 
     def map(self, z: torch.Tensor, cond: Cond, guidance: float = DEFAULT_GUIDANCE) -> torch.Tensor:
         """w (B, w_dim) for latents z and conditions. `guidance` > 1 pushes w further along the
@@ -292,10 +311,13 @@ class GenerationPipeline:
         prompt: str | None = None,
         sketch: Any = None,
         guidance: float = DEFAULT_GUIDANCE,
+        infer_label: bool = True,
     ) -> GenerationResult:
         """Generate `n` images; image i uses seed `seed + i`. Same seed and conditions → same pixels.
         `sketch` (a drawing: PIL image, path or array), `prompt`, `label` and `attributes`
-        combine; any of them may be left out."""
+        combine; any of them may be left out. Without a label, `infer_label` lets the model's
+        label prior pick the class a prompt or sketch describes (recorded as `label`, with
+        `label_inferred` true)."""
         if n < 1:
             raise ValueError(f"n={n}: ask for at least one image")
         if not 0.0 <= truncation <= 1.0:
@@ -306,7 +328,7 @@ class GenerationPipeline:
                 "1 is the plain model, 1.5-2 follows label and prompt more closely"
             )
         prompt = normalise_prompt(prompt) if prompt is not None else None
-        cond = self.make_cond(n, label, attributes, prompt, sketch)
+        cond = self.make_cond(n, label, attributes, prompt, sketch, infer_label)
         z = torch.stack(
             [torch.randn(self.G.z_dim, generator=torch.Generator().manual_seed(seed + i)) for i in range(n)]
         )  # (n, z_dim)
@@ -319,6 +341,7 @@ class GenerationPipeline:
                     "model": self.model_id,
                     "seed": seed + i,
                     "label": label_name,
+                    "label_inferred": label_name is not None and label is None,
                     "prompt": prompt,
                     "sketch": _describe_sketch(sketch),
                     "attributes": dict(attributes or {}),
@@ -360,10 +383,15 @@ class GenerationPipeline:
         seed: int = 0,
         truncation: float = 1.0,
         guidance: float = DEFAULT_GUIDANCE,
+        infer_label: bool = True,
     ) -> GenerationResult:
         """The same `per_prompt` seeds for every prompt, one row per prompt."""
         return self.rows_grid(
-            [dict(prompt=p) for p in prompts], per_prompt, seed, truncation=truncation, guidance=guidance
+            [dict(prompt=p, infer_label=infer_label) for p in prompts],
+            per_prompt,
+            seed,
+            truncation=truncation,
+            guidance=guidance,
         )
 
     def rows_grid(

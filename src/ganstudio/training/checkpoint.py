@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ganstudio.conditioning import CondSpec
+from ganstudio.conditioning.prior import PRIOR_FILE, LabelPrior
 from ganstudio.config import Config, config_from_dict
 
 FORMAT = "ganstudio-model"
@@ -42,6 +43,7 @@ def save_model_folder(
     G: nn.Module | None = None,
     D: nn.Module | None = None,
     dtype: torch.dtype = torch.float32,
+    label_prior: LabelPrior | None = None,
 ) -> None:
     """Write a model folder into `folder` (which must exist)."""
     write_json(
@@ -62,6 +64,10 @@ def save_model_folder(
                 for k, v in module.state_dict().items()
             }
             save_file(tensors, str(folder / f"{name}.safetensors"), metadata={"format": FORMAT})
+    if label_prior is not None:
+        from ganstudio.training.prior import save_label_prior
+
+        save_label_prior(label_prior, folder, dtype)
     write_json(folder / "dataset.json", dataset_info)
     (folder / "model_card.md").write_text(model_card, encoding="utf-8")
 
@@ -139,13 +145,24 @@ def save_checkpoint(
     dataset_info: dict[str, Any],
     model_card: str,
     name: str = "checkpoint",
+    label_prior: LabelPrior | None = None,
 ) -> Path:
     """Atomically write `run_dir/<name>`: a full model folder plus training_state.safetensors."""
     final = run_dir / name
     tmp = run_dir / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    save_model_folder(tmp, config, spec, nets["G_ema"], dataset_info, model_card, G=nets["G"], D=nets["D"])
+    save_model_folder(
+        tmp,
+        config,
+        spec,
+        nets["G_ema"],
+        dataset_info,
+        model_card,
+        nets["G"],
+        nets["D"],
+        label_prior=label_prior,
+    )
     tensors: dict[str, torch.Tensor] = {"rng_state": rng_state.clone()}
     groups = {}
     for key, optimizer in optimizers.items():
@@ -209,6 +226,11 @@ def export_model(source: Path, target: Path, dtype: torch.dtype = torch.float16)
         str(tmp / "generator_ema.safetensors"),
         metadata={"format": FORMAT},
     )
+    if (source / PRIOR_FILE).is_file():
+        prior = load_file(str(source / PRIOR_FILE))
+        with safe_open(str(source / PRIOR_FILE), framework="pt") as f:
+            metadata = f.metadata()
+        save_file({k: v.to(dtype) for k, v in prior.items()}, str(tmp / PRIOR_FILE), metadata=metadata)
     for name in ("dataset.json", "model_card.md"):
         shutil.copyfile(source / name, tmp / name)
     if target.exists():

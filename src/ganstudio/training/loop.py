@@ -37,6 +37,7 @@ from ganstudio.training.conditions import (
 )
 from ganstudio.training.devices import autocast, resolve_device, resolve_precision
 from ganstudio.training.events import MetricsLogger
+from ganstudio.training.prior import describe_prior, fit_label_prior, load_label_prior, wants_prior
 
 SMALL_DATASET = 30_000  # augmentation "auto" turns on below this many images
 GRID_SEED = 20241
@@ -58,7 +59,7 @@ class Progress:
     losses: dict[str, float] = field(default_factory=dict)
 
 
-def model_card(config: Config, dataset_info: dict, counters: dict) -> str:
+def model_card(config: Config, dataset_info: dict, counters: dict, prior_report: dict | None = None) -> str:
     classes = ", ".join(dataset_info["class_names"]) or "none"
     attributes = ", ".join(dataset_info["attributes"]) or "none"
     text = (
@@ -75,6 +76,7 @@ def model_card(config: Config, dataset_info: dict, counters: dict) -> str:
 - Classes: {classes}
 - Attributes: {attributes}
 - Text prompts: {text}
+- Label prior: {describe_prior(prior_report)}
 - Trained: {counters["kimg"]:.1f} kimg in {counters["elapsed_s"] / 60:.1f} minutes on {counters["machine"]}
 - Command: `{counters.get("command") or "library call (ganstudio.training.loop.train)"}`
 - Metrics: {counters.get("metrics") or "not measured yet (see `ganstudio evaluate`)"}
@@ -98,13 +100,16 @@ def train(
     eval_fn: Callable[[torch.nn.Module], float] | None = None,
     eval_every_kimg: float = 0.0,
     command: str | None = None,
+    log_fn: Callable[[str], None] | None = None,
 ) -> Path:
     """Train G and D on `dataset` until `kimg` thousand images or `minutes` of training.
 
     Writes checkpoints, samples, metrics.jsonl and TensorBoard events into `run_dir` and
     returns the final checkpoint folder (a loadable model folder). With `eval_fn` (G_ema → a
     score, lower is better) every `eval_every_kimg`, the best-scoring checkpoint is kept in
-    `run_dir/best`.
+    `run_dir/best`. Models with classes and text or sketches also get a label prior (fitted
+    first, `train.prior_kimg`; see conditioning/prior.py), saved in every checkpoint; `log_fn`
+    hears how that goes.
     """
     if (kimg is None) == (minutes is None):
         raise ValueError("give exactly one of kimg or minutes for the training length")
@@ -149,6 +154,16 @@ def train(
             {k: saved.get(k) for k in ("step", "images", "elapsed_s", "kimg", "best_score", "best_kimg")}
         )
         rng.set_state(rng_state)
+    label_prior = None
+    if tc.prior_kimg > 0 and wants_prior(spec):
+        label_prior = load_label_prior(checkpoint, spec) if checkpoint is not None else None
+        if label_prior is None:
+            label_prior = fit_label_prior(dataset, spec, text, sketches, tc.prior_kimg, tc.seed, log_fn)
+        if log_fn is not None:
+            log_fn(
+                "label prior (class from prompt or sketch), held-out accuracy: "
+                + ", ".join(f"{k.removesuffix('_acc')} {v:.1%}" for k, v in label_prior.report.items())
+            )
     write_json(run_dir / "resolved_config.json", config.to_dict())
 
     images = dataset.images.to(dev)  # (N, C, H, W) uint8, decoded once
@@ -185,9 +200,19 @@ def train(
         return counters["elapsed_s"] / (minutes * 60)
 
     def save(name: str = "checkpoint") -> Path:
-        card = model_card(config, dataset_info, counters)
+        card = model_card(config, dataset_info, counters, label_prior.report if label_prior else None)
         return save_checkpoint(
-            run_dir, config, spec, nets, optimizers, counters, rng.get_state(), dataset_info, card, name
+            run_dir,
+            config,
+            spec,
+            nets,
+            optimizers,
+            counters,
+            rng.get_state(),
+            dataset_info,
+            card,
+            name,
+            label_prior,
         )
 
     def write_samples() -> None:

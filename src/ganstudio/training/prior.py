@@ -1,0 +1,218 @@
+"""Fitting the label prior (conditioning/prior.py) on a labelled dataset, and storing it.
+
+Both heads learn from the training data only: the text head from every (caption embedding,
+class) pair, the sketch head from the training outlines roughened afresh each batch, exactly as
+the generator sees them. A tenth of the images is held out to report each head's accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch.nn import functional as F
+
+from ganstudio.conditioning import CondSpec
+from ganstudio.conditioning.prior import PRIOR_FILE, LabelPrior
+from ganstudio.conditioning.sketch import roughen
+from ganstudio.data.packed import PackedDataset
+from ganstudio.training.conditions import TrainingText
+
+BATCH = 256
+
+
+def wants_prior(spec: CondSpec) -> bool:
+    return spec.num_classes > 0 and (spec.has_text or spec.has_sketch)
+
+
+def fit_label_prior(
+    dataset: PackedDataset,
+    spec: CondSpec,
+    text: TrainingText | None,
+    sketches: torch.Tensor | None,
+    kimg: float,
+    seed: int = 0,
+    progress_fn: Callable[[str], None] | None = None,
+) -> LabelPrior:
+    """Train the heads the spec calls for on `kimg` thousand samples each; `prior.report` holds
+    each head's accuracy on the held-out tenth ({"text_acc": …, "sketch_acc": …})."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        prior = LabelPrior(spec)
+    rng = torch.Generator().manual_seed(seed)
+    labelled = torch.nonzero(dataset.labels >= 0).flatten()
+    perm = labelled[torch.randperm(len(labelled), generator=rng)]
+    n_val = max(1, len(perm) // 10) if len(perm) >= 20 else 0
+    val, train = perm[:n_val], perm[n_val:]
+    freq = torch.bincount(dataset.labels[labelled], minlength=spec.num_classes).float() + 1
+    prior.log_class_freq.copy_((freq / freq.sum()).log())
+    steps = max(1, round(kimg * 1000 / BATCH))
+    report: dict[str, float] = {}
+
+    if prior.text is not None and text is not None:
+        # one row per (image, caption): every caption an image has is a training example
+        index = text.table.index  # (N, max captions), -1 = none
+        rows = train.repeat_interleave(index.shape[1])
+        captions = index[train].flatten()
+        keep = captions >= 0
+        rows, captions = rows[keep], captions[keep]
+        x, y = text.embeddings[captions].float(), dataset.labels[rows]
+
+        def text_batch(i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            # a little noise on the unit-length embeddings stands in for wordings never seen
+            return x[i] + 0.02 * torch.randn(x[i].shape, generator=rng), y[i]
+
+        # a linear head costs next to nothing: at least four passes over the captions
+        text_steps = max(steps, 4 * len(x) // BATCH)
+        _fit(prior.text, text_batch, len(x), text_steps, rng, "text", progress_fn)
+        val_captions = index[val, 0]
+        ok = val_captions >= 0
+        if bool(ok.any()):
+            with torch.no_grad():
+                guess = prior.text(text.embeddings[val_captions[ok]].float()).argmax(1)
+            report["text_acc"] = (guess == dataset.labels[val[ok]]).float().mean().item()
+
+    if prior.sketch is not None and sketches is not None:
+
+        def sketch_batch(i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return roughen(sketches[train[i]].float() / 255, rng), dataset.labels[train[i]]
+
+        _fit(prior.sketch, sketch_batch, len(train), steps, rng, "sketch", progress_fn)
+        if n_val:
+            held = roughen(sketches[val].float() / 255, torch.Generator().manual_seed(seed + 1))
+            with torch.no_grad():
+                guess = torch.cat([prior.sketch(c).argmax(1) for c in held.split(1024)])
+            report["sketch_acc"] = (guess == dataset.labels[val]).float().mean().item()
+    prior.report = report
+    return prior.eval().requires_grad_(False)
+
+
+def _fit(
+    net: torch.nn.Module,
+    batch_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    size: int,
+    steps: int,
+    rng: torch.Generator,
+    name: str,
+    progress_fn: Callable[[str], None] | None,
+) -> None:
+    """AdamW with a cosine learning-rate decay over `steps` batches drawn at random."""
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    net.train()
+    for step in range(steps):
+        inputs, labels = batch_fn(torch.randint(size, (BATCH,), generator=rng))
+        loss = F.cross_entropy(net(inputs), labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        schedule.step()
+        if progress_fn is not None and (step + 1) % max(1, steps // 4) == 0:
+            progress_fn(f"label prior ({name} head): step {step + 1}/{steps}, loss {loss.item():.3f}")
+    net.eval()
+
+
+def describe_prior(report: dict[str, float] | None) -> str:
+    """The model card's line about the label prior."""
+    if report is None:
+        return "none"
+    heads = ", ".join(f"{k.removesuffix('_acc')} head {v:.1%}" for k, v in report.items())
+    return f"class read from a prompt or sketch when no label is given (held-out accuracy: {heads})"
+
+
+def save_label_prior(prior: LabelPrior, folder: Path, dtype: torch.dtype = torch.float32) -> Path:
+    """Write the prior's weights into a model folder (atomically), with each head's held-out
+    accuracy."""
+    path = Path(folder) / PRIOR_FILE
+    tmp = path.with_name(f".{PRIOR_FILE}.tmp")
+    tensors = {k: v.detach().to(dtype).contiguous() for k, v in prior.state_dict().items()}
+    metadata = {"format": "ganstudio-label-prior", "report": json.dumps(prior.report)}
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+    return path
+
+
+def load_label_prior(folder: Path, spec: CondSpec) -> LabelPrior | None:
+    """The model folder's label prior, or None when it has none (or the model cannot have one)."""
+    path = Path(folder) / PRIOR_FILE
+    if not path.is_file() or not wants_prior(spec):
+        return None
+    prior = LabelPrior(spec)
+    state = {k: v.float() for k, v in load_file(str(path)).items()}
+    missing, unexpected = prior.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"{path} does not match this model (missing {missing}, unexpected {unexpected}); "
+            "refit it with `ganstudio fit-prior --model FOLDER`"
+        )
+    with safe_open(str(path), framework="pt") as f:
+        prior.report = json.loads((f.metadata() or {}).get("report", "{}"))
+    return prior.eval().requires_grad_(False)
+
+
+def add_label_prior(
+    folder: Path,
+    data: str | None = None,
+    kimg: float | None = None,
+    log_fn: Callable[[str], None] | None = None,
+) -> LabelPrior:
+    """Fit a label prior for an existing model folder on the data it was trained on (`data`, or
+    the source its dataset.json names, checked by fingerprint) and write it into the folder."""
+    from ganstudio.data import load_dataset
+    from ganstudio.data.sketches import dataset_sketches
+    from ganstudio.training.checkpoint import read_model_config
+
+    folder = Path(folder)
+    config, spec, _ = read_model_config(folder)
+    if not wants_prior(spec):
+        raise ValueError(
+            f"{folder}: a label prior needs a model trained with classes and with text or sketches; "
+            "this one has " + ("no classes" if not spec.num_classes else "neither text nor sketches")
+        )
+    info = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
+    dataset = load_dataset(data or _loadable(info["source"]), config.data)
+    if dataset.fingerprint != info["fingerprint"]:
+        raise ValueError(
+            f"{data or info['source']} (fingerprint {dataset.fingerprint}) is not the data {folder} was "
+            f"trained on (fingerprint {info['fingerprint']}); pass that data with --data"
+        )
+    text = TrainingText.load(dataset, spec.text_encoder) if spec.has_text else None
+    sketches = dataset_sketches(dataset) if spec.has_sketch else None
+    prior = fit_label_prior(
+        dataset,
+        spec,
+        text,
+        sketches,
+        config.train.prior_kimg if kimg is None else kimg,
+        config.train.seed,
+        log_fn,
+    )
+    save_label_prior(prior, folder)
+    card_path = folder / "model_card.md"
+    if card_path.is_file():
+        line = f"- Label prior: {describe_prior(prior.report)}"
+        card = card_path.read_text(encoding="utf-8")
+        if "- Label prior:" in card:
+            card = re.sub(r"- Label prior: .*", lambda _: line, card)
+        else:
+            card = card.replace("\n- Trained:", f"\n{line}\n- Trained:", 1)
+        card_path.write_text(card, encoding="utf-8")
+    return prior
+
+
+def _loadable(source: str) -> str:
+    """dataset.json's source ("builtin:fashion-mnist:train", "folder:/path#fingerprint") as a
+    name or path `load_dataset` takes."""
+    kind, _, rest = source.partition(":")
+    if kind == "builtin":
+        name, _, split = rest.partition(":")
+        return name if split in ("", "train") else f"{name}:{split}"
+    if kind == "folder":
+        return rest.rpartition("#")[0] or rest
+    return source
