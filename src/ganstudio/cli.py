@@ -183,6 +183,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             eval_every_kimg=args.eval_every or 0.0,
             command="ganstudio " + shlex.join(sys.argv[1:]) if sys.argv[0].endswith("ganstudio") else None,
             log_fn=lambda message: print(message, file=sys.stderr),
+            init_from=args.init_from,
         )
     except TrainingDiverged as error:
         printer.done()
@@ -349,6 +350,12 @@ def build_parser() -> argparse.ArgumentParser:
     length.add_argument("--minutes", type=float, help="train for this many minutes (default 10)")
     length.add_argument("--kimg", type=float, help="train on this many thousand images")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    p.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        help="fine-tune: start from a trained run or model folder's weights (same widths and "
+        "conditions), with fresh optimizers, counters and schedules",
+    )
     p.add_argument("--resolution", type=int, help="shortcut for --set data.resolution=N")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument(

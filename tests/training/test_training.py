@@ -59,6 +59,33 @@ def test_checkpoint_is_a_loadable_model_folder_and_swaps_atomically(tiny_config,
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
 
 
+def test_init_from_starts_a_new_run_from_trained_weights(tiny_config, tiny_dataset, tmp_path):
+    trained = train(tiny_config, tiny_dataset, tmp_path / "a", kimg=0.032)
+    notes = []
+    config = apply_overrides(tiny_config, ["model.aux_heads=true"])
+    started = train(
+        config,
+        tiny_dataset,
+        tmp_path / "b",
+        kimg=0.032,
+        init_from=tmp_path / "a",
+        abort_fn=lambda: True,  # stop before the first step: the weights as loaded
+        log_fn=notes.append,
+    )
+    before, after = weights(trained), weights(started)
+    for name in WEIGHTS:
+        for key, value in before[name].items():
+            assert torch.equal(after[name][key], value), (name, key)
+    added = set(after["discriminator.safetensors"]) - set(before["discriminator.safetensors"])
+    assert added and all(k.startswith("aux_") for k in added)
+    assert any("D.aux_class.weight" in n for n in notes)
+    state = safe_open(str(started / "training_state.safetensors"), framework="pt").metadata()
+    assert json.loads(state["counters"])["step"] == 0, "counters and schedules start fresh"
+    wider = apply_overrides(tiny_config, ["model.channel_max=64"])
+    with pytest.raises(ValueError, match="shape"):
+        train(wider, tiny_dataset, tmp_path / "c", kimg=0.016, init_from=tmp_path / "a")
+
+
 def test_resume_without_a_checkpoint_is_a_clear_error(tiny_config, tiny_dataset, tmp_path):
     with pytest.raises(ValueError, match="no checkpoint"):
         train(tiny_config, tiny_dataset, tmp_path, kimg=0.016, resume=True)

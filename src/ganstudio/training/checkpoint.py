@@ -98,20 +98,48 @@ def read_model_config(folder: Path) -> tuple[Config, CondSpec, dict[str, Any]]:
     return config_from_dict(raw["config"]), CondSpec(**raw["cond"]), raw
 
 
-def load_weights(module: nn.Module, path: Path) -> None:
-    """Load safetensors weights into `module`, casting to its dtype; never unpickles."""
+def load_weights(module: nn.Module, path: Path, allow_missing: bool = False) -> list[str]:
+    """Load safetensors weights into `module`, casting to its dtype; never unpickles. With
+    `allow_missing`, parameters the file lacks (a block added for fine-tuning) keep their
+    initial values; their names are returned."""
     if not path.is_file():
         raise ValueError(f"weights file {path} is missing")
     state = load_file(str(path))
     own = module.state_dict()
     missing = set(own) - set(state)
     unexpected = set(state) - set(own)
-    if missing or unexpected:
+    if (missing and not allow_missing) or unexpected:
         raise ValueError(
             f"{path} does not match the network in config.json (missing {sorted(missing)[:3]}, "
             f"unexpected {sorted(unexpected)[:3]}); the folder was probably edited by hand"
         )
-    module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    wrong = [k for k, v in state.items() if v.shape != own[k].shape]
+    if wrong:
+        raise ValueError(
+            f"{path}: {wrong[0]} has shape {tuple(state[wrong[0]].shape)} but this network needs "
+            f"{tuple(own[wrong[0]].shape)}; the model was built for other widths or conditions"
+        )
+    module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=not allow_missing)
+    return sorted(missing)
+
+
+def load_for_finetuning(folder: Path, nets: dict[str, nn.Module]) -> list[str]:
+    """Start a new run from a trained model folder (or run folder): G_ema, G (else G_ema) and D
+    (when the folder has one; else D starts fresh). Blocks the new config adds (e.g. D's
+    auxiliary heads) start from their initial values. Returns what was not loaded."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file() and (folder / "checkpoint" / "config.json").is_file():
+        folder = folder / "checkpoint"
+    read_model_config(folder)  # format check, clear error for a non-model folder
+    ema = folder / "generator_ema.safetensors"
+    notes = load_weights(nets["G_ema"], ema, allow_missing=True)
+    raw = folder / "generator.safetensors"
+    notes += load_weights(nets["G"], raw if raw.is_file() else ema, allow_missing=True)
+    if (folder / "discriminator.safetensors").is_file():
+        notes += [f"D.{k}" for k in load_weights(nets["D"], folder / "discriminator.safetensors", True)]
+    else:
+        notes.append("D (the folder has no discriminator: it starts fresh)")
+    return notes
 
 
 def _flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], Any]:

@@ -26,7 +26,13 @@ from ganstudio.imaging import make_grid, to_pil
 from ganstudio.losses import diversity_loss, get_loss, gradient_penalty
 from ganstudio.models import build_models
 from ganstudio.provenance import save_png
-from ganstudio.training.checkpoint import find_checkpoint, load_training_state, save_checkpoint, write_json
+from ganstudio.training.checkpoint import (
+    find_checkpoint,
+    load_for_finetuning,
+    load_training_state,
+    save_checkpoint,
+    write_json,
+)
 from ganstudio.training.conditions import (
     TrainingText,
     augment_pair,
@@ -101,13 +107,15 @@ def train(
     eval_every_kimg: float = 0.0,
     command: str | None = None,
     log_fn: Callable[[str], None] | None = None,
+    init_from: str | Path | None = None,
 ) -> Path:
     """Train G and D on `dataset` until `kimg` thousand images or `minutes` of training.
 
     Writes checkpoints, samples, metrics.jsonl and TensorBoard events into `run_dir` and
     returns the final checkpoint folder (a loadable model folder). With `eval_fn` (G_ema → a
     score, lower is better) every `eval_every_kimg`, the best-scoring checkpoint is kept in
-    `run_dir/best`. Models with classes and text or sketches also get a label prior (fitted
+    `run_dir/best`. `init_from` (a model or run folder) starts a new run from trained weights
+    (fine-tuning; ignored when resuming). Models with classes and text or sketches also get a label prior (fitted
     first, `train.prior_kimg`; see conditioning/prior.py), saved in every checkpoint; `log_fn`
     hears how that goes.
     """
@@ -154,6 +162,10 @@ def train(
             {k: saved.get(k) for k in ("step", "images", "elapsed_s", "kimg", "best_score", "best_kimg")}
         )
         rng.set_state(rng_state)
+    elif init_from is not None:
+        fresh = load_for_finetuning(Path(init_from), nets)
+        if log_fn is not None:
+            log_fn(f"starting from {init_from}" + (f"; new, untrained: {', '.join(fresh)}" if fresh else ""))
     label_prior = None
     if tc.prior_kimg > 0 and wants_prior(spec):
         label_prior = load_label_prior(checkpoint, spec) if checkpoint is not None else None
