@@ -49,14 +49,15 @@ def main() -> None:
             )
             row = {"model": pipe.model_id, "guidance": guidance, **scores}
             if pipe.spec.has_text:
-                per_prompt = held_out_accuracy(pipe, classifier, 100, guidance)
+                # the generator's own text pathway: no label from the label prior
+                per_prompt = held_out_accuracy(pipe, classifier, 100, guidance, infer_label=False)
                 row["held_out_acc"] = sum(per_prompt.values()) / len(per_prompt)
             print(json.dumps(row), flush=True)
             rows.append(row)
     lines = [
         f"Label only: {args.n} images, labels drawn like the test split, against the 10k test images "
         "(reference classifier). Held-out prompts: the 20 paraphrases of the `text` section, 100 images "
-        "each, prompt only. Guidance 1 is the plain model.",
+        "each, prompt only and no label prior (`infer_label=False`). Guidance 1 is the plain model.",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; torch "
         f"{torch.__version__}; {datetime.date.today()}; command `python bench/guidance.py {shlex.join(sys.argv[1:])}`.",
         "",
