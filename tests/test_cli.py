@@ -136,3 +136,12 @@ def test_cli_trains_on_captions_and_generates_from_a_prompt_and_a_sketch(tmp_pat
     (tmp_path / "bad.png").write_text("no")
     assert main([*generate, "--sketch", str(tmp_path / "bad.png")]) == 2
     assert "could not be read" in capsys.readouterr().err
+
+
+def test_fit_prior_needs_classes_and_text_or_sketches(tmp_path, capsys, tiny_dataset):
+    from ganstudio.config import Config, apply_overrides
+    from ganstudio.training.loop import train
+
+    train(apply_overrides(Config(), TINY), tiny_dataset, tmp_path / "run", kimg=0.008)
+    assert main(["fit-prior", "--model", str(tmp_path / "run")]) == 2
+    assert "neither text nor sketches" in capsys.readouterr().err

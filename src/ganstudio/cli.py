@@ -292,12 +292,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_fit_prior(args: argparse.Namespace) -> int:
     from ganstudio.pipeline import resolve_model_dir
-    from ganstudio.training.prior import add_label_prior
+    from ganstudio.training.prior import add_label_prior, describe_prior
 
     folder, _ = resolve_model_dir(args.model)
     prior = add_label_prior(folder, args.data, args.kimg, lambda message: print(message, file=sys.stderr))
-    scores = ", ".join(f"{k.removesuffix('_acc')} head {v:.1%}" for k, v in prior.report.items())
-    print(f"wrote {folder / 'label_prior.safetensors'} (held-out accuracy: {scores or 'not measured'})")
+    print(f"wrote {folder / 'label_prior.safetensors'}: {describe_prior(prior.report)}")
     return 0
 
 

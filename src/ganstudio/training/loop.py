@@ -172,10 +172,7 @@ def train(
         if label_prior is None:
             label_prior = fit_label_prior(dataset, spec, text, sketches, tc.prior_kimg, tc.seed, log_fn)
         if log_fn is not None:
-            log_fn(
-                "label prior (class from prompt or sketch), held-out accuracy: "
-                + ", ".join(f"{k.removesuffix('_acc')} {v:.1%}" for k, v in label_prior.report.items())
-            )
+            log_fn(f"label prior: {describe_prior(label_prior.report)}")
     write_json(run_dir / "resolved_config.json", config.to_dict())
 
     images = dataset.images.to(dev)  # (N, C, H, W) uint8, decoded once

@@ -123,7 +123,8 @@ def describe_prior(report: dict[str, float] | None) -> str:
     if report is None:
         return "none"
     heads = ", ".join(f"{k.removesuffix('_acc')} head {v:.1%}" for k, v in report.items())
-    return f"class read from a prompt or sketch when no label is given (held-out accuracy: {heads})"
+    measured = f"held-out accuracy: {heads}" if heads else "too few labelled images to hold some out"
+    return f"class read from a prompt or sketch when no label is given ({measured})"
 
 
 def save_label_prior(prior: LabelPrior, folder: Path, dtype: torch.dtype = torch.float32) -> Path:
