@@ -23,6 +23,11 @@ from ganstudio.conditioning.cond import Cond, CondSpec
 PRIOR_FILE = "label_prior.safetensors"
 
 
+def wants_prior(spec: CondSpec) -> bool:
+    """Whether a model can have a label prior: it has classes, and text or sketches to read them from."""
+    return spec.num_classes > 0 and (spec.has_text or spec.has_sketch)
+
+
 class SketchClassifier(nn.Module):
     """A small CNN: sketch (B, 1, R, R) in [0, 1] → class logits (B, K). Sketches are read at
     `size` px whatever R (an outline's class shows at 16 px, and it is 4× cheaper than 32)."""
@@ -63,7 +68,7 @@ class LabelPrior(nn.Module):
 
     def __init__(self, spec: CondSpec) -> None:
         super().__init__()
-        if not spec.num_classes or not (spec.has_text or spec.has_sketch):
+        if not wants_prior(spec):
             raise ValueError("a label prior needs a model with classes and text or sketches")
         self.spec = spec
         self.text = nn.Linear(spec.text_dim, spec.num_classes) if spec.has_text else None

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ganstudio.conditioning import CondSpec
-from ganstudio.conditioning.prior import PRIOR_FILE, LabelPrior
+from ganstudio.conditioning.prior import LabelPrior
 from ganstudio.config import Config, config_from_dict
 
 FORMAT = "ganstudio-model"
@@ -128,8 +128,8 @@ def load_for_finetuning(folder: Path, nets: dict[str, nn.Module]) -> list[str]:
     (when the folder has one; else D starts fresh). Blocks the new config adds (e.g. D's
     auxiliary heads) start from their initial values. Returns what was not loaded."""
     folder = Path(folder)
-    if not (folder / "config.json").is_file() and (folder / "checkpoint" / "config.json").is_file():
-        folder = folder / "checkpoint"
+    if not (folder / "config.json").is_file():
+        folder = find_checkpoint(folder) or folder  # a run folder: its latest checkpoint
     read_model_config(folder)  # format check, clear error for a non-model folder
     ema = folder / "generator_ema.safetensors"
     notes = load_weights(nets["G_ema"], ema, allow_missing=True)
@@ -254,11 +254,11 @@ def export_model(source: Path, target: Path, dtype: torch.dtype = torch.float16)
         str(tmp / "generator_ema.safetensors"),
         metadata={"format": FORMAT},
     )
-    if (source / PRIOR_FILE).is_file():
-        prior = load_file(str(source / PRIOR_FILE))
-        with safe_open(str(source / PRIOR_FILE), framework="pt") as f:
-            metadata = f.metadata()
-        save_file({k: v.to(dtype) for k, v in prior.items()}, str(tmp / PRIOR_FILE), metadata=metadata)
+    from ganstudio.training.prior import load_label_prior, save_label_prior
+
+    prior = load_label_prior(source, spec)
+    if prior is not None:
+        save_label_prior(prior, tmp, dtype)
     for name in ("dataset.json", "model_card.md"):
         shutil.copyfile(source / name, tmp / name)
     if target.exists():

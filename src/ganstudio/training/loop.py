@@ -115,9 +115,9 @@ def train(
     returns the final checkpoint folder (a loadable model folder). With `eval_fn` (G_ema → a
     score, lower is better) every `eval_every_kimg`, the best-scoring checkpoint is kept in
     `run_dir/best`. `init_from` (a model or run folder) starts a new run from trained weights
-    (fine-tuning; ignored when resuming). Models with classes and text or sketches also get a label prior (fitted
-    first, `train.prior_kimg`; see conditioning/prior.py), saved in every checkpoint; `log_fn`
-    hears how that goes.
+    (fine-tuning; ignored when resuming). Models with classes and text or sketches also get a
+    label prior (fitted first, `train.prior_kimg`; see conditioning/prior.py), saved in every
+    checkpoint; `log_fn` hears how that goes.
     """
     if (kimg is None) == (minutes is None):
         raise ValueError("give exactly one of kimg or minutes for the training length")

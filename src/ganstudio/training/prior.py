@@ -15,20 +15,17 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch.nn import functional as F
 
 from ganstudio.conditioning import CondSpec
-from ganstudio.conditioning.prior import PRIOR_FILE, LabelPrior
+from ganstudio.conditioning.prior import PRIOR_FILE, LabelPrior, wants_prior
 from ganstudio.conditioning.sketch import roughen
 from ganstudio.data.packed import PackedDataset
+from ganstudio.training.checkpoint import load_weights, read_model_config
 from ganstudio.training.conditions import TrainingText
 
 BATCH = 256
-
-
-def wants_prior(spec: CondSpec) -> bool:
-    return spec.num_classes > 0 and (spec.has_text or spec.has_sketch)
 
 
 def fit_label_prior(
@@ -145,13 +142,7 @@ def load_label_prior(folder: Path, spec: CondSpec) -> LabelPrior | None:
     if not path.is_file() or not wants_prior(spec):
         return None
     prior = LabelPrior(spec)
-    state = {k: v.float() for k, v in load_file(str(path)).items()}
-    missing, unexpected = prior.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(
-            f"{path} does not match this model (missing {missing}, unexpected {unexpected}); "
-            "refit it with `ganstudio fit-prior --model FOLDER`"
-        )
+    load_weights(prior, path)
     with safe_open(str(path), framework="pt") as f:
         prior.report = json.loads((f.metadata() or {}).get("report", "{}"))
     return prior.eval().requires_grad_(False)
@@ -167,7 +158,6 @@ def add_label_prior(
     the source its dataset.json names, checked by fingerprint) and write it into the folder."""
     from ganstudio.data import load_dataset
     from ganstudio.data.sketches import dataset_sketches
-    from ganstudio.training.checkpoint import read_model_config
 
     folder = Path(folder)
     config, spec, _ = read_model_config(folder)
