@@ -1,4 +1,4 @@
-"""`ganstudio prepare|train|generate|models`: a thin face over the library."""
+"""`ganstudio prepare|train|generate|evaluate|export|fit-prior|models`: a thin face over the library."""
 
 from __future__ import annotations
 
@@ -6,67 +6,11 @@ import argparse
 import shlex
 import signal
 import sys
-import time
 from pathlib import Path
 
 from ganstudio.config import Config, apply_overrides, available_presets, load_preset
+from ganstudio.console import ProgressPrinter, data_progress, say
 from ganstudio.registry import DATASETS, METRICS, MODELS
-
-
-def _bar(fraction: float, width: int = 24) -> str:
-    filled = int(round(fraction * width))
-    return "█" * filled + "·" * (width - filled)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(seconds)
-    return (
-        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-        if seconds >= 3600
-        else f"{seconds // 60}:{seconds % 60:02d}"
-    )
-
-
-class ProgressPrinter:
-    """One redrawn line on a terminal; a line every few seconds in logs."""
-
-    def __init__(self, every_s: float = 10.0) -> None:
-        self.tty = sys.stderr.isatty()
-        self.every_s, self.last = every_s, 0.0
-
-    def __call__(self, p) -> None:
-        now = time.monotonic()
-        if not self.tty and now - self.last < self.every_s and p.fraction < 1.0:
-            return
-        self.last = now
-        total = f"/{p.total_kimg:g}" if p.total_kimg else ""
-        losses = " ".join(f"{k} {v:.3f}" for k, v in p.losses.items() if k.startswith("loss"))
-        line = (
-            f"{_bar(p.fraction)} {p.fraction:4.0%} | {p.kimg:.1f}{total} kimg | {p.img_per_s:.0f} img/s | "
-            f"{losses} | elapsed {_duration(p.elapsed_s)} ETA {_duration(p.eta_s)}"
-        )
-        print(
-            ("\r" + line + "\033[K") if self.tty else line,
-            end="" if self.tty else "\n",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    def done(self) -> None:
-        if self.tty:
-            print(file=sys.stderr)
-
-
-def _data_progress(done: int, total: int) -> None:
-    if done == total or done % 500 == 0:
-        print(
-            f"\rdecoding images {done}/{total}",
-            end="\n" if done == total else "",
-            file=sys.stderr,
-            flush=True,
-        )
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -93,7 +37,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             f"data.channels={args.channels}",
         ],
     )
-    dataset = prepare(args.source, config.data, _data_progress)
+    dataset = prepare(args.source, config.data, data_progress)
     path = dataset.save(args.out)
     for item in dataset.skipped:
         print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)
@@ -126,7 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ganstudio.data import load_dataset
     from ganstudio.training.loop import TrainingDiverged, train
 
-    dataset = load_dataset(args.data, config.data, _data_progress)
+    dataset = load_dataset(args.data, config.data, data_progress)
     print(
         f"data: {dataset.source} — {len(dataset)} images, {dataset.resolution} px, "
         f"{dataset.num_classes} classes, attributes {', '.join(dataset.attribute_names)}",
@@ -182,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             eval_fn=scorer,
             eval_every_kimg=args.eval_every or 0.0,
             command="ganstudio " + shlex.join(sys.argv[1:]) if sys.argv[0].endswith("ganstudio") else None,
-            log_fn=lambda message: print(message, file=sys.stderr),
+            log_fn=say,
             init_from=args.init_from,
         )
     except TrainingDiverged as error:
@@ -295,7 +239,7 @@ def cmd_fit_prior(args: argparse.Namespace) -> int:
     from ganstudio.training.prior import add_label_prior, describe_prior
 
     folder, _ = resolve_model_dir(args.model)
-    prior = add_label_prior(folder, args.data, args.kimg, lambda message: print(message, file=sys.stderr))
+    prior = add_label_prior(folder, args.data, args.kimg, say)
     print(f"wrote {folder / 'label_prior.safetensors'}: {describe_prior(prior.report)}")
     return 0
 
