@@ -65,6 +65,9 @@ class ModelConfig:
     expansion: int = 1  # inverted-bottleneck width factor inside a residual block
     group_size: int = 0  # channels per group in the 3x3 conv; 0 = dense (fastest on CPU, see BENCHMARKS.md)
     upsample: str = "nearest"  # "nearest" or "bilinear"
+    # kernel of G's last conv (features → pixels) and D's first (pixels → features): 1 as in
+    # R3GAN, or 3 so both see neighbouring pixels at full resolution
+    rgb_kernel: int = 1
     # w also scales every G stage per channel (FiLM), not only shifts it
     modulate: bool = False
     # minibatch standard deviation feature at D's 4x4 stage (group size; 0 = off): D sees how

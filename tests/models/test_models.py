@@ -108,3 +108,18 @@ def test_auxiliary_heads_score_only_the_conditions_present():
     cond.label_mask[:] = False
     loss = D.aux_loss(features, cond)
     assert 0 <= loss.item() <= 2  # 1 - cosine similarity
+
+
+def test_pixel_convs_are_3x3_in_the_preset_and_1x1_for_configs_written_before_the_option():
+    """cpu-32 gives G's last and D's first conv a 3x3 kernel; a config.json without the key
+    (every model trained before it existed, the bundled emoji model among them) rebuilds 1x1."""
+    from ganstudio.config import config_from_dict, load_preset
+
+    preset = load_preset("cpu-32")
+    old = preset.to_dict()
+    del old["model"]["rgb_kernel"]
+    for config, kernel in ((preset, 3), (config_from_dict(old), 1)):
+        model = ModelConfig(**{**SMALL.__dict__, "rgb_kernel": config.model.rgb_kernel})
+        G, D = build_models(model, 16, 1, CondSpec())
+        assert G.to_image.weight.shape[-2:] == D.from_image.weight.shape[-2:] == (kernel, kernel)
+        assert G(torch.randn(2, 16)).shape == (2, 1, 16, 16)

@@ -60,7 +60,7 @@ class Generator(nn.Module):
             )
             if r < resolution:
                 self.transitions.append(Resample(widths[r], widths[2 * r], "up", config.upsample))
-        self.to_image = conv(widths[resolution], channels, 1)
+        self.to_image = conv(widths[resolution], channels, config.rgb_kernel)
         self.sketch = SketchEncoder(widths) if spec.has_sketch else None
 
     def map(self, z: torch.Tensor, cond: Cond | None) -> torch.Tensor:
@@ -105,7 +105,7 @@ class Discriminator(nn.Module):
         num_blocks = len(widths) * config.blocks_per_stage
         resolutions = sorted(widths, reverse=True)
         self.spec = spec
-        self.from_image = conv(channels + (2 if spec.has_sketch else 0), widths[resolution], 1)
+        self.from_image = conv(channels + (2 if spec.has_sketch else 0), widths[resolution], config.rgb_kernel)
         self.stages = nn.ModuleList()
         self.transitions = nn.ModuleList()
         for r in resolutions:
