@@ -6,6 +6,9 @@
     # the same command again with --resume --kimg 360 in place of --kimg 232
     python scripts/build_bundled_model.py runs/fashion-div --name fashion-mnist
 
+(Both bundled models predate the preset's 3x3 pixel convs: add --set model.rgb_kernel=1 to
+their training commands to reproduce them.)
+
     ganstudio train --data emoji --preset cpu-32 --minutes 21 --out runs/emoji-div
     python scripts/build_bundled_model.py runs/emoji-div --name emoji
 
