@@ -7,8 +7,8 @@ a drawing), generated from the sketch alone: class accuracy by the reference cla
 against the test images, edge alignment (F-score of the output's outline against the sketch
 with 1 px tolerance) compared with the same model given the label but no sketch, and diversity
 (mean per-pixel standard deviation over 4 seeds of the same sketch); class accuracy also on the
-same outlines before roughening. (2) The hand-drawn-style
-sketches in docs/sketches/: class accuracy over 8 seeds each, and a grid in docs/.
+same outlines before roughening. (2) The hand-drawn-style sketches in docs/sketches/: class
+accuracy over 8 seeds each, and a grid in docs/.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ganstudio.conditioning import Cond, CondSpec
-from ganstudio.config import ModelConfig
+from ganstudio.config import ModelConfig, config_from_dict, load_preset
 from ganstudio.models import build_models
 
 SMALL = ModelConfig(z_dim=16, cond_dim=16, w_dim=32, channel_base=256, channel_max=32)
@@ -113,8 +113,6 @@ def test_auxiliary_heads_score_only_the_conditions_present():
 def test_pixel_convs_are_3x3_in_the_preset_and_1x1_for_configs_written_before_the_option():
     """cpu-32 gives G's last and D's first conv a 3x3 kernel; a config.json without the key
     (every model trained before it existed, the bundled emoji model among them) rebuilds 1x1."""
-    from ganstudio.config import config_from_dict, load_preset
-
     preset = load_preset("cpu-32")
     old = preset.to_dict()
     del old["model"]["rgb_kernel"]
