@@ -105,9 +105,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         from ganstudio.metrics import QuickScorer
 
         real = args.data + ":test" if args.data in DATASETS and ":" not in args.data else args.data
-        scorer = QuickScorer(real, dataset.resolution, dataset.channels)
+        try:
+            scorer = QuickScorer(real, dataset.resolution, dataset.channels, select=args.select)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         print(
-            f"evaluating {scorer.name} every {args.eval_every:g} kimg; the best checkpoint goes to "
+            f"evaluating every {args.eval_every:g} kimg; the best {scorer.name} goes to "
             f"{Path(args.out) / 'best'}",
             file=sys.stderr,
         )
@@ -319,7 +323,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--eval-every",
         type=float,
         metavar="KIMG",
-        help="score G_ema every KIMG (FD with the reference classifier, else SWD); keep the best in OUT/best",
+        help="score G_ema every KIMG (FD and class accuracy with the reference classifier, else SWD; "
+        "logged in metrics.jsonl); keep the best in OUT/best",
+    )
+    p.add_argument(
+        "--select",
+        choices=("fd", "class_acc"),
+        default="fd",
+        help="with --eval-every: which score picks OUT/best (default fd; SWD where there is no classifier)",
     )
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.set_defaults(func=cmd_train)

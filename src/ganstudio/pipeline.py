@@ -113,6 +113,20 @@ class GenerationResult:
         return save_png(self.grid(scale), path, record)
 
 
+def guided_map(G: torch.nn.Module, z: torch.Tensor, cond: Cond, guidance: float = DEFAULT_GUIDANCE) -> torch.Tensor:
+    """w (B, w_dim) for latents z and conditions. `guidance` > 1 pushes w further along the
+    direction the conditions move it: w_free + guidance * (w - w_free), where w_free is the same z
+    with the label, attributes and prompt left out (the model learnt that case from condition
+    dropout). 1 = the plain model; the sketch enters synthesis and is not scaled."""
+    w = G.map(z, cond)
+    steering = cond.label_mask | cond.attribute_mask.any(dim=1) | cond.text_mask
+    if guidance != 1.0 and bool(steering.any()):
+        free = Cond.for_spec(G.spec, len(cond), z.device)
+        free.sketch, free.sketch_mask = cond.sketch, cond.sketch_mask
+        w = torch.lerp(G.map(z, free), w, guidance)
+    return w
+
+
 class GenerationPipeline:
     """A trained generator plus everything needed to turn user conditions into images."""
 
@@ -250,17 +264,8 @@ class GenerationPipeline:
         return cond if self.label_prior is None else self.label_prior.infer_labels(cond)
 
     def map(self, z: torch.Tensor, cond: Cond, guidance: float = DEFAULT_GUIDANCE) -> torch.Tensor:
-        """w (B, w_dim) for latents z and conditions. `guidance` > 1 pushes w further along the
-        direction the conditions move it: w_free + guidance * (w - w_free), where w_free is the
-        same z with the label, attributes and prompt left out (the model learnt that case from
-        condition dropout). 1 = the plain model; the sketch enters synthesis and is not scaled."""
-        w = self.G.map(z, cond)
-        steering = cond.label_mask | cond.attribute_mask.any(dim=1) | cond.text_mask
-        if guidance != 1.0 and bool(steering.any()):
-            free = Cond.for_spec(self.spec, len(cond), z.device)
-            free.sketch, free.sketch_mask = cond.sketch, cond.sketch_mask
-            w = torch.lerp(self.G.map(z, free), w, guidance)
-        return w
+        """w (B, w_dim) for latents z and conditions, with condition guidance (`guided_map`)."""
+        return guided_map(self.G, z, cond, guidance)
 
     def _w_mean(self, cond: Cond, guidance: float = DEFAULT_GUIDANCE) -> torch.Tensor:
         """Mean w of each image's own conditions (B, w_dim): the centre truncation pulls towards."""

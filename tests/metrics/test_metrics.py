@@ -132,7 +132,10 @@ def test_quick_scorer_and_attribute_control_on_a_user_folder(tiny_config, tmp_pa
     train(tiny_config, load_dataset(str(tmp_path), tiny_config.data), tmp_path / "run", kimg=0.016)
     scorer = QuickScorer(str(tmp_path), 16, 1, n=16)
     assert scorer.name == "swd"  # no reference classifier for a user folder
-    assert scorer(GenerationPipeline.from_pretrained(tmp_path / "run").G) > 0
+    result = scorer(GenerationPipeline.from_pretrained(tmp_path / "run").G)
+    assert result["score"] == result["swd"] > 0
+    with pytest.raises(ValueError, match="class accuracy needs"):
+        QuickScorer(str(tmp_path), 16, 1, n=16, select="class_acc")
     report = attribute_control(tmp_path / "run", n=8)
     assert set(report) == {"brightness", "coverage"}
     low, mid, high = report["brightness"]["targets"]

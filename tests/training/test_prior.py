@@ -3,6 +3,7 @@ for, and the pipeline passes that class to the generator when the user gives non
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from ganstudio import GenerationPipeline
 from ganstudio.conditioning import Cond, CondSpec
@@ -93,3 +94,17 @@ def test_fit_prior_adds_one_to_an_older_model_and_checks_the_data(text_run, tmp_
     right = captioned_shapes(64, labels=True).save(tmp_path / "data.gsd")
     add_label_prior(folder, str(right), kimg=1)
     assert GenerationPipeline.from_pretrained(folder).label_prior is not None
+
+
+
+def test_a_fine_tune_on_the_same_data_keeps_the_prior_and_refits_on_other_data(text_run, tmp_path):
+    from ganstudio.training.prior import PRIOR_FILE
+
+    config = apply_overrides(Config(), TINY + ["model.text_encoder=builtin", "train.prior_kimg=2"])
+    source = load_file(str(text_run / "checkpoint" / PRIOR_FILE))
+    train(config, captioned_shapes(64, labels=True), tmp_path / "same", kimg=0.008, init_from=text_run)
+    same = load_file(str(tmp_path / "same" / "checkpoint" / PRIOR_FILE))
+    assert same.keys() == source.keys() and all(torch.equal(v, source[k]) for k, v in same.items())
+    train(config, captioned_shapes(48, labels=True), tmp_path / "other", kimg=0.008, init_from=text_run)
+    other = load_file(str(tmp_path / "other" / "checkpoint" / PRIOR_FILE))
+    assert any(not torch.equal(v, source[k]) for k, v in other.items())  # fitted on the new data

@@ -126,7 +126,7 @@ def test_short_training_moves_samples_towards_the_data(tiny_config, tiny_dataset
 
 
 def test_eval_every_keeps_the_best_checkpoint(tiny_config, tiny_dataset, tmp_path):
-    scores = iter([3.0, 1.0, 2.0, 5.0])
+    scores = iter([3.0, {"score": 1.0, "class_acc": 0.5}, 2.0, 5.0])  # a float, or a dict of measures
     seen = []
 
     def score(G):
@@ -138,6 +138,9 @@ def test_eval_every_keeps_the_best_checkpoint(tiny_config, tiny_dataset, tmp_pat
     with safe_open(str(tmp_path / "best" / "training_state.safetensors"), framework="pt") as f:
         counters = json.loads(f.metadata()["counters"])
     assert counters["best_score"] == 1.0 and counters["best_kimg"] == 0.016
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["eval_score"] for r in rows if "eval_score" in r] == [3.0, 1.0, 2.0, 5.0]
+    assert [r.get("eval_class_acc") for r in rows if "eval_score" in r] == [None, 0.5, None, None]
 
 
 def test_text_conditioned_training_and_prompts_end_to_end(tiny_config, tmp_path):

@@ -213,13 +213,22 @@ def evaluate(
 
 
 class QuickScorer:
-    """A cheap score of G_ema during training (lower is better): FD on the reference classifier's
-    features where the dataset has one, else SWD; n images with labels drawn like the real ones."""
+    """A cheap score of G_ema during training (lower is better), for keeping the best checkpoint:
+    n images with labels drawn like the real ones, at the pipeline's default guidance (what
+    `generate` gives). Measures FD on the reference classifier's features and class accuracy where
+    the dataset has a classifier, else SWD. `select` names the measure that decides: "fd" (or
+    "swd"), or "class_acc" (scored as 1 − accuracy). Each call returns {"score", measures…}."""
 
-    def __init__(self, data: str, resolution: int, channels: int, n: int = 2000, seed: int = 0) -> None:
+    SELECT = ("fd", "class_acc")
+
+    def __init__(
+        self, data: str, resolution: int, channels: int, n: int = 2000, seed: int = 0, select: str = "fd"
+    ) -> None:
         from ganstudio.config import DataConfig
         from ganstudio.data import load_dataset
 
+        if select not in self.SELECT:
+            raise ValueError(f"unknown selection measure {select!r}; choose one of {', '.join(self.SELECT)}")
         real_set = load_dataset(data, DataConfig(resolution=resolution, channels=str(channels)))
         self.real = real_set.images.float() / 127.5 - 1
         g = torch.Generator().manual_seed(seed)
@@ -227,27 +236,41 @@ class QuickScorer:
         self.seed, self.n = seed, n
         name = extractor_for(real_set.source)
         self.extractor = load_reference_classifier(name) if name else None
-        self.name = "fd" if self.extractor is not None else "swd"
+        if select == "class_acc" and (self.extractor is None or not bool((self.labels >= 0).any())):
+            raise ValueError(
+                f"selecting by class accuracy needs a dataset with classes and a reference classifier; "
+                f"{data} has none: use FD/SWD (the default)"
+            )
+        self.select = select
+        self.name = ("fd" if select == "fd" else select) if self.extractor is not None else "swd"
         self.real_features = features(self.extractor, self.real)[0] if self.extractor is not None else None
 
     @torch.no_grad()
-    def __call__(self, G: torch.nn.Module) -> float:
+    def __call__(self, G: torch.nn.Module) -> dict[str, float]:
         from ganstudio.conditioning import Cond
+        from ganstudio.pipeline import guided_map
 
         device = next(G.parameters()).device
         z = torch.randn(self.n, G.z_dim, generator=torch.Generator().manual_seed(self.seed)).to(device)
         cond = Cond.for_spec(G.spec, self.n, device)
         if G.spec.num_classes:
             cond.labels, cond.label_mask = self.labels.clamp_min(0).to(device), (self.labels >= 0).to(device)
-        fake = torch.cat(
-            [
-                G(z[i : i + 500], cond.select(slice(i, i + 500))).clamp(-1, 1).float().cpu()
-                for i in range(0, self.n, 500)
-            ]
-        )
+        fake = []
+        for i in range(0, self.n, 500):
+            part = cond.select(slice(i, i + 500))
+            w = guided_map(G, z[i : i + 500], part)
+            fake.append(G.synthesize(w, part).clamp(-1, 1).float().cpu())
+        fake = torch.cat(fake)
         if self.extractor is None:
-            return sliced_wasserstein(self.real, fake)
-        return frechet_distance(self.real_features, features(self.extractor, fake)[0])
+            swd = sliced_wasserstein(self.real, fake)
+            return {"score": swd, "swd": swd}
+        feats, logits = features(self.extractor, fake)
+        out = {"fd": frechet_distance(self.real_features, feats)}
+        given = self.labels >= 0
+        if bool(given.any()):
+            out["class_acc"] = (logits.argmax(1)[given] == self.labels[given]).float().mean().item()
+        out["score"] = out["fd"] if self.select == "fd" else 1.0 - out["class_acc"]
+        return out
 
 
 @torch.no_grad()

@@ -9,10 +9,11 @@ thread count).
 from __future__ import annotations
 
 import copy
+import json
 import math
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def train(
     device: str = "auto",
     progress_fn: Callable[[Progress], None] | None = None,
     abort_fn: Callable[[], bool] | None = None,
-    eval_fn: Callable[[torch.nn.Module], float] | None = None,
+    eval_fn: Callable[[torch.nn.Module], float | Mapping[str, float]] | None = None,
     eval_every_kimg: float = 0.0,
     command: str | None = None,
     log_fn: Callable[[str], None] | None = None,
@@ -113,8 +114,8 @@ def train(
 
     Writes checkpoints, samples, metrics.jsonl and TensorBoard events into `run_dir` and
     returns the final checkpoint folder (a loadable model folder). With `eval_fn` (G_ema → a
-    score, lower is better) every `eval_every_kimg`, the best-scoring checkpoint is kept in
-    `run_dir/best`. `init_from` (a model or run folder) starts a new run from trained weights
+    score, lower is better, or a dict with "score" and other measures to log) every
+    `eval_every_kimg`, the best-scoring checkpoint is kept in `run_dir/best`. `init_from` (a model or run folder) starts a new run from trained weights
     (fine-tuning; ignored when resuming). Models with classes and text or sketches also get a
     label prior (fitted first, `train.prior_kimg`; see conditioning/prior.py), saved in every
     checkpoint; `log_fn` hears how that goes.
@@ -168,7 +169,8 @@ def train(
             log_fn(f"starting from {init_from}" + (f"; new, untrained: {', '.join(fresh)}" if fresh else ""))
     label_prior = None
     if tc.prior_kimg > 0 and wants_prior(spec):
-        label_prior = load_label_prior(checkpoint, spec) if checkpoint is not None else None
+        source = checkpoint if checkpoint is not None else _same_data_source(init_from, dataset_info)
+        label_prior = load_label_prior(source, spec) if source is not None else None
         if label_prior is None:
             label_prior = fit_label_prior(dataset, spec, text, sketches, tc.prior_kimg, tc.seed, log_fn)
         if log_fn is not None:
@@ -386,8 +388,13 @@ def train(
             write_samples()
             next_sample += tc.sample_every_kimg * 1000
         if counters["images"] >= next_eval:
-            score = eval_fn(G_ema)
-            logger.log(counters["step"], {"kimg": counters["kimg"], "eval_score": score})
+            result = eval_fn(G_ema)
+            measures = dict(result) if isinstance(result, Mapping) else {"score": result}
+            score = float(measures.pop("score"))
+            logger.log(
+                counters["step"],
+                {"kimg": counters["kimg"], "eval_score": score, **{f"eval_{k}": v for k, v in measures.items()}},
+            )
             if counters["best_score"] is None or score < counters["best_score"]:
                 counters["best_score"], counters["best_kimg"] = score, counters["kimg"]
                 save("best")
@@ -398,6 +405,21 @@ def train(
 
     write_samples()
     return save()
+
+
+def _same_data_source(init_from: str | Path | None, dataset_info: dict) -> Path | None:
+    """The model folder a fine-tune starts from, when it was trained on the same data (same
+    fingerprint): its label prior then fits as is and is not fitted again."""
+    if init_from is None:
+        return None
+    folder = Path(init_from)
+    if not (folder / "config.json").is_file():
+        folder = find_checkpoint(folder) or folder
+    try:
+        source = json.loads((folder / "dataset.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return folder if source.get("fingerprint") == dataset_info.get("fingerprint") else None
 
 
 def _next_multiple(value: float, every: float) -> float:
