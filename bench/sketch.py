@@ -143,7 +143,10 @@ def main() -> None:
         "edge_f_prior": edge_fscore(clean, with_prior).mean().item(),
         "diversity_prior": ((seeds_prior + 1) / 2).std(0).mean().item(),
         "clean_class_acc_prior": (unrough_logits["prior"].argmax(1) == labels).float().mean().item(),
-        "clean_class_acc_sketch_only": (unrough_logits["sketch_only"].argmax(1) == labels).float().mean().item(),
+        "clean_class_acc_sketch_only": (unrough_logits["sketch_only"].argmax(1) == labels)
+        .float()
+        .mean()
+        .item(),
         "clean_prior_label_acc": (
             (unrough_inferred.labels == labels).float().mean().item() if pipe.label_prior else None
         ),

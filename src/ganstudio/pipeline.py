@@ -113,7 +113,9 @@ class GenerationResult:
         return save_png(self.grid(scale), path, record)
 
 
-def guided_map(G: torch.nn.Module, z: torch.Tensor, cond: Cond, guidance: float = DEFAULT_GUIDANCE) -> torch.Tensor:
+def guided_map(
+    G: torch.nn.Module, z: torch.Tensor, cond: Cond, guidance: float = DEFAULT_GUIDANCE
+) -> torch.Tensor:
     """w (B, w_dim) for latents z and conditions. `guidance` > 1 pushes w further along the
     direction the conditions move it: w_free + guidance * (w - w_free), where w_free is the same z
     with the label, attributes and prompt left out (the model learnt that case from condition

@@ -96,7 +96,6 @@ def test_fit_prior_adds_one_to_an_older_model_and_checks_the_data(text_run, tmp_
     assert GenerationPipeline.from_pretrained(folder).label_prior is not None
 
 
-
 def test_a_fine_tune_on_the_same_data_keeps_the_prior_and_refits_on_other_data(text_run, tmp_path):
     from ganstudio.training.prior import PRIOR_FILE
 

@@ -105,7 +105,9 @@ class Discriminator(nn.Module):
         num_blocks = len(widths) * config.blocks_per_stage
         resolutions = sorted(widths, reverse=True)
         self.spec = spec
-        self.from_image = conv(channels + (2 if spec.has_sketch else 0), widths[resolution], config.rgb_kernel)
+        self.from_image = conv(
+            channels + (2 if spec.has_sketch else 0), widths[resolution], config.rgb_kernel
+        )
         self.stages = nn.ModuleList()
         self.transitions = nn.ModuleList()
         for r in resolutions:

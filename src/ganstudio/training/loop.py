@@ -393,7 +393,11 @@ def train(
             score = float(measures.pop("score"))
             logger.log(
                 counters["step"],
-                {"kimg": counters["kimg"], "eval_score": score, **{f"eval_{k}": v for k, v in measures.items()}},
+                {
+                    "kimg": counters["kimg"],
+                    "eval_score": score,
+                    **{f"eval_{k}": v for k, v in measures.items()},
+                },
             )
             if counters["best_score"] is None or score < counters["best_score"]:
                 counters["best_score"], counters["best_kimg"] = score, counters["kimg"]
