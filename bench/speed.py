@@ -137,7 +137,7 @@ def main() -> None:
     peak32, peak16 = matmul_peak(torch.float32), matmul_peak(torch.bfloat16, size=256, seconds=1.0)
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; "
-        f"torch {torch.__version__}; {datetime.date.today()}; command `python bench/speed.py`.",
+        f"torch {torch.__version__}; {datetime.date.today()}; command `python bench/speed.py{' --quick' if args.quick else ''}`.",
         "",
         f"Matmul peak measured in this run: fp32 {peak32 / 1e9:.0f} GFLOP/s, bf16 {peak16 / 1e9:.1f} GFLOP/s.",
         "",

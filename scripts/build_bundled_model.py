@@ -1,13 +1,18 @@
 """Build a bundled model (fashion-mnist or emoji) from a finished training run, reproducibly.
 
-    ganstudio train --data fashion-mnist --preset cpu-32 --sketch --kimg 232 --out runs/fashion-div \\
-        --set train.cond_drop=0.5 --set train.text_drop=0.3 --set train.sketch_drop=0.5 \\
-        --set train.diversity=1.0 --set train.diversity_cap=0.3
-    # the same command again with --resume --kimg 360 in place of --kimg 232
-    python scripts/build_bundled_model.py runs/fashion-div --name fashion-mnist
+    ganstudio train --data fashion-mnist --preset cpu-32 --sketch --kimg 360 --out runs/fashion-rgb3 \\
+        --set model.rgb_kernel=3 --set train.cond_drop=0.5 --set train.text_drop=0.3 \\
+        --set train.sketch_drop=0.5 --set train.prior_kimg=300
+    ganstudio train --data fashion-mnist --preset cpu-32 --sketch --init-from runs/fashion-rgb3 \\
+        --kimg 150 --out runs/fashion-ft --eval-every 10 --select class_acc --set model.rgb_kernel=3 \\
+        --set train.cond_drop=0.15 --set train.text_drop=0.4 --set train.sketch_drop=0.5 \\
+        --set train.lr_g.start=1e-4 --set train.lr_d.start=1e-4 --set train.lr_g.end=3e-5 \\
+        --set train.lr_d.end=3e-5 --set train.gamma.start=0.1 --set train.ema_rampup=1000
+    python scripts/build_bundled_model.py runs/fashion-ft/checkpoint --name fashion-mnist
 
-(Both bundled models predate the preset's 3x3 pixel convs: add --set model.rgb_kernel=1 to
-their training commands to reproduce them.)
+(The fashion-mnist model is the fine-tune's final checkpoint, not runs/fashion-ft/best, which a
+run folder resolves to. The emoji model predates the pixel-conv option and uses 1x1, the preset's
+value.)
 
     ganstudio train --data emoji --preset cpu-32 --minutes 21 --out runs/emoji-div
     python scripts/build_bundled_model.py runs/emoji-div --name emoji

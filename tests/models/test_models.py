@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ganstudio.conditioning import Cond, CondSpec
-from ganstudio.config import ModelConfig, config_from_dict, load_preset
+from ganstudio.config import ModelConfig, apply_overrides, config_from_dict, load_preset
 from ganstudio.models import build_models
 
 SMALL = ModelConfig(z_dim=16, cond_dim=16, w_dim=32, channel_base=256, channel_max=32)
@@ -110,10 +110,10 @@ def test_auxiliary_heads_score_only_the_conditions_present():
     assert 0 <= loss.item() <= 2  # 1 - cosine similarity
 
 
-def test_pixel_convs_are_3x3_in_the_preset_and_1x1_for_configs_written_before_the_option():
-    """cpu-32 gives G's last and D's first conv a 3x3 kernel; a config.json without the key
-    (every model trained before it existed, the bundled emoji model among them) rebuilds 1x1."""
-    preset = load_preset("cpu-32")
+def test_pixel_convs_follow_the_option_and_configs_written_before_it_rebuild_1x1():
+    """model.rgb_kernel=3 gives G's last and D's first conv a 3x3 kernel; a config.json without
+    the key (every model trained before the option existed) rebuilds 1x1."""
+    preset = apply_overrides(load_preset("cpu-32"), ["model.rgb_kernel=3"])
     old = preset.to_dict()
     del old["model"]["rgb_kernel"]
     for config, kernel in ((preset, 3), (config_from_dict(old), 1)):
