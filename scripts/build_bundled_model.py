@@ -10,12 +10,15 @@
         --set train.lr_d.end=3e-5 --set train.gamma.start=0.1 --set train.ema_rampup=1000
     python scripts/build_bundled_model.py runs/fashion-ft/checkpoint --name fashion-mnist
 
-(The fashion-mnist model is the fine-tune's final checkpoint, not runs/fashion-ft/best, which a
-run folder resolves to. The emoji model predates the pixel-conv option and uses 1x1, the preset's
-value.)
+(Both bundled models are their fine-tune's final checkpoint, not OUT/best, which a run folder
+resolves to. The emoji model uses 1x1 pixel convs, the preset's value.)
 
     ganstudio train --data emoji --preset cpu-32 --minutes 21 --out runs/emoji-div
-    python scripts/build_bundled_model.py runs/emoji-div --name emoji
+    ganstudio train --data emoji --preset cpu-32 --init-from runs/emoji-div --kimg 100 \\
+        --out runs/emoji-ft --eval-every 20 --set train.lr_g.start=1e-4 --set train.lr_d.start=1e-4 \\
+        --set train.lr_g.end=3e-5 --set train.lr_d.end=3e-5 --set train.gamma.start=0.1 \\
+        --set train.ema_rampup=1000
+    python scripts/build_bundled_model.py runs/emoji-ft/checkpoint --name emoji -n 2000
 
 Exports G_ema in fp16 into src/ganstudio/pretrained/NAME, scores it (fashion-mnist: 10k images
 against the test split with the reference classifier; emoji: SWD against every 10th emoji),
