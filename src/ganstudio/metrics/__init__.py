@@ -242,7 +242,7 @@ class QuickScorer:
                 f"{data} has none: use FD/SWD (the default)"
             )
         self.select = select
-        self.name = ("fd" if select == "fd" else select) if self.extractor is not None else "swd"
+        self.name = select if self.extractor is not None else "swd"
         self.real_features = features(self.extractor, self.real)[0] if self.extractor is not None else None
 
     @torch.no_grad()

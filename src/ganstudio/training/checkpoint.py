@@ -123,13 +123,19 @@ def load_weights(module: nn.Module, path: Path, allow_missing: bool = False) -> 
     return sorted(missing)
 
 
+def model_folder(folder: Path) -> Path:
+    """`folder` itself when it is a model folder, else (a run folder) its latest checkpoint."""
+    folder = Path(folder)
+    if (folder / "config.json").is_file():
+        return folder
+    return find_checkpoint(folder) or folder
+
+
 def load_for_finetuning(folder: Path, nets: dict[str, nn.Module]) -> list[str]:
     """Start a new run from a trained model folder (or run folder): G_ema, G (else G_ema) and D
     (when the folder has one; else D starts fresh). Blocks the new config adds (e.g. D's
     auxiliary heads) start from their initial values. Returns what was not loaded."""
-    folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        folder = find_checkpoint(folder) or folder  # a run folder: its latest checkpoint
+    folder = model_folder(folder)
     read_model_config(folder)  # format check, clear error for a non-model folder
     ema = folder / "generator_ema.safetensors"
     notes = load_weights(nets["G_ema"], ema, allow_missing=True)

@@ -31,6 +31,7 @@ from ganstudio.training.checkpoint import (
     find_checkpoint,
     load_for_finetuning,
     load_training_state,
+    model_folder,
     save_checkpoint,
     write_json,
 )
@@ -115,8 +116,9 @@ def train(
     Writes checkpoints, samples, metrics.jsonl and TensorBoard events into `run_dir` and
     returns the final checkpoint folder (a loadable model folder). With `eval_fn` (G_ema → a
     score, lower is better, or a dict with "score" and other measures to log) every
-    `eval_every_kimg`, the best-scoring checkpoint is kept in `run_dir/best`. `init_from` (a model or run folder) starts a new run from trained weights
-    (fine-tuning; ignored when resuming). Models with classes and text or sketches also get a
+    `eval_every_kimg`, the best-scoring checkpoint is kept in `run_dir/best`. `init_from` (a
+    model or run folder) starts a new run from trained weights (fine-tuning; ignored when
+    resuming). Models with classes and text or sketches also get a
     label prior (fitted first, `train.prior_kimg`; see conditioning/prior.py), saved in every
     checkpoint; `log_fn` hears how that goes.
     """
@@ -416,9 +418,7 @@ def _same_data_source(init_from: str | Path | None, dataset_info: dict) -> Path 
     fingerprint): its label prior then fits as is and is not fitted again."""
     if init_from is None:
         return None
-    folder = Path(init_from)
-    if not (folder / "config.json").is_file():
-        folder = find_checkpoint(folder) or folder
+    folder = model_folder(Path(init_from))
     try:
         source = json.loads((folder / "dataset.json").read_text())
     except (OSError, ValueError):
