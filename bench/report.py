@@ -1,8 +1,41 @@
-"""Write a named section of BENCHMARKS.md, keeping the others."""
+"""Shared by the benches: write a named section of BENCHMARKS.md, keeping the others, and the
+machine line every figure is reported beside."""
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
+
+import torch
+
+
+def cpu_flags() -> str:
+    """The CPU features that decide speed here: bf16 units (avx512_bf16, amx) or AVX2 only."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return "flags unknown"
+    found = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return " ".join(found) or "no avx2"
+
+
+def machine_line() -> str:
+    from ganstudio.training.devices import resolve_precision
+
+    model = ""
+    try:
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    precision = resolve_precision("auto", torch.device("cpu"))
+    return (
+        f"Machine: {model}, {torch.get_num_threads()} threads, CPU flags: {cpu_flags()}; "
+        f"precision auto → {precision}; torch {torch.__version__}"
+    )
 
 
 def write_section(path: Path, name: str, body: str) -> None:

@@ -31,7 +31,7 @@ from ganstudio.imaging import make_grid, to_pil
 from ganstudio.metrics import features
 from ganstudio.metrics.classifier import load_reference_classifier
 from ganstudio.metrics.distances import frechet_distance
-from ganstudio.pipeline import DEFAULT_GUIDANCE, GenerationPipeline
+from ganstudio.pipeline import GenerationPipeline
 from ganstudio.provenance import save_png
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--model", default="fashion-mnist")
     parser.add_argument("-n", type=int, default=2000, help="test images whose outlines are used")
     parser.add_argument(
-        "--guidance", type=float, default=DEFAULT_GUIDANCE, help="condition guidance (with a label only)"
+        "--guidance", type=float, help="condition guidance with a label (default: the model's own)"
     )
     parser.add_argument("--section", default="sketch")
     args = parser.parse_args()
@@ -185,7 +185,7 @@ def main() -> None:
         f"{args.n} test images' outlines (extracted as in training, roughened once), generated from the sketch "
         "alone unless noted; reference classifier; edge F-score of the output's outline against the sketch "
         "(1 px tolerance); diversity = mean per-pixel std over 4 seeds of the same condition (0..1 scale). "
-        f"Columns with a label use condition guidance {args.guidance:g} (the sketch itself is not scaled). "
+        f"Columns with a label use condition guidance {pipe.guidance(args.guidance):g} (the sketch itself is not scaled). "
         '"Sketch + label prior" is what `pipe(sketch=...)` does by default: a small CNN fitted on the '
         "roughened training outlines reads the class from the sketch and the generator gets both; "
         '"sketch only" is `infer_label=False`.',

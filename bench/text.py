@@ -29,7 +29,7 @@ from ganstudio.data.captions import CaptionTable
 from ganstudio.metrics import features
 from ganstudio.metrics.classifier import load_reference_classifier
 from ganstudio.metrics.distances import frechet_distance
-from ganstudio.pipeline import DEFAULT_GUIDANCE, GenerationPipeline
+from ganstudio.pipeline import GenerationPipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -116,7 +116,7 @@ def held_out_accuracy(
     pipe: GenerationPipeline,
     classifier,
     n: int,
-    guidance: float,
+    guidance: float | None,
     prompts: dict[str, str] = HELD_OUT,
     infer_label: bool = True,
 ) -> dict[str, float]:
@@ -139,7 +139,9 @@ def prior_accuracy(pipe: GenerationPipeline, prompts: dict[str, str]) -> float |
 
 
 @torch.no_grad()
-def score(model: str, n: int, classifier, train, train_captions: set[str], test, guidance: float) -> dict:
+def score(
+    model: str, n: int, classifier, train, train_captions: set[str], test, guidance: float | None
+) -> dict:
     pipe = GenerationPipeline.from_pretrained(model)
     leaked = [p for p in [*HELD_OUT, *FRESH] if any(p in c for c in train_captions)]
     if leaked:
@@ -181,7 +183,7 @@ def main() -> None:
         "--model", action="append", required=True, help="text-conditioned fashion-mnist model"
     )
     parser.add_argument("-n", type=int, default=100, help="images per held-out prompt")
-    parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="condition guidance")
+    parser.add_argument("--guidance", type=float, help="condition guidance (default: the model's own)")
     parser.add_argument("--section", default="text")
     args = parser.parse_args()
     train = load_dataset("fashion-mnist", DataConfig())
@@ -194,7 +196,8 @@ def main() -> None:
         f"Held-out prompts: {len(HELD_OUT)} paraphrases that occur in no training caption, {args.n} images each "
         "from the prompt alone (no label), judged by the reference classifier. Test captions: one of each "
         "test image's captions as the prompt (no label), 10k images, FD against the 10k test images. "
-        f"Guidance {args.guidance:g} (1 = the plain model; see the `guidance` section).",
+        f"Guidance {'each model' + chr(39) + 's own' if args.guidance is None else format(args.guidance, 'g')} "
+        "(1 = the plain model; see the `guidance` section).",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; torch "
         f"{torch.__version__}; {datetime.date.today()}; command `python bench/text.py {shlex.join(sys.argv[1:])}`.",
         "",

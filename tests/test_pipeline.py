@@ -75,8 +75,6 @@ def test_truncation_zero_gives_the_mean_image_of_a_condition(model_dir):
 
 
 def test_guidance_scales_the_conditions_step_in_w(model_dir):
-    from ganstudio.pipeline import DEFAULT_GUIDANCE
-
     pipe = GenerationPipeline.from_pretrained(model_dir)
     plain = pipe(n=3, seed=2, label="dot", guidance=1.0)
     z = torch.randn(3, pipe.G.z_dim, generator=torch.Generator().manual_seed(2))
@@ -88,7 +86,7 @@ def test_guidance_scales_the_conditions_step_in_w(model_dir):
     nothing = pipe(n=3, seed=2, guidance=0.0).tensors
     assert torch.allclose(pipe(n=3, seed=2, label="dot", guidance=0.0).tensors, nothing, atol=1e-5)
     default = pipe(n=3, seed=2, label="dot")
-    assert default.metadata[0]["guidance"] == DEFAULT_GUIDANCE != 1.0
+    assert default.metadata[0]["guidance"] == pipe.config.model.guidance != 1.0
     assert not torch.equal(default.tensors, plain.tensors)
     with pytest.raises(ValueError, match="guidance=-1"):
         pipe(n=1, label="dot", guidance=-1)

@@ -106,7 +106,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         real = args.data + ":test" if args.data in DATASETS and ":" not in args.data else args.data
         try:
-            scorer = QuickScorer(real, dataset.resolution, dataset.channels, select=args.select)
+            scorer = QuickScorer(
+                real, dataset.resolution, dataset.channels, select=args.select, guidance=config.model.guidance
+            )
         except ValueError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
@@ -159,11 +161,11 @@ def _parse_attributes(items: list[str] | None) -> dict[str, float]:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from ganstudio.pipeline import DEFAULT_GUIDANCE, GenerationPipeline
+    from ganstudio.pipeline import GenerationPipeline
 
     pipe = GenerationPipeline.from_pretrained(args.model, device=args.device)
     attributes = _parse_attributes(args.attr)
-    guidance = DEFAULT_GUIDANCE if args.guidance is None else args.guidance
+    guidance = args.guidance  # None: the model's own default
     if args.per_class:
         result = pipe.class_grid(
             args.per_class,
@@ -350,8 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--guidance",
         type=float,
-        help="how strongly label, attributes and prompt steer the image (default 1.5): 1 is the plain "
-        "model, 2 follows them more closely, 0 ignores them",
+        help="how strongly label, attributes and prompt steer the image (default: the model's own, "
+        "model.guidance): 1 is the plain model, 2 follows them more closely, 0 ignores them",
     )
     p.add_argument(
         "--no-infer-label",

@@ -77,6 +77,12 @@ class ModelConfig:
     # caption embedding): trained on real images, they tell G which class and words its fakes
     # show; weighted by train.aux
     aux_heads: bool = False
+    # dcgan: D also scores the conditions by a projection on its pooled 4x4 features (Miyato &
+    # Koyama 2018), besides the conditional bias at its input
+    d_projection: bool = False
+    # the condition guidance the pipeline uses for this model unless told otherwise (1 = the plain
+    # model): measured per architecture (BENCHMARKS.md); models saved before the key had 1.5
+    guidance: float = 1.5
     # "auto": text conditioning when the dataset has captions (minilm if the text extra is
     # installed, else builtin); "none"; "minilm"; "builtin"; or a local sentence-transformers folder
     text_encoder: str = "auto"

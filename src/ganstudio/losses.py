@@ -23,7 +23,7 @@ def nonsaturating_d(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tor
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
 
-def nonsaturating_g(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+def nonsaturating_g(real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
     del real_logits  # the non-saturating G loss only looks at fakes
     return F.softplus(-fake_logits).mean()
 
@@ -49,10 +49,11 @@ def diversity_loss(
     return -(dx / dz.clamp_min(1e-6)).clamp(max=cap).mean()
 
 
-LOSSES.register("rpgan")((rpgan_d, rpgan_g))
-LOSSES.register("nonsaturating")((nonsaturating_d, nonsaturating_g))
+# (D loss, G loss, whether the G loss reads the reals' logits: the loop skips that D pass if not)
+LOSSES.register("rpgan")((rpgan_d, rpgan_g, True))
+LOSSES.register("nonsaturating")((nonsaturating_d, nonsaturating_g, False))
 
 
 def get_loss(name: str):
-    """(d_loss, g_loss) functions for a loss name; unknown names list the valid ones."""
+    """(d_loss, g_loss, g_needs_real) for a loss name; unknown names list the valid ones."""
     return LOSSES.get(name)

@@ -36,10 +36,6 @@ from ganstudio.training.prior import load_label_prior
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 TRUNCATION_SAMPLES = 1024
 MAX_GUIDANCE = 5.0
-# default condition guidance: measured on the bundled fashion-mnist model (BENCHMARKS.md, section
-# `guidance`), 1.5 draws the asked-for class more often and scores a better FD than the plain
-# model (1), for a little less variety within a class
-DEFAULT_GUIDANCE = 1.5
 
 
 def bundled_models() -> list[str]:
@@ -113,9 +109,7 @@ class GenerationResult:
         return save_png(self.grid(scale), path, record)
 
 
-def guided_map(
-    G: torch.nn.Module, z: torch.Tensor, cond: Cond, guidance: float = DEFAULT_GUIDANCE
-) -> torch.Tensor:
+def guided_map(G: torch.nn.Module, z: torch.Tensor, cond: Cond, guidance: float) -> torch.Tensor:
     """w (B, w_dim) for latents z and conditions. `guidance` > 1 pushes w further along the
     direction the conditions move it: w_free + guidance * (w - w_free), where w_free is the same z
     with the label, attributes and prompt left out (the model learnt that case from condition
@@ -166,6 +160,11 @@ class GenerationPipeline:
             dev,
             load_label_prior(folder, spec),
         )
+
+    def guidance(self, guidance: float | None = None) -> float:
+        """`guidance`, or when None this model's default (`model.guidance` in its config: the
+        value measured best for its architecture, see BENCHMARKS.md)."""
+        return self.config.model.guidance if guidance is None else guidance
 
     @property
     def class_names(self) -> list[str]:
@@ -265,11 +264,11 @@ class GenerationPipeline:
         more reliably than words or outlines alone, and still gets the prompt and sketch."""
         return cond if self.label_prior is None else self.label_prior.infer_labels(cond)
 
-    def map(self, z: torch.Tensor, cond: Cond, guidance: float = DEFAULT_GUIDANCE) -> torch.Tensor:
+    def map(self, z: torch.Tensor, cond: Cond, guidance: float | None = None) -> torch.Tensor:
         """w (B, w_dim) for latents z and conditions, with condition guidance (`guided_map`)."""
-        return guided_map(self.G, z, cond, guidance)
+        return guided_map(self.G, z, cond, self.guidance(guidance))
 
-    def _w_mean(self, cond: Cond, guidance: float = DEFAULT_GUIDANCE) -> torch.Tensor:
+    def _w_mean(self, cond: Cond, guidance: float | None = None) -> torch.Tensor:
         """Mean w of each image's own conditions (B, w_dim): the centre truncation pulls towards."""
         means: dict[tuple, torch.Tensor] = {}
         rows = []
@@ -292,7 +291,7 @@ class GenerationPipeline:
         cond: Cond,
         truncation: float = 1.0,
         batch_size: int = 256,
-        guidance: float = DEFAULT_GUIDANCE,
+        guidance: float | None = None,
     ) -> torch.Tensor:
         """Images (B, C, H, W) in [-1, 1] for latents z (B, z_dim); truncation pulls w to its mean,
         guidance scales how far the conditions move w (see `map`)."""
@@ -317,7 +316,7 @@ class GenerationPipeline:
         batch_size: int = 256,
         prompt: str | None = None,
         sketch: Any = None,
-        guidance: float = DEFAULT_GUIDANCE,
+        guidance: float | None = None,
         infer_label: bool = True,
     ) -> GenerationResult:
         """Generate `n` images; image i uses seed `seed + i`. Same seed and conditions → same pixels.
@@ -329,12 +328,13 @@ class GenerationPipeline:
             raise ValueError(f"n={n}: ask for at least one image")
         if not 0.0 <= truncation <= 1.0:
             raise ValueError(f"truncation={truncation} must be between 0 (mean image) and 1 (no truncation)")
-        if not 0.0 <= guidance <= MAX_GUIDANCE:
+        if guidance is not None and not 0.0 <= guidance <= MAX_GUIDANCE:
             raise ValueError(
                 f"guidance={guidance} must be between 0 (conditions ignored) and {MAX_GUIDANCE:g}; "
                 "1 is the plain model, 1.5-2 follows label and prompt more closely"
             )
         prompt = normalise_prompt(prompt) if prompt is not None else None
+        guidance = self.guidance(guidance)
         cond = self.make_cond(n, label, attributes, prompt, sketch, infer_label)
         z = torch.stack(
             [torch.randn(self.G.z_dim, generator=torch.Generator().manual_seed(seed + i)) for i in range(n)]
@@ -369,7 +369,7 @@ class GenerationPipeline:
         truncation: float = 1.0,
         prompt: str | None = None,
         sketch: Any = None,
-        guidance: float = DEFAULT_GUIDANCE,
+        guidance: float | None = None,
     ) -> GenerationResult:
         """The same `per_class` seeds for every class, one row per class."""
         if not self.class_names:
@@ -389,7 +389,7 @@ class GenerationPipeline:
         per_prompt: int = 8,
         seed: int = 0,
         truncation: float = 1.0,
-        guidance: float = DEFAULT_GUIDANCE,
+        guidance: float | None = None,
         infer_label: bool = True,
     ) -> GenerationResult:
         """The same `per_prompt` seeds for every prompt, one row per prompt."""
@@ -408,7 +408,7 @@ class GenerationPipeline:
         seed: int = 0,
         attributes: dict[str, float] | None = None,
         truncation: float = 1.0,
-        guidance: float = DEFAULT_GUIDANCE,
+        guidance: float | None = None,
     ) -> GenerationResult:
         """One row of `per_row` images (the same seeds) for each dict of conditions in `rows`."""
         results = [

@@ -121,3 +121,50 @@ def test_pixel_convs_follow_the_option_and_configs_written_before_it_rebuild_1x1
         G, D = build_models(model, 16, 1, CondSpec())
         assert G.to_image.weight.shape[-2:] == D.from_image.weight.shape[-2:] == (kernel, kernel)
         assert G(torch.randn(2, 16)).shape == (2, 1, 16, 16)
+
+
+def test_dcgan_takes_a_sketch_and_it_changes_the_image():
+    spec = CondSpec(num_classes=3, sketch_resolution=16)
+    G, D = build_models(ModelConfig(**{**SMALL.__dict__, "arch": "dcgan"}), 16, 1, spec)
+    cond = Cond.for_spec(spec, 4)
+    z = torch.randn(4, 16)
+    plain = G(z, cond)
+    assert D(plain, cond).shape == (4,)
+    for p in G.sketch.parameters():  # an untrained encoder changes nothing; a trained one does
+        torch.nn.init.normal_(p, std=0.1)
+    cond.sketch, cond.sketch_mask = torch.rand(4, 1, 16, 16), torch.ones(4, dtype=torch.bool)
+    assert not torch.allclose(G(z, cond), plain)
+
+
+def test_dcgan_preset_discriminator_starts_with_small_logits():
+    """The collapse of the first DCGAN port: a projection term over D's 4096 features gave logits
+    of about ±30 at initialisation, so D was saturated from the first step."""
+    torch.manual_seed(0)
+    config = load_preset("dcgan-32")
+    spec = CondSpec(num_classes=10)
+    G, D = build_models(config.model, 32, 1, spec)
+    cond = Cond.for_spec(spec, 64)
+    cond.labels, cond.label_mask[:] = torch.randint(10, (64,)), True
+    logits = D(torch.rand(64, 1, 32, 32) * 2 - 1, cond)
+    assert logits.abs().mean() < 2.0  # the old port: about 24
+
+
+def test_batchnorm_recalibration_gives_eval_mode_the_batch_statistics():
+    """EMA weights never ran through the training batches: after re-estimating the statistics, a
+    single image in eval mode matches what a big batch in train mode draws for it."""
+    from ganstudio.models.layers import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    G, _ = build_models(ModelConfig(**{**SMALL.__dict__, "arch": "dcgan"}), 16, 1, CondSpec())
+    with torch.no_grad():
+        for p in G.parameters():
+            p.add_(torch.randn_like(p) * 0.05)  # as an EMA update moves weights away from the stats
+    z = torch.randn(2048, 16)
+    with torch.no_grad():
+        batch_stats = G.train()(z)
+        stale = G.eval()(z[:1])
+    recalibrate_batchnorm(G, lambda n: None, batches=16, batch=512)
+    with torch.no_grad():
+        fresh = G.eval()(z[:1])
+    assert (fresh - batch_stats[:1]).abs().mean() < 0.3 * (stale - batch_stats[:1]).abs().mean()
+    assert not G.training

@@ -49,8 +49,22 @@ EMOJI_RANGES = [
     (0x3030, 0x3299),
     (0x1F000, 0x1FAFF),
 ]
+# Unicode's emoji groups (emoji-test.txt, Debian package unicode-data): the emoji set's classes.
+# "Component" (skin tones, hair styles) joins people & body.
+EMOJI_TEST = [Path("/usr/share/unicode/emoji/emoji-test.txt")]
+EMOJI_GROUPS = [
+    "smileys & emotion",
+    "people & body",
+    "animals & nature",
+    "food & drink",
+    "travel & places",
+    "activities",
+    "objects",
+    "symbols",
+    "flags",
+]
 SPLITS = ("train", "test")
-VERSION = 2  # bump when preparation changes, so cached packs are rebuilt
+VERSION = 3  # bump when preparation changes, so cached packs are rebuilt
 
 
 def cache_dir() -> Path:
@@ -150,14 +164,37 @@ def _render(font: ImageFont.FreeTypeFont, char: str) -> Image.Image | None:
     return None if box is None else canvas.crop(box)
 
 
+def emoji_groups() -> dict[int, int]:
+    """Code point → index in EMOJI_GROUPS for every single-code-point emoji (with or without the
+    emoji presentation selector) that Unicode's emoji-test.txt lists; empty when the file is
+    missing (install the Debian package unicode-data)."""
+    path = next((p for p in EMOJI_TEST if p.is_file()), None)
+    if path is None:
+        return {}
+    groups, current = {}, -1
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# group:"):
+            name = line.split(":", 1)[1].strip().lower()
+            current = EMOJI_GROUPS.index("people & body" if name == "component" else name)
+        elif line and not line.startswith("#") and current >= 0:
+            points = line.split(";", 1)[0].split()
+            if len(points) == 1 or (len(points) == 2 and points[1] == "FE0F"):
+                groups.setdefault(int(points[0], 16), current)
+    return groups
+
+
 @DATASETS.register("emoji")
 def emoji(config: DataConfig, split: str = "train") -> PackedDataset:
-    """Noto Color Emoji, one image per single-code-point emoji, captioned by its Unicode name."""
+    """Noto Color Emoji, one image per single-code-point emoji, captioned by its Unicode name and
+    labelled with its Unicode emoji group (no label where emoji-test.txt is missing or silent).
+    The test split is every 10th image; "train" is all of them (a generator is trained on the
+    whole set; the reference classifier on the images outside the test split)."""
     font = _emoji_font()
+    groups = emoji_groups()
     missing = _render(font, "\ue000")  # how the font draws a code point it lacks
     missing_bytes = None if missing is None else missing.tobytes()
     background = parse_color(config.background)
-    arrays, captions = [], []
+    arrays, captions, labels = [], [], []
     for lo, hi in EMOJI_RANGES:
         for code in range(lo, hi + 1):
             char = chr(code)
@@ -173,6 +210,7 @@ def emoji(config: DataConfig, split: str = "train") -> PackedDataset:
             small = square.convert("RGB").resize((config.resolution,) * 2, Image.LANCZOS)
             arrays.append(np.asarray(small))
             captions.append(emoji_captions(name.lower()))
+            labels.append(groups.get(code, -1))
     if split == "test":  # emoji has no official split: every 10th image is held out
         keep = list(range(0, len(arrays), 10))
     else:
@@ -180,15 +218,15 @@ def emoji(config: DataConfig, split: str = "train") -> PackedDataset:
     x = torch.from_numpy(np.stack([arrays[i] for i in keep])).permute(0, 3, 1, 2).contiguous()
     return PackedDataset(
         images=x,
-        labels=torch.full((len(keep),), -1, dtype=torch.int64),
-        class_names=[],
+        labels=torch.tensor([labels[i] for i in keep], dtype=torch.int64),
+        class_names=list(EMOJI_GROUPS) if groups else [],
         attributes=measured.measure(x),
         attribute_names=measured.attribute_names(3),
         captions=[captions[i] for i in keep],
         source=f"builtin:emoji:{split}",
         manifest=[
             {"file": str(p), "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
-            for p in EMOJI_FONTS
+            for p in EMOJI_FONTS + EMOJI_TEST
             if p.is_file()
         ],
         licence="SIL Open Font License 1.1 (Noto Color Emoji)",

@@ -143,8 +143,7 @@ def evaluate(
     "seconds"}."""
     from ganstudio.config import DataConfig
     from ganstudio.data import load_dataset
-    from ganstudio.data.builtin import cache_dir
-    from ganstudio.pipeline import DEFAULT_GUIDANCE, GenerationPipeline
+    from ganstudio.pipeline import GenerationPipeline
 
     start = time.perf_counter()
     names = metrics or DEFAULT_METRICS
@@ -167,19 +166,42 @@ def evaluate(
             raise ValueError(f"cannot tell where the real images of {source!r} are; pass --data")
     channels = str(info["channels"])
     real_set = load_dataset(data, DataConfig(resolution=info["resolution"], channels=channels))
-    real = real_set.images.float() / 127.5 - 1  # (N, C, H, W)
-    if pipe.class_names:
-        labels_pool = real_set.labels[real_set.labels >= 0]
-        fake_labels = labels_pool[
-            torch.randperm(len(labels_pool), generator=torch.Generator().manual_seed(seed))
-        ]
-        fake_labels = fake_labels.repeat(n // max(len(fake_labels), 1) + 1)[:n] if len(fake_labels) else None
-    else:
-        fake_labels = None
+    fake_labels = eval_labels(real_set, n, seed) if pipe.class_names else None
     cond = pipe.make_cond(n, None if fake_labels is None else fake_labels.tolist())
     z = torch.randn(n, pipe.G.z_dim, generator=torch.Generator().manual_seed(seed))
-    guidance = DEFAULT_GUIDANCE if guidance is None else guidance
+    guidance = pipe.guidance(guidance)
     fake = pipe.generate(z, cond, truncation, guidance=guidance)
+    result: dict[str, Any] = {"model": pipe.model_id, "data": data, "n": n, "guidance": guidance}
+    result.update(score_images(fake, fake_labels, real_set, names, inception, pipe.class_names))
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    return result
+
+
+def eval_labels(real_set, n: int, seed: int = 0) -> torch.Tensor | None:
+    """n class labels drawn like the real images' (a seeded shuffle of their labels, repeated), or
+    None when the real images have none."""
+    pool = real_set.labels[real_set.labels >= 0]
+    if not len(pool):
+        return None
+    pool = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))]
+    return pool.repeat(n // len(pool) + 1)[:n]
+
+
+def score_images(
+    fake: torch.Tensor,
+    fake_labels: torch.Tensor | None,
+    real_set,
+    names: list[str] | None = None,
+    inception: torch.nn.Module | None = None,
+    class_names: list[str] | None = None,
+) -> dict[str, Any]:
+    """Score generated images (M, C, H, W) in [-1, 1], made for `fake_labels`, against a real
+    PackedDataset with the metrics `names`: what `evaluate` reports, for any generator (the
+    benches score a standalone script's with it)."""
+    from ganstudio.data.builtin import cache_dir
+
+    names = names or DEFAULT_METRICS
+    real = real_set.images.float() / 127.5 - 1  # (N, C, H, W)
     extractor_name = extractor_for(real_set.source)
     real_features = fake_features = fake_logits = None
     if extractor_name is not None and any(m not in ("swd", "inception") for m in names):
@@ -195,34 +217,32 @@ def evaluate(
     evalset = EvalSet(
         real, fake, fake_labels, real_features, fake_features, fake_logits, inception, real_set.labels
     )
-    result: dict[str, Any] = {
-        "model": pipe.model_id,
-        "data": data,
-        "n": n,
-        "guidance": guidance,
-        "extractor": extractor_name,
-    }
+    result: dict[str, Any] = {"extractor": extractor_name}
     for name in names:
         result.update(METRICS.get(name)(evalset))
-    if "class_acc_per_class" in result:
-        result["class_acc_per_class"] = {
-            pipe.class_names[c]: v for c, v in result["class_acc_per_class"].items()
-        }
-    result["seconds"] = round(time.perf_counter() - start, 1)
+    if "class_acc_per_class" in result and class_names:
+        result["class_acc_per_class"] = {class_names[c]: v for c, v in result["class_acc_per_class"].items()}
     return result
 
 
 class QuickScorer:
     """A cheap score of G_ema during training (lower is better), for keeping the best checkpoint:
-    n images with labels drawn like the real ones, at the pipeline's default guidance (what
-    `generate` gives). Measures FD on the reference classifier's features and class accuracy where
+    n images with labels drawn like the real ones, at `guidance` (pass the model's default,
+    `config.model.guidance`, to score what `generate` gives). Measures FD on the reference classifier's features and class accuracy where
     the dataset has a classifier, else SWD. `select` names the measure that decides: "fd" (or
     "swd"), or "class_acc" (scored as 1 − accuracy). Each call returns {"score", measures…}."""
 
     SELECT = ("fd", "class_acc")
 
     def __init__(
-        self, data: str, resolution: int, channels: int, n: int = 2000, seed: int = 0, select: str = "fd"
+        self,
+        data: str,
+        resolution: int,
+        channels: int,
+        n: int = 2000,
+        seed: int = 0,
+        select: str = "fd",
+        guidance: float = 1.0,
     ) -> None:
         from ganstudio.config import DataConfig
         from ganstudio.data import load_dataset
@@ -241,7 +261,7 @@ class QuickScorer:
                 f"selecting by class accuracy needs a dataset with classes and a reference classifier; "
                 f"{data} has none: use FD/SWD (the default)"
             )
-        self.select = select
+        self.select, self.guidance = select, guidance
         self.name = select if self.extractor is not None else "swd"
         self.real_features = features(self.extractor, self.real)[0] if self.extractor is not None else None
 
@@ -258,7 +278,7 @@ class QuickScorer:
         fake = []
         for i in range(0, self.n, 500):
             part = cond.select(slice(i, i + 500))
-            w = guided_map(G, z[i : i + 500], part)
+            w = guided_map(G, z[i : i + 500], part, self.guidance)
             fake.append(G.synthesize(w, part).clamp(-1, 1).float().cpu())
         fake = torch.cat(fake)
         if self.extractor is None:

@@ -1,5 +1,21 @@
-"""DCGAN baseline (Radford et al. 2015): transposed convs with batch norm in G, strided convs in
-D, made class/attribute-conditional the same way as the default model so comparisons are fair."""
+"""DCGAN (Radford et al. 2015) as the paper draws it, conditional on anything `Cond` carries.
+
+G: z times embed(cond) → 4x4 basis (a transposed conv from 1x1 is a linear layer), then 4x4
+stride-2 transposed convs halving the width per stage, BatchNorm + ReLU after each, tanh out.
+D: 4x4 stride-2 convs doubling the width per stage, LeakyReLU 0.2, BatchNorm on all but the
+first, a 4x4 conv to one logit. Weights start at N(0, 0.02), BatchNorm scales at N(1, 0.02).
+
+Conditions scale z in G, as the textbook conditional DCGAN multiplies z by a class embedding:
+concatenating them to z instead let the class swamp z and collapsed each class to one image in
+the first minute (per-class pixel spread 0.08 against 0.24, BENCHMARKS.md). They reach D as a per-channel bias after its first conv, computed from embed(cond): for a
+class this is what concatenating one-hot class planes to the image does (a conv over constant
+planes is a bias), and it works for attributes and text alike. A sketch modulates G after each
+BatchNorm, SPADE-style (Park et al. 2019), and enters D as two extra input channels.
+
+G runs its BatchNorm on batch statistics while training; the training loop re-estimates G_ema's
+running statistics before it samples or saves (`recalibrate_batchnorm`), so a saved model
+generates one image at a time with the statistics of its own weights.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +23,22 @@ import torch
 from torch import nn
 
 from ganstudio.conditioning import Cond, CondEmbedding, CondSpec
+from ganstudio.conditioning.sketch import SketchEncoder
 from ganstudio.config import ModelConfig
 from ganstudio.models.layers import stage_widths
 from ganstudio.registry import MODELS
+
+
+def init_dcgan(module: nn.Module) -> None:
+    """The paper's initialisation: N(0, 0.02) weights, N(1, 0.02) BatchNorm scales."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
 
 
 class Generator(nn.Module):
@@ -18,47 +47,64 @@ class Generator(nn.Module):
     def __init__(self, config: ModelConfig, resolution: int, channels: int, spec: CondSpec) -> None:
         super().__init__()
         self.z_dim = config.z_dim
-        self.w_dim = config.z_dim + config.cond_dim
         self.spec = spec
         widths = stage_widths(resolution, config.channel_base, config.channel_max)
-        self.embed = CondEmbedding(spec, config.cond_dim)
-        self.basis = nn.Sequential(
-            nn.Linear(self.w_dim, widths[4] * 16),
-            nn.Unflatten(1, (widths[4], 4, 4)),
-            nn.BatchNorm2d(widths[4]),
-            nn.ReLU(),
-        )
-        layers: list[nn.Module] = []
+        self.embed = CondEmbedding(spec, config.z_dim) if spec.is_conditional else None
+        self.w_dim = config.z_dim
+        self.basis = nn.Linear(self.w_dim, widths[4] * 16, bias=False)
+        self.norms = nn.ModuleList([nn.BatchNorm2d(widths[4])])
+        self.ups = nn.ModuleList()
         r = 4
         while r < resolution:
-            layers += [
-                nn.ConvTranspose2d(widths[r], widths[2 * r], 4, 2, 1, bias=False),
-                nn.BatchNorm2d(widths[2 * r]),
-                nn.ReLU(),
-            ]
+            out = channels if 2 * r == resolution else widths[2 * r]
+            self.ups.append(nn.ConvTranspose2d(widths[r], out, 4, 2, 1, bias=2 * r == resolution))
+            if 2 * r < resolution:
+                self.norms.append(nn.BatchNorm2d(out))
             r *= 2
-        layers += [nn.Conv2d(widths[resolution], channels, 3, padding=1), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        init_dcgan(self)
+        # built after init_dcgan: its output convs start at zero, so an untrained encoder changes nothing
+        self.sketch = SketchEncoder(widths) if spec.has_sketch else None
 
     def map(self, z: torch.Tensor, cond: Cond | None) -> torch.Tensor:
-        return torch.cat([z, self.embed(cond, z.shape[0], z.device)], dim=1)
+        """z (B, z_dim) and cond → w = z * embed(cond) (B, z_dim); guidance and truncation work here."""
+        if self.embed is None:
+            return z
+        return z * self.embed(cond, z.shape[0], z.device)
 
     def synthesize(self, w: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
-        del cond  # DCGAN takes no sketch; build() refuses specs that ask for one
-        return self.net(self.basis(w))
+        maps = None
+        if self.sketch is not None:
+            if cond is None or not bool(cond.sketch_mask.any()):  # the "no sketch" maps: one row, shared
+                cond = Cond.for_spec(self.spec, 1, w.device)
+            maps = self.sketch(cond.sketch.to(w.dtype), cond.sketch_mask)
+        elif cond is not None and bool(cond.sketch_mask.any()):
+            raise ValueError("this model was trained without sketches; do not pass a sketch")
+        x = self.basis(w).view(w.shape[0], -1, 4, 4)  # (B, C4, 4, 4)
+        for i, up in enumerate(self.ups):
+            x = self.norms[i](x)
+            if maps is not None:
+                gamma, beta = maps[x.shape[-1]]  # (B or 1, C, r, r)
+                x = x * (1 + gamma) + beta
+            x = up(torch.relu(x))  # (B, C_2r, 2r, 2r)
+        return torch.tanh(x)
 
     def forward(self, z: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
-        return self.synthesize(self.map(z, cond))
+        return self.synthesize(self.map(z, cond), cond)
 
 
 class Discriminator(nn.Module):
-    """D(images, cond) -> logits (B,), with a projection term when conditional."""
+    """D(images, cond) -> logits (B,)."""
 
     def __init__(self, config: ModelConfig, resolution: int, channels: int, spec: CondSpec) -> None:
         super().__init__()
-        widths = stage_widths(resolution, config.channel_base, config.channel_max)
-        layers: list[nn.Module] = [nn.Conv2d(channels, widths[resolution], 3, padding=1), nn.LeakyReLU(0.2)]
-        r = resolution
+        self.spec = spec
+        widths = stage_widths(resolution, config.d_channel_base or config.channel_base, config.channel_max)
+        extra = 2 if spec.has_sketch else 0
+        self.first = nn.Conv2d(channels + extra, widths[resolution // 2], 4, 2, 1)
+        self.embed = CondEmbedding(spec, config.cond_dim) if spec.is_conditional else None
+        self.cond_bias = nn.Linear(config.cond_dim, widths[resolution // 2]) if self.embed else None
+        layers: list[nn.Module] = []
+        r = resolution // 2
         while r > 4:
             layers += [
                 nn.Conv2d(widths[r], widths[r // 2], 4, 2, 1, bias=False),
@@ -66,16 +112,27 @@ class Discriminator(nn.Module):
                 nn.LeakyReLU(0.2),
             ]
             r //= 2
-        self.net = nn.Sequential(*layers, nn.Flatten())
-        self.out = nn.Linear(widths[4] * 16, 1)
-        self.embed = CondEmbedding(spec, config.cond_dim) if spec.is_conditional else None
-        self.project = nn.Linear(config.cond_dim, widths[4] * 16) if spec.is_conditional else None
+        self.net = nn.Sequential(*layers)
+        self.out = nn.Conv2d(widths[4], 1, 4)
+        # projection term (Miyato & Koyama 2018) on the 4x4 features pooled; starts near zero
+        use_projection = config.d_projection and self.embed is not None
+        self.project = nn.Linear(config.cond_dim, widths[4]) if use_projection else None
+        init_dcgan(self)
 
     def forward(self, images: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
-        h = self.net(images)  # (B, C4 * 16)
-        logits = self.out(h).squeeze(1)
+        if self.spec.has_sketch:
+            if cond is None:
+                cond = Cond.for_spec(self.spec, images.shape[0], images.device)
+            mask = cond.sketch_mask.to(images.dtype)[:, None, None, None].expand_as(cond.sketch)
+            images = torch.cat([images, cond.sketch.to(images.dtype) * mask, mask], dim=1)  # (B, C+2, R, R)
+        x = self.first(images)  # (B, C, R/2, R/2)
         if self.embed is not None:
-            logits = logits + (self.project(self.embed(cond, h.shape[0], h.device)) * h).sum(dim=1)
+            x = x + self.cond_bias(self.embed(cond, x.shape[0], x.device)).to(x.dtype)[:, :, None, None]
+        x = self.net(nn.functional.leaky_relu(x, 0.2))  # (B, C4, 4, 4)
+        logits = self.out(x).flatten()  # (B,)
+        if self.project is not None:
+            e = self.project(self.embed(cond, x.shape[0], x.device)).to(x.dtype)  # (B, C4)
+            logits = logits + (e * x.sum(dim=(2, 3))).sum(dim=1)
         return logits
 
 
@@ -83,6 +140,4 @@ class Discriminator(nn.Module):
 def build(
     config: ModelConfig, resolution: int, channels: int, spec: CondSpec
 ) -> tuple[Generator, Discriminator]:
-    if spec.has_sketch:
-        raise ValueError("the dcgan baseline takes no sketches; use model.arch=r3gan or model.sketch=false")
     return Generator(config, resolution, channels, spec), Discriminator(config, resolution, channels, spec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -75,3 +76,30 @@ def stage_widths(resolution: int, channel_base: int, channel_max: int) -> dict[i
         widths[r] = max(8, min(channel_max, channel_base // r))
         r *= 2
     return widths
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(
+    G: nn.Module, sample_cond: Callable[[int], object], batches: int = 8, batch: int = 256, seed: int = 0
+) -> None:
+    """Re-estimate the running statistics of G's BatchNorm layers for G's current weights (the
+    "standing statistics" of BigGAN, Brock et al. 2019): `batches` forward passes in train mode
+    with a cumulative average, on z ~ N(0, I) (seeded: the global RNG is untouched) and
+    conditions from `sample_cond(batch)`. EMA weights never saw the statistics that G's training
+    steps measured, so G_ema needs this before it samples. Models without BatchNorm are left
+    as they are."""
+    norms = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    device = next(G.parameters()).device
+    was_training = G.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average over the passes below
+    G.train()
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(batches):
+        G(torch.randn(batch, G.z_dim, generator=generator).to(device), sample_cond(batch))
+    for m in norms:
+        m.momentum = 0.1
+    G.train(was_training)

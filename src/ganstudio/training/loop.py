@@ -26,6 +26,7 @@ from ganstudio.data.sketches import dataset_sketches
 from ganstudio.imaging import make_grid, to_pil
 from ganstudio.losses import diversity_loss, get_loss, gradient_penalty
 from ganstudio.models import build_models
+from ganstudio.models.layers import recalibrate_batchnorm
 from ganstudio.provenance import save_png
 from ganstudio.training.checkpoint import (
     find_checkpoint,
@@ -139,7 +140,7 @@ def train(
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     opt_G = torch.optim.Adam(G.parameters(), lr=tc.lr_g.start, betas=(tc.beta1, tc.beta2))
     opt_D = torch.optim.Adam(D.parameters(), lr=tc.lr_d.start, betas=(tc.beta1, tc.beta2))
-    loss_d_fn, loss_g_fn = get_loss(tc.loss)
+    loss_d_fn, loss_g_fn, g_needs_real = get_loss(tc.loss)
     rng = torch.Generator().manual_seed(tc.seed)
     nets, optimizers = {"G": G, "D": D, "G_ema": G_ema}, {"opt_G": opt_G, "opt_D": opt_D}
     counters = {
@@ -202,10 +203,30 @@ def train(
     # captions and sketches nearly fix the image: those models get the matching-aware D term and the
     # diversity term; class-only models skip both
     strong_conditions = spec.has_text or spec.has_sketch
+    # with train.diversity, each step's batch is pairs of fakes that share conditions
+    half = batch // 2 if tc.diversity > 0 and strong_conditions else 0
 
     def d_out(images: torch.Tensor, cond) -> tuple[torch.Tensor, torch.Tensor | None]:
         """D's logits, and its features when the auxiliary heads need them."""
         return D(images, cond, return_features=True) if aux else (D(images, cond), None)
+
+    def draw_conditions(index: torch.Tensor, generator: torch.Generator):
+        """The conditions of images `index`: all of them, those left after dropout, and the
+        index of each row's sampled caption (or None without text)."""
+        cond = conditions.select(index)
+        captions = text.fill(cond, index, generator) if text is not None else None
+        if sketches is not None:
+            cond.sketch = roughen(sketches[index].float() / 255, generator)  # (B, 1, R, R)
+            cond.sketch_mask = torch.ones(len(index), dtype=torch.bool, device=dev)
+        dropped = cond.drop(tc.cond_drop, generator, tc.attribute_drop, tc.text_drop, tc.sketch_drop)
+        return cond, dropped, captions
+
+    def ready_ema() -> None:
+        """G_ema's BatchNorm statistics for its own weights, on conditions drawn as in training,
+        before it samples or is saved (a separate generator keeps the training RNG untouched)."""
+        g = torch.Generator().manual_seed(tc.seed + counters["step"])
+        draw = lambda n: draw_conditions(torch.randint(len(dataset), (n,), generator=g).to(dev), g)[1]  # noqa: E731
+        recalibrate_batchnorm(G_ema, draw, seed=tc.seed + counters["step"])
 
     def fraction() -> float:
         if total_images is not None:
@@ -213,6 +234,7 @@ def train(
         return counters["elapsed_s"] / (minutes * 60)
 
     def save(name: str = "checkpoint") -> Path:
+        ready_ema()
         card = model_card(config, dataset_info, counters, label_prior.report if label_prior else None)
         return save_checkpoint(
             run_dir,
@@ -229,6 +251,7 @@ def train(
         )
 
     def write_samples() -> None:
+        ready_ema()
         with torch.no_grad():
             fake = G_ema(grid_z.to(dev), grid_cond)
         grid = make_grid(to_pil(fake), columns=8, scale=2)
@@ -248,21 +271,23 @@ def train(
 
         index = torch.randint(len(dataset), (batch,), generator=rng).to(dev)
         real = (images[index].float() / 127.5 - 1).contiguous(memory_format=memory)  # (B, C, H, W)
-        cond = conditions.select(index)
-        captions = text.fill(cond, index, rng) if text is not None else None
-        if sketches is not None:
-            cond.sketch = roughen(sketches[index].float() / 255, rng)  # (B, 1, R, R)
-            cond.sketch_mask = torch.ones(batch, dtype=torch.bool, device=dev)
-        full = cond  # every condition known for these reals: the auxiliary heads learn from it
-        cond = cond.drop(tc.cond_drop, rng, tc.attribute_drop, tc.text_drop, tc.sketch_drop)
+        # full: every condition known for these reals (the auxiliary heads learn from it)
+        full, cond, captions = draw_conditions(index, rng)
+        if half:  # the two halves of the batch share conditions and reals: each pair shows what z changes
+            pairs = torch.arange(batch, device=dev) % half
+            cond, full, real = cond.select(pairs), full.select(pairs), real[pairs]
+            captions = captions[pairs] if captions is not None else None
         z = torch.randn(batch, config.model.z_dim, generator=rng).to(dev)
 
-        # D step: a real and a fake of the same conditions, plus lazy R1 (reals) and R2 (fakes).
+        # One G forward per step, as DCGAN trains: D learns from the detached fakes, then G from
+        # the updated D's verdict on the same fakes.
+        with autocast(dev, precision):
+            fake = G(z, cond)  # (B, C, H, W)
+
+        # D step: reals and fakes of the same conditions, plus lazy R1 (reals) and R2 (fakes).
         regularise = gamma > 0 and counters["step"] % tc.reg_every == 0
-        with torch.no_grad(), autocast(dev, precision):
-            fake = G(z, cond)
         real_in, cond_real = augment_pair(real, cond, tc.augment_policy, p_aug, rng)
-        fake_in, cond_fake = augment_pair(fake.float(), cond, tc.augment_policy, p_aug, rng)
+        fake_in, cond_fake = augment_pair(fake.detach().float(), cond, tc.augment_policy, p_aug, rng)
         real_in = real_in.detach().requires_grad_(regularise)
         fake_in = fake_in.detach().requires_grad_(regularise)
         with autocast(dev, precision):
@@ -287,22 +312,17 @@ def train(
         loss_total.backward()
         opt_D.step()
 
-        # G step: fakes for fresh z, scored against the same reals. With train.diversity, the two
-        # halves of the batch share conditions (and reals), so each pair shows what z changes.
-        z = torch.randn(batch, config.model.z_dim, generator=rng).to(dev)
-        half = batch // 2 if tc.diversity > 0 and strong_conditions else 0
-        if half:
-            pairs = torch.arange(batch, device=dev) % half
-            cond, real = cond.select(pairs), real[pairs]
+        # G step on the same fakes; a relativistic loss also needs the reals' logits.
         D.requires_grad_(False)  # D's weight gradients are not needed here: skip computing them
         with autocast(dev, precision):
-            fake = G(z, cond)
             fake_logits, fake_features = d_out(
                 *augment_pair(fake.float(), cond, tc.augment_policy, p_aug, rng)
             )
-            with torch.no_grad():
-                real_logits = D(*augment_pair(real, cond, tc.augment_policy, p_aug, rng))
-        loss_g = loss_g_fn(real_logits.float(), fake_logits.float())
+            real_logits = None
+            if g_needs_real:
+                with torch.no_grad():
+                    real_logits = D(*augment_pair(real, cond, tc.augment_policy, p_aug, rng)).float()
+        loss_g = loss_g_fn(real_logits, fake_logits.float())
         loss_aux_g = D.aux_loss(fake_features, cond) if aux else None
         if loss_aux_g is not None:
             loss_g = loss_g + tc.aux * loss_aux_g
@@ -390,6 +410,7 @@ def train(
             write_samples()
             next_sample += tc.sample_every_kimg * 1000
         if counters["images"] >= next_eval:
+            ready_ema()
             result = eval_fn(G_ema)
             measures = dict(result) if isinstance(result, Mapping) else {"score": result}
             score = float(measures.pop("score"))

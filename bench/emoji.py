@@ -1,0 +1,105 @@
+"""Can the emoji model be recognised? Prompt → Unicode group accuracy, SWD, and a prompt grid.
+
+    python bench/emoji.py [--model emoji] [--per-prompt 4]
+
+Every emoji of the test split (every 10th) that has a Unicode group is asked for by its name as
+the prompt ("cat face", "birthday cake"); the emoji reference classifier
+(scripts/train_reference_classifier.py --dataset emoji; never used in training) reads the group
+of each image. The pipeline's defaults apply (the label prior picks the group from the prompt),
+and the same is scored with `infer_label=False` (the words alone). Also reports SWD, FD and
+variety of label-conditioned samples against the test split, and writes the issue's ten-prompt
+grid to docs/emoji-prompts.png. Results go into BENCHMARKS.md (section `emoji`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from ganstudio.config import DataConfig
+from ganstudio.data import load_dataset
+from ganstudio.metrics import evaluate, features
+from ganstudio.metrics.classifier import load_reference_classifier
+from ganstudio.pipeline import GenerationPipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from report import machine_line, write_section  # noqa: E402
+
+GRID_PROMPTS = [
+    "red heart",
+    "grinning face",
+    "pizza",
+    "cat face",
+    "rocket",
+    "sun",
+    "thumbs up",
+    "fire",
+    "christmas tree",
+    "birthday cake",
+]
+
+
+def prompt_accuracy(pipe: GenerationPipeline, classifier, prompts, groups, per_prompt: int, infer: bool):
+    """Share of images whose group the reference classifier reads as the prompt's emoji group."""
+    correct = []
+    for prompt, group in zip(prompts, groups, strict=True):
+        images = pipe(n=per_prompt, seed=0, prompt=prompt, infer_label=infer).tensors
+        correct.append((features(classifier, images)[1].argmax(1) == group).float())
+    return torch.cat(correct).mean().item()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="emoji")
+    parser.add_argument("--per-prompt", type=int, default=4)
+    parser.add_argument("-n", type=int, default=2000, help="label-conditioned samples for SWD/FD/variety")
+    parser.add_argument("--grid", default=str(ROOT / "docs" / "emoji-prompts.png"))
+    args = parser.parse_args()
+    pipe = GenerationPipeline.from_pretrained(args.model)
+    test = load_dataset("emoji:test", DataConfig(resolution=pipe.dataset_info["resolution"]))
+    known = (test.labels >= 0).nonzero().flatten().tolist()
+    prompts = [test.captions[i][0] for i in known]
+    groups = [int(test.labels[i]) for i in known]
+    classifier = load_reference_classifier("emoji-classifier")
+    real_accuracy = (
+        (features(classifier, test.images[known].float() / 127.5 - 1)[1].argmax(1) == torch.tensor(groups))
+        .float()
+        .mean()
+        .item()
+    )
+    row = {
+        "model": pipe.model_id,
+        "prompt_group_acc": prompt_accuracy(pipe, classifier, prompts, groups, args.per_prompt, True),
+        "prompt_group_acc_words_only": prompt_accuracy(
+            pipe, classifier, prompts, groups, args.per_prompt, False
+        ),
+        "real_group_acc": real_accuracy,
+    }
+    row.update(evaluate(args.model, "emoji:test", ["swd", "fd", "class_acc", "variety"], n=args.n))
+    print(json.dumps(row, indent=1, default=str))
+    pipe.prompt_grid(GRID_PROMPTS, 8, seed=0).save_grid(args.grid, scale=3)
+    lines = [
+        f"`python bench/emoji.py {shlex.join(sys.argv[1:])}`; {machine_line()}; {datetime.date.today()}.",
+        "",
+        f"- Prompt → Unicode group accuracy ({len(prompts)} test emoji asked for by name, {args.per_prompt} "
+        f"seeds each, emoji reference classifier): **{row['prompt_group_acc']:.1%}** with the pipeline's "
+        f"defaults (label prior on), {row['prompt_group_acc_words_only']:.1%} from the words alone. The "
+        f"classifier itself reads {real_accuracy:.1%} of the real test emoji's groups (its ceiling).",
+        f"- {args.n} images with the groups of the test split as labels, against the test split: SWD "
+        f"{row['swd']:.1f}, FD {row['fd']:.2f} (emoji classifier features), group accuracy "
+        f"{row['class_acc']:.1%}, variety {row['variety']:.2f}.",
+        f"- Grid of the ten prompts (rows: {', '.join(GRID_PROMPTS)}; 8 seeds each): `docs/emoji-prompts.png`.",
+    ]
+    write_section(ROOT / "BENCHMARKS.md", "emoji", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
