@@ -50,3 +50,31 @@ def test_emoji_renders_in_colour_with_unicode_names():
     apple = emoji.images[captions.index("red apple")].float()
     assert apple[0].mean() > apple[2].mean() + 20  # red dominates blue: rendered in colour
     assert emoji.attribute_names == ["brightness", "coverage", "saturation", "hue"]
+
+
+def test_emoji_groups_come_from_unicode_emoji_test_file(tmp_path, monkeypatch):
+    """The emoji set's classes are Unicode's emoji groups, read from emoji-test.txt; components
+    (skin tones) join people & body, and sequences of several code points are not single emoji."""
+    from ganstudio.data import builtin
+
+    sample = tmp_path / "emoji-test.txt"
+    sample.write_text(
+        "# group: Smileys & Emotion\n"
+        "1F600 ; fully-qualified # 😀 E1.0 grinning face\n"
+        "263A FE0F ; fully-qualified # ☺️ E0.6 smiling face\n"
+        "# group: Food & Drink\n"
+        "1F355 ; fully-qualified # 🍕 E0.6 pizza\n"
+        "1F3F3 FE0F 200D 1F308 ; fully-qualified # 🏳️‍🌈 E4.0 rainbow flag\n"
+        "# group: Component\n"
+        "1F3FB ; component # 🏻 E1.0 light skin tone\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(builtin, "EMOJI_TEST", [sample])
+    groups = builtin.emoji_groups()
+    names = builtin.EMOJI_GROUPS
+    assert names[groups[0x1F600]] == names[groups[0x263A]] == "smileys & emotion"
+    assert names[groups[0x1F355]] == "food & drink"
+    assert names[groups[0x1F3FB]] == "people & body"
+    assert 0x1F3F3 not in groups
+    monkeypatch.setattr(builtin, "EMOJI_TEST", [tmp_path / "missing.txt"])
+    assert builtin.emoji_groups() == {}

@@ -199,13 +199,15 @@ class SketchEncoder(nn.Module):
     features, SPADE-style (Park et al. 2019): x * (1 + gamma) + beta. The output convs start at
     zero, so an untrained encoder leaves G unchanged."""
 
-    def __init__(self, widths: dict[int, int], hidden: int = 32) -> None:
+    def __init__(self, widths: dict[int, int], hidden: int = 32, outputs: list[int] | None = None) -> None:
+        """`widths`: channels at each resolution from the sketch's own down to 4; `outputs`: the
+        resolutions that get maps (default all)."""
         super().__init__()
         self.resolutions = sorted(widths, reverse=True)
         self.stem = nn.Conv2d(2, hidden, 3, padding=1)
         self.down = nn.ModuleList(nn.Conv2d(hidden, hidden, 3, padding=1) for _ in self.resolutions[1:])
         self.out = nn.ModuleDict()
-        for r in self.resolutions:
+        for r in outputs if outputs is not None else self.resolutions:
             conv = nn.Conv2d(hidden, 2 * widths[r], 3, padding=1)
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
@@ -220,6 +222,7 @@ class SketchEncoder(nn.Module):
         for i, r in enumerate(self.resolutions):
             if i > 0:
                 h = F.leaky_relu(self.down[i - 1](F.avg_pool2d(h, 2)), 0.2)  # (B, hidden, r, r)
-            gamma, beta = self.out[str(r)](h).chunk(2, dim=1)  # (B, C_r, r, r) each
-            maps[r] = (gamma, beta)
+            if str(r) in self.out:
+                gamma, beta = self.out[str(r)](h).chunk(2, dim=1)  # (B, C_r, r, r) each
+                maps[r] = (gamma, beta)
         return maps

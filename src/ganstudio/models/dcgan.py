@@ -7,9 +7,10 @@ first, a 4x4 conv to one logit. Weights start at N(0, 0.02), BatchNorm scales at
 
 Conditions scale z in G, as the textbook conditional DCGAN multiplies z by a class embedding:
 concatenating them to z instead let the class swamp z and collapsed each class to one image in
-the first minute (per-class pixel spread 0.08 against 0.24, BENCHMARKS.md). They reach D as a per-channel bias after its first conv, computed from embed(cond): for a
-class this is what concatenating one-hot class planes to the image does (a conv over constant
-planes is a bias), and it works for attributes and text alike. A sketch modulates G after each
+the first minute (per-class pixel spread 0.08 against 0.24, BENCHMARKS.md). They reach D as a
+per-channel bias after its first conv, computed from embed(cond): for a class this is what
+concatenating one-hot class planes to the image does (a conv over constant planes is a bias),
+and it works for attributes and text alike. A sketch modulates G after each
 BatchNorm, SPADE-style (Park et al. 2019), and enters D as two extra input channels.
 
 G runs its BatchNorm on batch statistics while training; the training loop re-estimates G_ema's
@@ -63,7 +64,8 @@ class Generator(nn.Module):
             r *= 2
         init_dcgan(self)
         # built after init_dcgan: its output convs start at zero, so an untrained encoder changes nothing
-        self.sketch = SketchEncoder(widths) if spec.has_sketch else None
+        below = [r for r in widths if r < resolution]  # G's BatchNorm stages: the full size has none
+        self.sketch = SketchEncoder(widths, outputs=below) if spec.has_sketch else None
 
     def map(self, z: torch.Tensor, cond: Cond | None) -> torch.Tensor:
         """z (B, z_dim) and cond → w = z * embed(cond) (B, z_dim); guidance and truncation work here."""

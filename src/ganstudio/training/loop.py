@@ -1,7 +1,9 @@
 """The training loop: one function to read top to bottom.
 
-Each step trains D on a (real, fake) pair with the configured loss plus lazy R1/R2, then G,
-then updates the EMA generator. Every random draw comes from one seeded torch.Generator whose
+Each step runs G once: D learns from the detached fakes (the configured loss plus lazy R1/R2),
+then G from the updated D's verdict on the same fakes, as DCGAN trains; then the EMA generator
+is updated. Before G_ema samples or is saved, its BatchNorm statistics (if it has any) are
+re-estimated for its own weights. Every random draw comes from one seeded torch.Generator whose
 state is checkpointed, so a resumed run reproduces a straight run bit for bit (CPU, same
 thread count).
 """
@@ -203,8 +205,7 @@ def train(
     # captions and sketches nearly fix the image: those models get the matching-aware D term and the
     # diversity term; class-only models skip both
     strong_conditions = spec.has_text or spec.has_sketch
-    # with train.diversity, each step's batch is pairs of fakes that share conditions
-    half = batch // 2 if tc.diversity > 0 and strong_conditions else 0
+    half = batch // 2 if tc.diversity > 0 and strong_conditions else 0  # see fake_cond below
 
     def d_out(images: torch.Tensor, cond) -> tuple[torch.Tensor, torch.Tensor | None]:
         """D's logits, and its features when the auxiliary heads need them."""
@@ -225,7 +226,10 @@ def train(
         """G_ema's BatchNorm statistics for its own weights, on conditions drawn as in training,
         before it samples or is saved (a separate generator keeps the training RNG untouched)."""
         g = torch.Generator().manual_seed(tc.seed + counters["step"])
-        draw = lambda n: draw_conditions(torch.randint(len(dataset), (n,), generator=g).to(dev), g)[1]  # noqa: E731
+
+        def draw(n: int):
+            return draw_conditions(torch.randint(len(dataset), (n,), generator=g).to(dev), g)[1]
+
         recalibrate_batchnorm(G_ema, draw, seed=tc.seed + counters["step"])
 
     def fraction() -> float:
@@ -273,21 +277,20 @@ def train(
         real = (images[index].float() / 127.5 - 1).contiguous(memory_format=memory)  # (B, C, H, W)
         # full: every condition known for these reals (the auxiliary heads learn from it)
         full, cond, captions = draw_conditions(index, rng)
-        if half:  # the two halves of the batch share conditions and reals: each pair shows what z changes
-            pairs = torch.arange(batch, device=dev) % half
-            cond, full, real = cond.select(pairs), full.select(pairs), real[pairs]
-            captions = captions[pairs] if captions is not None else None
+        # with the diversity term, the two halves of the fakes share conditions: each pair shows
+        # what z changes (the reals keep their own, so D still sees a whole batch of them)
+        fake_cond = cond.select(torch.arange(batch, device=dev) % half) if half else cond
         z = torch.randn(batch, config.model.z_dim, generator=rng).to(dev)
 
         # One G forward per step, as DCGAN trains: D learns from the detached fakes, then G from
         # the updated D's verdict on the same fakes.
         with autocast(dev, precision):
-            fake = G(z, cond)  # (B, C, H, W)
+            fake = G(z, fake_cond)  # (B, C, H, W)
 
         # D step: reals and fakes of the same conditions, plus lazy R1 (reals) and R2 (fakes).
         regularise = gamma > 0 and counters["step"] % tc.reg_every == 0
         real_in, cond_real = augment_pair(real, cond, tc.augment_policy, p_aug, rng)
-        fake_in, cond_fake = augment_pair(fake.detach().float(), cond, tc.augment_policy, p_aug, rng)
+        fake_in, cond_fake = augment_pair(fake.detach().float(), fake_cond, tc.augment_policy, p_aug, rng)
         real_in = real_in.detach().requires_grad_(regularise)
         fake_in = fake_in.detach().requires_grad_(regularise)
         with autocast(dev, precision):
@@ -316,14 +319,14 @@ def train(
         D.requires_grad_(False)  # D's weight gradients are not needed here: skip computing them
         with autocast(dev, precision):
             fake_logits, fake_features = d_out(
-                *augment_pair(fake.float(), cond, tc.augment_policy, p_aug, rng)
+                *augment_pair(fake.float(), fake_cond, tc.augment_policy, p_aug, rng)
             )
             real_logits = None
             if g_needs_real:
                 with torch.no_grad():
                     real_logits = D(*augment_pair(real, cond, tc.augment_policy, p_aug, rng)).float()
         loss_g = loss_g_fn(real_logits, fake_logits.float())
-        loss_aux_g = D.aux_loss(fake_features, cond) if aux else None
+        loss_aux_g = D.aux_loss(fake_features, fake_cond) if aux else None
         if loss_aux_g is not None:
             loss_g = loss_g + tc.aux * loss_aux_g
         loss_diversity = None
