@@ -82,9 +82,12 @@ def main() -> None:
         ),
         "real_group_acc": real_accuracy,
     }
-    row.update(evaluate(args.model, "emoji:test", ["swd", "fd", "class_acc", "variety"], n=args.n))
+    metrics = ["swd", "fd", "variety"] + (["class_acc"] if pipe.class_names else [])
+    row.update(evaluate(args.model, "emoji:test", metrics, n=args.n))
     print(json.dumps(row, indent=1, default=str))
     pipe.prompt_grid(GRID_PROMPTS, 8, seed=0).save_grid(args.grid, scale=3)
+    grid = Path(args.grid).resolve()
+    grid = grid.relative_to(ROOT) if grid.is_relative_to(ROOT) else grid
     lines = [
         f"`python bench/emoji.py {shlex.join(sys.argv[1:])}`; {machine_line()}; {datetime.date.today()}.",
         "",
@@ -92,10 +95,11 @@ def main() -> None:
         f"seeds each, emoji reference classifier): **{row['prompt_group_acc']:.1%}** with the pipeline's "
         f"defaults (label prior on), {row['prompt_group_acc_words_only']:.1%} from the words alone. The "
         f"classifier itself reads {real_accuracy:.1%} of the real test emoji's groups (its ceiling).",
-        f"- {args.n} images with the groups of the test split as labels, against the test split: SWD "
-        f"{row['swd']:.1f}, FD {row['fd']:.2f} (emoji classifier features), group accuracy "
-        f"{row['class_acc']:.1%}, variety {row['variety']:.2f}.",
-        f"- Grid of the ten prompts (rows: {', '.join(GRID_PROMPTS)}; 8 seeds each): `docs/emoji-prompts.png`.",
+        f"- {args.n} images ({'with the groups of the test split as labels' if pipe.class_names else 'unconditioned: the model has no classes'}), "
+        f"against the test split: SWD {row['swd']:.1f}, FD {row['fd']:.2f} (emoji classifier features), "
+        + (f"group accuracy {row['class_acc']:.1%}, " if "class_acc" in row else "")
+        + f"variety {row['variety']:.2f}.",
+        f"- Grid of the ten prompts (rows: {', '.join(GRID_PROMPTS)}; 8 seeds each): `{grid}`.",
     ]
     write_section(ROOT / "BENCHMARKS.md", "emoji", "\n".join(lines))
     print("\n".join(lines))
