@@ -1,9 +1,9 @@
 """Build a bundled model (fashion-mnist or emoji) from a finished training run, reproducibly.
 
-    ganstudio train --data fashion-mnist --preset cpu-32 --sketch --kimg 360 --out runs/fashion-rgb3 \\
+    ganstudio train --data fashion-mnist --preset r3gan-32 --sketch --kimg 360 --out runs/fashion-rgb3 \\
         --set model.rgb_kernel=3 --set train.cond_drop=0.5 --set train.text_drop=0.3 \\
         --set train.sketch_drop=0.5 --set train.prior_kimg=300
-    ganstudio train --data fashion-mnist --preset cpu-32 --sketch --init-from runs/fashion-rgb3 \\
+    ganstudio train --data fashion-mnist --preset r3gan-32 --sketch --init-from runs/fashion-rgb3 \\
         --kimg 150 --out runs/fashion-ft --eval-every 10 --select class_acc --set model.rgb_kernel=3 \\
         --set train.cond_drop=0.15 --set train.text_drop=0.4 --set train.sketch_drop=0.5 \\
         --set train.lr_g.start=1e-4 --set train.lr_d.start=1e-4 --set train.lr_g.end=3e-5 \\
@@ -13,8 +13,8 @@
 (Both bundled models are their fine-tune's final checkpoint, not OUT/best, which a run folder
 resolves to. The emoji model uses 1x1 pixel convs, the preset's value.)
 
-    ganstudio train --data emoji --preset cpu-32 --minutes 21 --out runs/emoji-div
-    ganstudio train --data emoji --preset cpu-32 --init-from runs/emoji-div --kimg 100 \\
+    ganstudio train --data emoji --preset r3gan-32 --minutes 21 --out runs/emoji-div
+    ganstudio train --data emoji --preset r3gan-32 --init-from runs/emoji-div --kimg 100 \\
         --out runs/emoji-ft --eval-every 20 --set train.lr_g.start=1e-4 --set train.lr_d.start=1e-4 \\
         --set train.lr_g.end=3e-5 --set train.lr_d.end=3e-5 --set train.gamma.start=0.1 \\
         --set train.ema_rampup=1000
