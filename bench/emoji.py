@@ -30,20 +30,11 @@ from ganstudio.pipeline import GenerationPipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "scripts"))
+from build_bundled_model import PROMPTS  # noqa: E402
 from report import machine_line, write_section  # noqa: E402
 
-GRID_PROMPTS = [
-    "red heart",
-    "grinning face",
-    "pizza",
-    "cat face",
-    "rocket",
-    "sun",
-    "thumbs up",
-    "fire",
-    "christmas tree",
-    "birthday cake",
-]
+GRID_PROMPTS = PROMPTS["emoji"]  # the bundled model's grid: one list for the build script and this bench
 
 
 def prompt_accuracy(pipe: GenerationPipeline, classifier, prompts, groups, per_prompt: int, infer: bool):

@@ -92,7 +92,7 @@ def recalibrate_batchnorm(
     if not norms:
         return
     device = next(G.parameters()).device
-    was_training = G.training
+    was_training, momenta = G.training, [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average over the passes below
@@ -100,6 +100,6 @@ def recalibrate_batchnorm(
     generator = torch.Generator().manual_seed(seed)
     for _ in range(batches):
         G(torch.randn(batch, G.z_dim, generator=generator).to(device), sample_cond(batch))
-    for m in norms:
-        m.momentum = 0.1
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
     G.train(was_training)

@@ -30,6 +30,7 @@ from ganstudio.losses import diversity_loss, get_loss, gradient_penalty
 from ganstudio.models import build_models
 from ganstudio.models.layers import recalibrate_batchnorm
 from ganstudio.provenance import save_png
+from ganstudio.training.card import model_card
 from ganstudio.training.checkpoint import (
     find_checkpoint,
     load_for_finetuning,
@@ -68,34 +69,6 @@ class Progress:
     elapsed_s: float
     eta_s: float | None
     losses: dict[str, float] = field(default_factory=dict)
-
-
-def model_card(config: Config, dataset_info: dict, counters: dict, prior_report: dict | None = None) -> str:
-    classes = ", ".join(dataset_info["class_names"]) or "none"
-    attributes = ", ".join(dataset_info["attributes"]) or "none"
-    text = (
-        f"yes, text encoder `{dataset_info['text_encoder']}` ({dataset_info['num_captioned']} captioned images)"
-        if dataset_info.get("text_encoder")
-        else "no"
-    )
-    return f"""# ganstudio model
-
-- Architecture: {config.model.arch} ({config.preset} preset), {dataset_info["resolution"]} px, \
-{dataset_info["channels"]} channel(s)
-- Training data: {dataset_info["source"]} ({dataset_info["num_images"]} images, fingerprint \
-{dataset_info["fingerprint"]}, licence: {dataset_info["licence"]})
-- Classes: {classes}
-- Attributes: {attributes}
-- Text prompts: {text}
-- Label prior: {describe_prior(prior_report)}
-- Trained: {counters["kimg"]:.1f} kimg in {counters["elapsed_s"] / 60:.1f} minutes on {counters["machine"]}
-- Command: `{counters.get("command") or "library call (ganstudio.training.loop.train)"}`
-- Metrics: {counters.get("metrics") or "not measured yet (see `ganstudio evaluate`)"}
-
-Every image this model generates through ganstudio is marked as AI-generated (IPTC
-DigitalSourceType trainedAlgorithmicMedia) with the model id and seed. Generated images can
-resemble training images; check outputs before publishing them.
-"""
 
 
 def train(
@@ -222,9 +195,15 @@ def train(
         dropped = cond.drop(tc.cond_drop, generator, tc.attribute_drop, tc.text_drop, tc.sketch_drop)
         return cond, dropped, captions
 
+    ema_ready_at = [-1]  # the step G_ema's statistics were last re-estimated at
+
     def ready_ema() -> None:
         """G_ema's BatchNorm statistics for its own weights, on conditions drawn as in training,
-        before it samples or is saved (a separate generator keeps the training RNG untouched)."""
+        before it samples or is saved (a separate generator keeps the training RNG untouched);
+        once per step, however many of sampling, scoring and saving follow."""
+        if ema_ready_at[0] == counters["step"]:
+            return
+        ema_ready_at[0] = counters["step"]
         g = torch.Generator().manual_seed(tc.seed + counters["step"])
 
         def draw(n: int):
