@@ -14,20 +14,20 @@ install:
 	$(PYTHON) -m pip install -q torch==2.13.0
 	$(PYTHON) -m pip install -q -e ".[dev,text]"
 
-# the demo trains what converges fastest, labels only, as bench/quality.py measures it: no text (no
+# the demo trains what converges fastest, labels only, as `python -m bench.quality` measures it: no text (no
 # caption embedding or label-prior fit before the clock starts), attributes always dropped (given
 # as conditions, D learnt to check them and won: BENCHMARKS.md)
 demo: install
 	ganstudio train --data fashion-mnist --preset cpu-32 --text-encoder none --set train.attribute_drop=1.0 \
 		--minutes $(MINUTES) --out $(RUN)
-	ganstudio generate --model $(RUN) --per-class 8 --seed 0 --out $(RUN)/grid
+	ganstudio generate --model $(RUN) --per-class 8 --seed 0 --out $(RUN)/grid --overwrite
 	@echo "class x seed grid of your model: $(RUN)/grid/grid.png (bundled model: ganstudio generate --per-class 8)"
 
 test: install
 	$(PYTHON) -m pytest -q
 
 lint:
-	ruff check src tests bench && ruff format --check src tests bench
+	ruff check src tests bench scripts && ruff format --check src tests bench scripts
 
 bench:
-	$(PYTHON) bench/speed.py
+	$(PYTHON) -m bench.speed

@@ -1,6 +1,6 @@
 """Can the emoji model be recognised? Prompt → Unicode group accuracy, SWD, and a prompt grid.
 
-    python bench/emoji.py [--model emoji] [--per-prompt 4]
+    python -m bench.emoji [--model emoji] [--per-prompt 4]
 
 Every emoji of the test split (every 10th) that has a Unicode group is asked for by its name as
 the prompt ("cat face", "birthday cake"); the emoji reference classifier
@@ -22,19 +22,13 @@ from pathlib import Path
 
 import torch
 
+from bench.report import GRID_PROMPTS, ROOT, machine_line, write_section
 from ganstudio.config import DataConfig
 from ganstudio.data import load_dataset
+from ganstudio.imaging import from_uint8
 from ganstudio.metrics import evaluate, features
 from ganstudio.metrics.classifier import load_reference_classifier
 from ganstudio.pipeline import GenerationPipeline
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "scripts"))
-from build_bundled_model import PROMPTS  # noqa: E402
-from report import machine_line, write_section  # noqa: E402
-
-GRID_PROMPTS = PROMPTS["emoji"]  # the bundled model's grid: one list for the build script and this bench
 
 
 def prompt_accuracy(pipe: GenerationPipeline, classifier, prompts, groups, per_prompt: int, infer: bool):
@@ -60,7 +54,7 @@ def main() -> None:
     groups = [int(test.labels[i]) for i in known]
     classifier = load_reference_classifier("emoji-classifier")
     real_accuracy = (
-        (features(classifier, test.images[known].float() / 127.5 - 1)[1].argmax(1) == torch.tensor(groups))
+        (features(classifier, from_uint8(test.images[known]))[1].argmax(1) == torch.tensor(groups))
         .float()
         .mean()
         .item()
@@ -76,11 +70,11 @@ def main() -> None:
     metrics = ["swd", "fd", "variety"] + (["class_acc"] if pipe.class_names else [])
     row.update(evaluate(args.model, "emoji:test", metrics, n=args.n))
     print(json.dumps(row, indent=1, default=str))
-    pipe.prompt_grid(GRID_PROMPTS, 8, seed=0).save_grid(args.grid, scale=3)
+    pipe.prompt_grid(GRID_PROMPTS["emoji"], 8, seed=0).save_grid(args.grid, scale=3)
     grid = Path(args.grid).resolve()
     grid = grid.relative_to(ROOT) if grid.is_relative_to(ROOT) else grid
     lines = [
-        f"`python bench/emoji.py {shlex.join(sys.argv[1:])}`; {machine_line()}; {datetime.date.today()}.",
+        f"`python -m bench.emoji {shlex.join(sys.argv[1:])}`; {machine_line()}; {datetime.date.today()}.",
         "",
         f"- Prompt → Unicode group accuracy ({len(prompts)} test emoji asked for by name, {args.per_prompt} "
         f"seeds each, emoji reference classifier): **{row['prompt_group_acc']:.1%}** with the pipeline's "
@@ -90,7 +84,7 @@ def main() -> None:
         f"against the test split: SWD {row['swd']:.1f}, FD {row['fd']:.2f} (emoji classifier features), "
         + (f"group accuracy {row['class_acc']:.1%}, " if "class_acc" in row else "")
         + f"variety {row['variety']:.2f}.",
-        f"- Grid of the ten prompts (rows: {', '.join(GRID_PROMPTS)}; 8 seeds each): `{grid}`.",
+        f"- Grid of the ten prompts (rows: {', '.join(GRID_PROMPTS['emoji'])}; 8 seeds each): `{grid}`.",
     ]
     write_section(ROOT / "BENCHMARKS.md", "emoji", "\n".join(lines))
     print("\n".join(lines))

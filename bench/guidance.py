@@ -1,6 +1,6 @@
 """Condition guidance on fashion-mnist: what scaling the conditions' step in w buys and costs.
 
-    python bench/guidance.py --model fashion-mnist --guidance 1 --guidance 1.5 --guidance 2
+    python -m bench.guidance --model fashion-mnist --guidance 1 --guidance 1.5 --guidance 2
 
 For each model and guidance value: images by label only (n, labels drawn like the test split)
 scored against the 10k test images (FD, class accuracy, variety within a class), and, for
@@ -16,18 +16,14 @@ import json
 import platform
 import shlex
 import sys
-from pathlib import Path
 
 import torch
 
+from bench.report import ROOT, write_section
+from bench.text import held_out_accuracy
 from ganstudio.metrics import evaluate
 from ganstudio.metrics.classifier import load_reference_classifier
 from ganstudio.pipeline import GenerationPipeline
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from report import write_section  # noqa: E402
-from text import held_out_accuracy  # noqa: E402
 
 
 def main() -> None:
@@ -59,7 +55,7 @@ def main() -> None:
         "(reference classifier). Held-out prompts: the 20 paraphrases of the `text` section, 100 images "
         "each, prompt only and no label prior (`infer_label=False`). Guidance 1 is the plain model.",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; torch "
-        f"{torch.__version__}; {datetime.date.today()}; command `python bench/guidance.py {shlex.join(sys.argv[1:])}`.",
+        f"{torch.__version__}; {datetime.date.today()}; command `python -m bench.guidance {shlex.join(sys.argv[1:])}`.",
         "",
         "| model | guidance | class acc ↑ | variety ↑ | FD ↓ | held-out prompt acc ↑ | worst class |",
         "|---|---|---|---|---|---|---|",

@@ -1,6 +1,6 @@
 """Where a training step's time goes: G and D forward and backward against everything else.
 
-    python bench/profile_step.py [--preset cpu-32] [--steps 60] [--set KEY=VALUE ...]
+    python -m bench.profile_step [--preset cpu-32] [--steps 60] [--set KEY=VALUE ...]
 
 Runs `ganstudio.training.loop.train` on fashion-mnist (labels only) under `torch.profiler`,
 after a few warm-up steps. G's and D's forward passes are labelled with module hooks, the
@@ -21,14 +21,11 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
+from bench.report import ROOT, machine_line, write_section
 from ganstudio.config import apply_overrides, load_preset
 from ganstudio.data import load_dataset
 from ganstudio.models import build_models
 from ganstudio.training import loop
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from report import machine_line, write_section  # noqa: E402
 
 LABELS_ONLY = ["model.text_encoder=none", "train.attribute_drop=1.0"]
 
@@ -105,7 +102,7 @@ def main() -> None:
         outside - parts["optimizer steps (Adam)"]
     )
     lines = [
-        f"`python bench/profile_step.py {shlex.join(sys.argv[1:])}`: preset {args.preset}, batch {batch}, "
+        f"`python -m bench.profile_step {shlex.join(sys.argv[1:])}`: preset {args.preset}, batch {batch}, "
         f"{steps} profiled steps after {args.warmup} warm-up steps, labels only.",
         f"{machine_line()}; {datetime.date.today()}.",
         "",

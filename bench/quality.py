@@ -1,7 +1,7 @@
 """Quality at a fixed CPU budget on fashion-mnist: the textbook DCGAN as a standalone script, the
 same network in ganstudio's loop with every extra off, and the default preset.
 
-    python bench/quality.py --minutes 10 [--variant "name:preset:key=value,key=value" ...]
+    python -m bench.quality --minutes 10 [--variant "name:preset:key=value,key=value" ...]
 
 Each model trains for the same wall-clock budget, one after the other, labels only (no text, no
 attributes), then 10k generated images are scored against the 10k test images with the
@@ -20,33 +20,30 @@ import shlex
 import sys
 from pathlib import Path
 
+from bench import dcgan_reference
+from bench.report import ROOT, machine_line, write_section
 from ganstudio.config import DataConfig, apply_overrides, load_preset
 from ganstudio.data import load_dataset
-from ganstudio.metrics import eval_labels, evaluate, score_images
-from ganstudio.training.devices import cpu_bf16_is_faster
+from ganstudio.devices import cpu_bf16_is_faster
+from ganstudio.metrics import ReferenceData, evaluate, score_images
 from ganstudio.training.loop import train
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-import dcgan_reference  # noqa: E402
-from report import machine_line, write_section  # noqa: E402
 
 LABELS_ONLY = ["model.text_encoder=none", "train.attribute_drop=1.0"]
 
 
 def run_reference(minutes: float, n: int) -> dict:
     train_set = load_dataset("fashion-mnist", DataConfig(resolution=32))
-    test_set = load_dataset("fashion-mnist:test", DataConfig(resolution=32))
+    reference = ReferenceData.load("fashion-mnist:test", 32, 1)
     bf16 = cpu_bf16_is_faster()
     G, counters = dcgan_reference.train(train_set.images, train_set.labels, 10, minutes, bf16)
-    labels = eval_labels(test_set, n)
+    labels = reference.eval_labels(n)
     fake = dcgan_reference.sample(G, labels)
     return {
         "name": "textbook DCGAN (standalone script)",
         "overrides": ["bf16" if bf16 else "fp32"],
         "guidance": 1.0,
         **counters,
-        **score_images(fake, labels, test_set),
+        **score_images(fake, labels, reference),
     }
 
 
@@ -104,7 +101,7 @@ def main() -> None:
         f"{args.n} generated images scored against the 10k fashion-mnist test images with the reference "
         "classifier (never used in training).",
         f"{machine_line()}; {datetime.date.today()}; command "
-        f"`python bench/quality.py {shlex.join(sys.argv[1:])}`.",
+        f"`python -m bench.quality {shlex.join(sys.argv[1:])}`.",
         "",
         "| model | overrides | kimg | train img/s | last loss_d / loss_g | guidance | FD ↓ | KID ↓ "
         "| precision ↑ | recall ↑ | class acc ↑ | variety ↑ |",

@@ -1,5 +1,6 @@
-"""Shared by the benches: write a named section of BENCHMARKS.md, keeping the others, and the
-machine line every figure is reported beside."""
+"""Shared by the benches (and the bundled-model build script): write a named section of
+BENCHMARKS.md, keeping the others; the machine line every figure is reported beside; the
+prompts of the docs' prompt grids."""
 
 from __future__ import annotations
 
@@ -7,6 +8,35 @@ import platform
 from pathlib import Path
 
 import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+# The ten prompts of each bundled model's docs grid: one list for the build script and the benches.
+GRID_PROMPTS = {
+    "fashion-mnist": [
+        "a dark ankle boot",
+        "a sleeveless summer dress",
+        "a light pullover",
+        "a patterned shirt",
+        "white sneakers",
+        "a pair of dark pants",
+        "running shoes",
+        "a purse",
+        "slacks",
+        "a parka",
+    ],
+    "emoji": [
+        "red heart",
+        "grinning face",
+        "pizza",
+        "cat face",
+        "rocket",
+        "sun",
+        "thumbs up",
+        "fire",
+        "christmas tree",
+        "birthday cake",
+    ],
+}
 
 
 def cpu_flags() -> str:
@@ -20,7 +50,7 @@ def cpu_flags() -> str:
 
 
 def machine_line() -> str:
-    from ganstudio.training.devices import resolve_precision
+    from ganstudio.devices import resolve_precision
 
     model = ""
     try:

@@ -1,6 +1,6 @@
 """Sketch → image on fashion-mnist: recognisable items that follow the drawing.
 
-    python bench/sketch.py --model fashion-mnist -n 2000
+    python -m bench.sketch --model fashion-mnist -n 2000
 
 (1) Outlines extracted from n test images (the same extraction as training, roughened once like
 a drawing), generated from the sketch alone: class accuracy by the reference classifier, FD
@@ -19,30 +19,27 @@ import json
 import platform
 import shlex
 import sys
-from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
+from bench.report import ROOT, write_section
 from ganstudio.conditioning.sketch import extract_sketches, roughen
 from ganstudio.config import DataConfig
 from ganstudio.data import load_dataset
-from ganstudio.imaging import make_grid, to_pil
+from ganstudio.imaging import from_uint8, make_grid, to_pil, to_uint8
 from ganstudio.metrics import features
 from ganstudio.metrics.classifier import load_reference_classifier
 from ganstudio.metrics.distances import frechet_distance
 from ganstudio.pipeline import GenerationPipeline
 from ganstudio.provenance import save_png
 
-ROOT = Path(__file__).resolve().parents[1]
 SKETCHES = ROOT / "docs" / "sketches"
-sys.path.insert(0, str(ROOT / "bench"))
-from report import write_section  # noqa: E402
 
 
 def edge_fscore(sketch: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     """F-score (B,) between sketch strokes and the outline of images in [-1, 1], 1 px tolerance."""
-    pixels = ((images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    pixels = to_uint8(images)
     out = extract_sketches(pixels).float() / 255 > 0.5
     ref = sketch > 0.5
     near_out = F.max_pool2d(out.float(), 3, 1, 1) > 0
@@ -75,7 +72,7 @@ def main() -> None:
     cond.sketch, cond.sketch_mask[:] = sketch, True
     fake = pipe.generate(z, cond)
     fake_features, fake_logits = features(classifier, fake)
-    real_features, _ = features(classifier, test.images.float() / 127.5 - 1)
+    real_features, _ = features(classifier, from_uint8(test.images))
     # what `pipe(sketch=...)` does by default: the label prior reads the class from the sketch
     inferred = pipe.infer_labels(cond)
     with_prior = pipe.generate(z, inferred, guidance=args.guidance)
@@ -190,7 +187,7 @@ def main() -> None:
         "roughened training outlines reads the class from the sketch and the generator gets both; "
         '"sketch only" is `infer_label=False`.',
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; torch "
-        f"{torch.__version__}; {datetime.date.today()}; command `python bench/sketch.py {shlex.join(sys.argv[1:])}`; "
+        f"{torch.__version__}; {datetime.date.today()}; command `python -m bench.sketch {shlex.join(sys.argv[1:])}`; "
         f"model {pipe.model_id}.",
         "",
         "| measure | sketch + label prior (default) | sketch only | sketch + true label | "

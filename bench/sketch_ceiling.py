@@ -1,6 +1,6 @@
 """How much of the class an outline alone gives away on fashion-mnist.
 
-    python bench/sketch_ceiling.py [--epochs 3]
+    python -m bench.sketch_ceiling [--epochs 3]
 
 Trains a classifier of the reference classifier's architecture on the *outlines* of the training
 images (extracted and roughened exactly as sketch training does, fresh roughening every epoch) and

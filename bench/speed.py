@@ -1,6 +1,6 @@
 """Training and generation speed on this machine, written into BENCHMARKS.md.
 
-    python bench/speed.py [--quick]
+    python -m bench.speed [--quick]
 
 Measures, in one run: the fp32 and bf16 matmul peaks; training img/s of each preset through the
 real training loop (fp32 vs bf16 autocast, channels_last on/off); FLOPs of one training step
@@ -14,22 +14,17 @@ import argparse
 import datetime
 import platform
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
+from bench.report import ROOT, write_section
 from ganstudio.config import apply_overrides, load_preset
 from ganstudio.data import load_dataset
 from ganstudio.training.loop import train
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from report import write_section  # noqa: E402
 
 
 def matmul_peak(dtype: torch.dtype, size: int = 1024, seconds: float = 2.0) -> float:
@@ -137,7 +132,7 @@ def main() -> None:
     peak32, peak16 = matmul_peak(torch.float32), matmul_peak(torch.bfloat16, size=256, seconds=1.0)
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; "
-        f"torch {torch.__version__}; {datetime.date.today()}; command `python bench/speed.py{' --quick' if args.quick else ''}`.",
+        f"torch {torch.__version__}; {datetime.date.today()}; command `python -m bench.speed{' --quick' if args.quick else ''}`.",
         "",
         f"Matmul peak measured in this run: fp32 {peak32 / 1e9:.0f} GFLOP/s, bf16 {peak16 / 1e9:.1f} GFLOP/s.",
         "",

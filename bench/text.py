@@ -1,6 +1,6 @@
 """Text → image on fashion-mnist: does the generator follow words it never saw in training?
 
-    python bench/text.py --model fashion-mnist --model runs/fashion-builtin/checkpoint
+    python -m bench.text --model fashion-mnist --model runs/fashion-builtin/checkpoint
 
 For each model: (1) held-out prompts — paraphrases that occur in no training caption — each
 generated n times from the prompt alone (no label), judged by the reference classifier;
@@ -18,22 +18,19 @@ import json
 import platform
 import shlex
 import sys
-from pathlib import Path
 
 import torch
 
+from bench.report import ROOT, write_section
 from ganstudio.conditioning import load_text_encoder
 from ganstudio.config import DataConfig
 from ganstudio.data import load_dataset
 from ganstudio.data.captions import CaptionTable
+from ganstudio.imaging import from_uint8
 from ganstudio.metrics import features
 from ganstudio.metrics.classifier import load_reference_classifier
 from ganstudio.metrics.distances import frechet_distance
 from ganstudio.pipeline import GenerationPipeline
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from report import write_section  # noqa: E402
 
 # prompt → the class a reader expects; none of these strings occurs in a training caption
 HELD_OUT = {
@@ -90,8 +87,8 @@ def nearest_caption_accuracy(
     """What the text encoder alone allows: for each held-out prompt, the majority class of the k
     training captions nearest to it (cosine). A prompt whose neighbours belong to another class
     cannot be expected to come out right from any generator trained on these captions."""
-    from ganstudio.data import cache_dir
     from ganstudio.data.captions import caption_embeddings
+    from ganstudio.paths import cache_dir
 
     table = CaptionTable(train.captions)
     bank = torch.nn.functional.normalize(
@@ -166,7 +163,7 @@ def score(
     cond = pipe.make_cond(len(test))
     cond.text, cond.text_mask[:] = embeddings[picked], True
     z = torch.randn(len(test), pipe.G.z_dim, generator=torch.Generator().manual_seed(1))
-    real_features, _ = features(classifier, test.images.float() / 127.5 - 1)
+    real_features, _ = features(classifier, from_uint8(test.images))
     for key, c in (("plain", cond), ("prior", pipe.infer_labels(cond))):
         if key == "prior" and pipe.label_prior is None:
             continue
@@ -199,7 +196,7 @@ def main() -> None:
         f"Guidance {'each model' + chr(39) + 's own' if args.guidance is None else format(args.guidance, 'g')} "
         "(1 = the plain model; see the `guidance` section).",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; torch "
-        f"{torch.__version__}; {datetime.date.today()}; command `python bench/text.py {shlex.join(sys.argv[1:])}`.",
+        f"{torch.__version__}; {datetime.date.today()}; command `python -m bench.text {shlex.join(sys.argv[1:])}`.",
         "",
         "| model | text encoder | class from | held-out prompts ↑ | fresh prompts ↑ | label prior alone "
         "(held-out / fresh) | encoder's nearest-caption (held-out / fresh) | test-caption class acc ↑ | "

@@ -8,7 +8,7 @@
         --set train.cond_drop=0.15 --set train.text_drop=0.4 --set train.sketch_drop=0.5 \\
         --set train.lr_g.start=1e-4 --set train.lr_d.start=1e-4 --set train.lr_g.end=3e-5 \\
         --set train.lr_d.end=3e-5 --set train.gamma.start=0.1 --set train.ema_rampup=1000
-    python scripts/build_bundled_model.py runs/fashion-ft/checkpoint --name fashion-mnist
+    python -m scripts.build_bundled_model runs/fashion-ft/checkpoint --name fashion-mnist
 
 (Both bundled models are their fine-tune's final checkpoint, not OUT/best, which a run folder
 resolves to. The emoji model uses 1x1 pixel convs, the preset's value.)
@@ -18,7 +18,7 @@ resolves to. The emoji model uses 1x1 pixel convs, the preset's value.)
         --out runs/emoji-ft --eval-every 20 --set train.lr_g.start=1e-4 --set train.lr_d.start=1e-4 \\
         --set train.lr_g.end=3e-5 --set train.lr_d.end=3e-5 --set train.gamma.start=0.1 \\
         --set train.ema_rampup=1000
-    python scripts/build_bundled_model.py runs/emoji-ft/checkpoint --name emoji -n 2000
+    python -m scripts.build_bundled_model runs/emoji-ft/checkpoint --name emoji -n 2000
 
 Exports G_ema in fp16 into src/ganstudio/pretrained/NAME, scores it (fashion-mnist: 10k images
 against the test split with the reference classifier; emoji: SWD against every 10th emoji),
@@ -29,49 +29,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-from pathlib import Path
 
+from bench.report import GRID_PROMPTS, ROOT
+from ganstudio import modelfolder
 from ganstudio.metrics import attribute_control, evaluate
-from ganstudio.pipeline import GenerationPipeline, resolve_model_dir
-from ganstudio.training.checkpoint import export_model
+from ganstudio.pipeline import GenerationPipeline
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 REFERENCE = {
     "fashion-mnist": "the 10k held-out test images, reference classifier",
     "emoji": "every 10th emoji (emoji has no held-out split: the model trains on all of them), "
     "emoji reference classifier over the Unicode groups",
 }
-PROMPTS = {
-    "fashion-mnist": [
-        "a dark ankle boot",
-        "a sleeveless summer dress",
-        "a light pullover",
-        "a patterned shirt",
-        "white sneakers",
-        "a pair of dark pants",
-        "running shoes",
-        "a purse",
-        "slacks",
-        "a parka",
-    ],
-    "emoji": [
-        "red heart",
-        "grinning face",
-        "pizza",
-        "cat face",
-        "rocket",
-        "sun",
-        "thumbs up",
-        "fire",
-        "christmas tree",
-        "birthday cake",
-    ],
-}
 
 
-def fashion_extras(pipe: GenerationPipeline, scores: dict) -> str:
+def fashion_extras(pipe: GenerationPipeline, scores: dict) -> list[str]:
     pipe.class_grid(8, seed=0).save_grid(DOCS / "fashion-mnist-class-grid.png", scale=3)
     pipe.class_grid(8, seed=0, truncation=0.7).save_grid(
         DOCS / "fashion-mnist-class-grid-truncation-0.7.png", scale=3
@@ -82,36 +54,36 @@ def fashion_extras(pipe: GenerationPipeline, scores: dict) -> str:
                 DOCS / f"fashion-mnist-{attribute}-{value}.png", scale=3
             )
     per_class = ", ".join(f"{k} {v:.0%}" for k, v in scores["class_acc_per_class"].items())
-    return f"\nClass accuracy per class (reference classifier): {per_class}.\n"
+    return [f"Class accuracy per class (reference classifier): {per_class}."]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("run", help="finished training run folder")
-    parser.add_argument("--name", choices=sorted(PROMPTS), default="fashion-mnist")
+    parser.add_argument("run", help="finished training run folder (or one of its checkpoints)")
+    parser.add_argument("--name", choices=sorted(GRID_PROMPTS), default="fashion-mnist")
     parser.add_argument("-n", type=int, default=10_000)
     parser.add_argument("--command", help="the training command, for the model card")
     args = parser.parse_args()
     target = ROOT / "src" / "ganstudio" / "pretrained" / args.name
-    source, _ = resolve_model_dir(args.run)
-    export_model(source, target)
+    source, _ = modelfolder.resolve(args.run)
+    modelfolder.export(source, target)
     metrics = None if args.name == "fashion-mnist" else ["swd", "fd", "class_acc", "variety"]
     scores = evaluate(args.name, f"{args.name}:test", metrics, n=args.n)
     keys = [k for k in ("fd", "kid", "precision", "recall", "class_acc", "variety", "swd") if k in scores]
     summary = ", ".join(f"{k} {scores[k]:.4g}" for k in keys)
-    card = (target / "model_card.md").read_text()
-    card = card.replace(
-        "- Metrics: not measured yet (see `ganstudio evaluate`)",
-        f"- Metrics ({args.n} images vs {REFERENCE[args.name]}, guidance {scores['guidance']:g}): {summary}",
-    )
+    fields = {
+        "metrics": f"({args.n} images vs {REFERENCE[args.name]}, guidance {scores['guidance']:g}): {summary}"
+    }
     if args.command:
-        card = re.sub(r"- Command: .*", f"- Command: `{args.command}`", card)
+        fields["command"] = args.command
     pipe = GenerationPipeline.from_pretrained(args.name)
     if args.name == "fashion-mnist":
-        card += fashion_extras(pipe, scores)
+        fields["notes"] = fashion_extras(pipe, scores)
     if pipe.spec.has_text:
-        pipe.prompt_grid(PROMPTS[args.name], 8, seed=0).save_grid(DOCS / f"{args.name}-prompts.png", scale=3)
-    (target / "model_card.md").write_text(card)
+        pipe.prompt_grid(GRID_PROMPTS[args.name], 8, seed=0).save_grid(
+            DOCS / f"{args.name}-prompts.png", scale=3
+        )
+    modelfolder.update_card(target, **fields)
     report = {"scores": scores}
     if pipe.spec.num_attributes and args.name == "fashion-mnist":
         report["attribute_control"] = attribute_control(args.name)

@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from ganstudio.config import DataConfig
 from ganstudio.data import load_dataset
+from ganstudio.imaging import from_uint8
 from ganstudio.metrics.classifier import WEIGHTS_DIR, ReferenceClassifier
 
 BATCH, SEED = 128, 0
@@ -29,7 +30,7 @@ EPOCHS = {"fashion-mnist": 6, "emoji": 60}
 
 
 def to_input(images: torch.Tensor) -> torch.Tensor:
-    return images.float() / 127.5 - 1
+    return from_uint8(images)
 
 
 def accuracy(model: ReferenceClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:

@@ -80,6 +80,10 @@ class ModelConfig:
     # dcgan: D also scores the conditions by a projection on its pooled 4x4 features (Miyato &
     # Koyama 2018), besides the conditional bias at its input
     d_projection: bool = False
+    # dcgan: D's normalisation: "batch" (the paper's BatchNorm), "spectral" (spectral norm on every
+    # layer and no BatchNorm, Miyato et al. 2018: D's Lipschitz constant is bounded, so it cannot
+    # run away from G), or "none"
+    d_norm: str = "batch"
     # the condition guidance the pipeline uses for this model unless told otherwise (1 = the plain
     # model): measured per architecture (BENCHMARKS.md); models saved before the key had 1.5
     guidance: float = 1.5

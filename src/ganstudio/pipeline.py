@@ -11,102 +11,26 @@ Image i of a call uses seed `seed + i`, so any single image can be regenerated f
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 
 from ganstudio import __version__
 from ganstudio.conditioning import Cond, CondSpec, load_text_encoder, normalise_prompt
 from ganstudio.conditioning.prior import LabelPrior
 from ganstudio.conditioning.sketch import normalise_sketch
+from ganstudio.conditioning.text import MAX_PROMPT_WORDS
 from ganstudio.config import Config
-from ganstudio.imaging import make_grid, to_pil
-from ganstudio.models import build_models
-from ganstudio.provenance import DIGITAL_SOURCE_TYPE, save_png
-from ganstudio.training.checkpoint import load_weights, read_model_config
-from ganstudio.training.devices import resolve_device
-from ganstudio.training.prior import load_label_prior
+from ganstudio.devices import resolve_device
+from ganstudio.imaging import to_pil
+from ganstudio.modelfolder import ModelFolder
+from ganstudio.provenance import DIGITAL_SOURCE_TYPE
+from ganstudio.results import GenerationResult, describe_sketch
 
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 TRUNCATION_SAMPLES = 1024
 MAX_GUIDANCE = 5.0
-
-
-def bundled_models() -> list[str]:
-    return (
-        sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file())
-        if PRETRAINED_DIR.is_dir()
-        else []
-    )
-
-
-def resolve_model_dir(name_or_dir: str | Path) -> tuple[Path, str]:
-    """A model folder for a bundled name, a model folder, or a run folder (its latest checkpoint)."""
-    path = Path(name_or_dir)
-    if path.is_dir():
-        for candidate in (path, path / "best", path / "checkpoint"):
-            if (candidate / "config.json").is_file():
-                return candidate, path.resolve().name
-        read_model_config(path)  # raises the clear "not a model folder" error (mentions pickles if present)
-    if str(name_or_dir) in bundled_models():
-        return PRETRAINED_DIR / str(name_or_dir), f"ganstudio/{name_or_dir}"
-    raise ValueError(
-        f"model {str(name_or_dir)!r} is neither a model folder, a run folder nor a bundled model; "
-        f"bundled models: {', '.join(bundled_models()) or 'none'}"
-    )
-
-
-def _file_stem(prefix: str, record: dict[str, Any]) -> str:
-    name = record.get("label") or record.get("prompt") or ""
-    label = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-")
-    return f"{prefix}-{label}-{record['seed']:06d}" if label else f"{prefix}-{record['seed']:06d}"
-
-
-def _describe_sketch(sketch: Any) -> str | None:
-    """What the image record says about the sketch: its file name, or that one was given."""
-    if sketch is None:
-        return None
-    return Path(sketch).name if isinstance(sketch, str | Path) else "drawing"
-
-
-@dataclass
-class GenerationResult:
-    """Generated images and one metadata record per image (seed, conditions, model id)."""
-
-    images: list[Image.Image]
-    metadata: list[dict[str, Any]]
-    grid_columns: int = 8
-    tensors: torch.Tensor | None = field(default=None, repr=False)  # (B, C, H, W) in [-1, 1]
-
-    def grid(self, scale: int = 2) -> Image.Image:
-        return make_grid(self.images, columns=min(self.grid_columns, len(self.images)), scale=scale)
-
-    def save(self, out_dir: str | Path, prefix: str = "image", grid: bool = True) -> list[Path]:
-        """Write one marked PNG per image (named by seed) and, if `grid`, grid.png; returns the paths."""
-        out_dir = Path(out_dir)
-        paths = [
-            save_png(image, out_dir / f"{_file_stem(prefix, record)}.png", record)
-            for image, record in zip(self.images, self.metadata, strict=True)
-        ]
-        if grid and self.images:
-            paths.append(self.save_grid(out_dir / "grid.png"))
-        return paths
-
-    def save_grid(self, path: str | Path, scale: int = 2) -> Path:
-        """Write the grid as a PNG marked as AI-generated, recording every image's seed and label."""
-        record = dict(
-            self.metadata[0],
-            seed=[r["seed"] for r in self.metadata],
-            label=sorted({r["label"] for r in self.metadata if r["label"]}) or None,
-            prompt=list(dict.fromkeys(r["prompt"] for r in self.metadata if r.get("prompt"))) or None,
-        )
-        return save_png(self.grid(scale), path, record)
+MAX_SEED = 2**63 - 1  # torch.Generator seeds are 64-bit; records stay exact in JSON readers that use int64
 
 
 def guided_map(G: torch.nn.Module, z: torch.Tensor, cond: Cond, guidance: float) -> torch.Tensor:
@@ -142,24 +66,33 @@ class GenerationPipeline:
 
     @classmethod
     def from_pretrained(cls, name_or_dir: str | Path, device: str = "auto") -> GenerationPipeline:
-        """Load a bundled model by name, a model folder, or a training run folder."""
-        folder, name = resolve_model_dir(name_or_dir)
-        config, spec, raw = read_model_config(folder)
+        """Load a bundled model by name, a model folder, or a training run folder (its best
+        checkpoint, else its latest: see `modelfolder.resolve`)."""
+        folder = ModelFolder.open(name_or_dir)
         dev = resolve_device(device)
-        G, _ = build_models(config.model, raw["resolution"], raw["channels"], spec)
-        weights = folder / "generator_ema.safetensors"
-        load_weights(G, weights)
-        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
-        dataset_info = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
         return cls(
-            G.to(dev).eval().requires_grad_(False),
-            config,
-            spec,
-            dataset_info,
-            f"{name}@{digest}",
+            folder.build_generator().to(dev).eval().requires_grad_(False),
+            folder.config,
+            folder.spec,
+            folder.dataset_info,
+            f"{folder.name}@{folder.weights_digest()}",
             dev,
-            load_label_prior(folder, spec),
+            folder.label_prior(),
         )
+
+    @classmethod
+    def from_modules(
+        cls,
+        G: torch.nn.Module,
+        config: Config,
+        dataset_info: dict[str, Any] | None = None,
+        model_id: str = "in-memory",
+        label_prior: LabelPrior | None = None,
+    ) -> GenerationPipeline:
+        """A pipeline over a generator already in memory (the training loop's G_ema, a bench's
+        model): the same generation code as a loaded model, on G's device."""
+        device = next(G.parameters()).device
+        return cls(G, config, G.spec, dict(dataset_info or {}), model_id, device, label_prior)
 
     def guidance(self, guidance: float | None = None) -> float:
         """`guidance`, or when None this model's default (`model.guidance` in its config: the
@@ -195,13 +128,17 @@ class GenerationPipeline:
 
     def encode_prompt(self, prompt: str) -> torch.Tensor:
         """The model's text encoder applied to a prompt: (1, T). Empty prompts are an error;
-        prompts over MAX_PROMPT_WORDS words are cut there, with a warning."""
+        prompts over MAX_PROMPT_WORDS words are cut there (`GenerationResult.notes` says so)."""
+        return self._encode(normalise_prompt(prompt))
+
+    def _encode(self, prompt: str) -> torch.Tensor:
+        """`encode_prompt` for a prompt already normalised."""
         if not self.spec.has_text:
             raise ValueError(
                 f"model {self.model_id} was trained without text, so it cannot follow a prompt; "
                 "train on a dataset with captions (metadata.jsonl `text` or .txt files) to use prompts"
             )
-        return load_text_encoder(self.spec.text_encoder).encode([normalise_prompt(prompt)])
+        return load_text_encoder(self.spec.text_encoder).encode([prompt])
 
     def normalise_sketch(self, sketch: Any) -> torch.Tensor:
         """A drawing (PIL image, path or array; any size, mode and polarity) → (1, 1, R, R)."""
@@ -224,12 +161,25 @@ class GenerationPipeline:
         """Turn user conditions into a Cond for `n` images (label may be one value or a list of n).
         With `infer_label`, a prompt or sketch without a label also gets the class the model's
         label prior reads from it (see `infer_labels`)."""
+        prompt = normalise_prompt(prompt) if prompt is not None else None
+        return self._conditions(n, label, attributes, prompt, sketch, infer_label)
+
+    def _conditions(
+        self,
+        n: int,
+        label: int | str | list | None,
+        attributes: dict[str, float] | None,
+        prompt: str | None,
+        sketch: Any,
+        infer_label: bool,
+    ) -> Cond:
+        """`make_cond` for a prompt already normalised."""
         cond = Cond.for_spec(self.spec, n)
         if sketch is not None:
             cond.sketch = self.normalise_sketch(sketch).expand(n, -1, -1, -1)
             cond.sketch_mask[:] = True
         if prompt is not None:
-            cond.text = self.encode_prompt(prompt).expand(n, -1)
+            cond.text = self._encode(prompt).expand(n, -1)
             cond.text_mask[:] = True
         if label is not None:
             labels = label if isinstance(label, list | tuple) else [label] * n
@@ -326,6 +276,10 @@ class GenerationPipeline:
         `label_inferred` true)."""
         if n < 1:
             raise ValueError(f"n={n}: ask for at least one image")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED - (n - 1):
+            raise ValueError(
+                f"seed {seed!r} must be a whole number from 0 to {MAX_SEED - (n - 1)} (image i uses seed + i)"
+            )
         if not 0.0 <= truncation <= 1.0:
             raise ValueError(f"truncation={truncation} must be between 0 (mean image) and 1 (no truncation)")
         if guidance is not None and not 0.0 <= guidance <= MAX_GUIDANCE:
@@ -333,9 +287,14 @@ class GenerationPipeline:
                 f"guidance={guidance} must be between 0 (conditions ignored) and {MAX_GUIDANCE:g}; "
                 "1 is the plain model, 1.5-2 follows label and prompt more closely"
             )
-        prompt = normalise_prompt(prompt) if prompt is not None else None
+        notes = []
+        if prompt is not None:
+            words = len(str(prompt).split())
+            prompt = normalise_prompt(prompt)
+            if words > MAX_PROMPT_WORDS:
+                notes.append(f"the prompt has {words} words; only the first {MAX_PROMPT_WORDS} were used")
         guidance = self.guidance(guidance)
-        cond = self.make_cond(n, label, attributes, prompt, sketch, infer_label)
+        cond = self._conditions(n, label, attributes, prompt, sketch, infer_label)
         z = torch.stack(
             [torch.randn(self.G.z_dim, generator=torch.Generator().manual_seed(seed + i)) for i in range(n)]
         )  # (n, z_dim)
@@ -350,7 +309,7 @@ class GenerationPipeline:
                     "label": label_name,
                     "label_inferred": label_name is not None and label is None,
                     "prompt": prompt,
-                    "sketch": _describe_sketch(sketch),
+                    "sketch": describe_sketch(sketch),
                     "attributes": dict(attributes or {}),
                     "truncation": truncation,
                     "guidance": guidance,
@@ -359,7 +318,7 @@ class GenerationPipeline:
                     "software": f"ganstudio {__version__}",
                 }
             )
-        return GenerationResult(to_pil(images), records, tensors=images)
+        return GenerationResult(to_pil(images), records, tensors=images, notes=notes)
 
     def class_grid(
         self,
@@ -374,6 +333,8 @@ class GenerationPipeline:
         """The same `per_class` seeds for every class, one row per class."""
         if not self.class_names:
             raise ValueError(f"model {self.model_id} has no classes; use -n instead of --per-class")
+        if per_class < 1:
+            raise ValueError(f"per_class={per_class}: ask for at least one image per class")
         return self.rows_grid(
             [dict(label=i, prompt=prompt, sketch=sketch) for i in range(len(self.class_names))],
             per_class,
@@ -381,6 +342,7 @@ class GenerationPipeline:
             attributes,
             truncation,
             guidance,
+            row_labels=self.class_names,
         )
 
     def prompt_grid(
@@ -399,6 +361,7 @@ class GenerationPipeline:
             seed,
             truncation=truncation,
             guidance=guidance,
+            row_labels=[normalise_prompt(p) for p in prompts],
         )
 
     def rows_grid(
@@ -409,8 +372,10 @@ class GenerationPipeline:
         attributes: dict[str, float] | None = None,
         truncation: float = 1.0,
         guidance: float | None = None,
+        row_labels: list[str] | None = None,
     ) -> GenerationResult:
-        """One row of `per_row` images (the same seeds) for each dict of conditions in `rows`."""
+        """One row of `per_row` images (the same seeds) for each dict of conditions in `rows`;
+        `row_labels` are written left of the rows in the grid."""
         results = [
             self(per_row, seed, attributes=attributes, truncation=truncation, guidance=guidance, **row)
             for row in rows
@@ -420,4 +385,6 @@ class GenerationPipeline:
             [m for r in results for m in r.metadata],
             grid_columns=per_row,
             tensors=torch.cat([r.tensors for r in results]),
+            notes=list(dict.fromkeys(note for r in results for note in r.notes)),
+            row_labels=row_labels,
         )

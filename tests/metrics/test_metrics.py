@@ -120,7 +120,7 @@ def test_inception_metric_with_stand_in_weights_and_a_clear_error_without(
 
 def test_quick_scorer_and_attribute_control_on_a_user_folder(tiny_config, tmp_path, monkeypatch):
     from ganstudio.data import load_dataset
-    from ganstudio.metrics import QuickScorer, attribute_control
+    from ganstudio.metrics import QuickScorer, ReferenceData, attribute_control
     from ganstudio.pipeline import GenerationPipeline
     from ganstudio.training.loop import train
 
@@ -130,12 +130,13 @@ def test_quick_scorer_and_attribute_control_on_a_user_folder(tiny_config, tmp_pa
         image.paste(40 + 25 * i, (4, 4, 12, 12))
         image.save(tmp_path / f"{i}.png")
     train(tiny_config, load_dataset(str(tmp_path), tiny_config.data), tmp_path / "run", kimg=0.016)
-    scorer = QuickScorer(str(tmp_path), 16, 1, n=16)
+    reference = ReferenceData.load(str(tmp_path), 16, 1)
+    scorer = QuickScorer(reference, tiny_config, n=16)
     assert scorer.name == "swd"  # no reference classifier for a user folder
     result = scorer(GenerationPipeline.from_pretrained(tmp_path / "run").G)
     assert result["score"] == result["swd"] > 0
     with pytest.raises(ValueError, match="class accuracy needs"):
-        QuickScorer(str(tmp_path), 16, 1, n=16, select="class_acc")
+        QuickScorer(reference, tiny_config, n=16, select="class_acc")
     report = attribute_control(tmp_path / "run", n=8)
     assert set(report) == {"brightness", "coverage"}
     low, mid, high = report["brightness"]["targets"]

@@ -9,9 +9,10 @@ from ganstudio import GenerationPipeline
 from ganstudio.conditioning import Cond, CondSpec
 from ganstudio.conditioning.prior import LabelPrior
 from ganstudio.config import Config, apply_overrides
+from ganstudio.modelfolder import load_label_prior, save_label_prior
 from ganstudio.training.conditions import TrainingText, cond_spec
 from ganstudio.training.loop import train
-from ganstudio.training.prior import add_label_prior, fit_label_prior, load_label_prior, save_label_prior
+from ganstudio.training.prior import add_label_prior, fit_label_prior
 from tests.conftest import TINY, captioned_shapes
 
 
@@ -82,7 +83,7 @@ def test_a_prompt_without_a_label_gets_the_class_it_names(text_run):
 def test_fit_prior_adds_one_to_an_older_model_and_checks_the_data(text_run, tmp_path):
     import shutil
 
-    from ganstudio.training.prior import PRIOR_FILE
+    from ganstudio.conditioning.prior import PRIOR_FILE
 
     folder = tmp_path / "model"
     shutil.copytree(text_run / "checkpoint", folder)
@@ -97,7 +98,7 @@ def test_fit_prior_adds_one_to_an_older_model_and_checks_the_data(text_run, tmp_
 
 
 def test_a_fine_tune_on_the_same_data_keeps_the_prior_and_refits_on_other_data(text_run, tmp_path):
-    from ganstudio.training.prior import PRIOR_FILE
+    from ganstudio.conditioning.prior import PRIOR_FILE
 
     config = apply_overrides(Config(), TINY + ["model.text_encoder=builtin", "train.prior_kimg=2"])
     source = load_file(str(text_run / "checkpoint" / PRIOR_FILE))

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+DEFAULT_SKETCH_MARGIN = 0.0625  # empty border of a sketch, as a fraction of its side, when none is measured
+
 
 @dataclass
 class CondSpec:
@@ -25,7 +27,7 @@ class CondSpec:
     text_encoder: str = ""  # "" = no text; else a text encoder name or local folder
     text_dim: int = 0
     sketch_resolution: int = 0  # 0 = no sketch; else sketches are (1, R, R)
-    sketch_margin: float = 0.0625  # typical empty border of training sketches (fraction of the side)
+    sketch_margin: float = DEFAULT_SKETCH_MARGIN  # typical empty border of training sketches
 
     @property
     def num_attributes(self) -> int:

@@ -18,6 +18,8 @@ from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 from torch import nn
 from torch.nn import functional as F
 
+from ganstudio.conditioning.cond import DEFAULT_SKETCH_MARGIN
+
 UPSCALE = 4  # edges are found at this multiple of the model resolution
 STROKE_THRESHOLD = 0.25  # a drawing's pixel darker (or lighter) than this fraction of the range is a stroke
 
@@ -48,7 +50,7 @@ def sketch_margin(sketches: torch.Tensor) -> float:
     rows, cols = strokes.any(2), strokes.any(1)  # (N, H), (N, W)
     has = rows.any(1)
     if not bool(has.any()):
-        return 0.0625
+        return DEFAULT_SKETCH_MARGIN
     first_r = rows.float().argmax(1)
     last_r = size - 1 - rows.flip(1).float().argmax(1)
     first_c = cols.float().argmax(1)
@@ -127,7 +129,9 @@ def load_drawing(drawing: Image.Image | str | Path | np.ndarray | torch.Tensor) 
 
 
 def normalise_sketch(
-    drawing: Image.Image | str | Path | np.ndarray | torch.Tensor, resolution: int, margin: float = 0.0625
+    drawing: Image.Image | str | Path | np.ndarray | torch.Tensor,
+    resolution: int,
+    margin: float = DEFAULT_SKETCH_MARGIN,
 ) -> torch.Tensor:
     """Any drawing → (1, 1, R, R) in [0, 1], 1 = stroke, in the form training sketches have.
 

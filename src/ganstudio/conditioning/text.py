@@ -25,23 +25,19 @@ from torch.nn import functional as F
 
 from ganstudio.registry import TEXT_ENCODERS
 
-MAX_PROMPT_WORDS = 48  # longer prompts are cut here, with a warning (captions in training are short)
+MAX_PROMPT_WORDS = 48  # longer prompts are cut here (the pipeline notes it) (captions in training are short)
 _WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 
 
 def normalise_prompt(prompt: str) -> str:
-    """Lower-case, single-spaced prompt; an empty one is an error, an over-long one is truncated."""
+    """Lower-case, single-spaced prompt; an empty one is an error, one over MAX_PROMPT_WORDS words
+    is cut there (the pipeline notes it)."""
     if not isinstance(prompt, str):
         raise ValueError(f"prompt {prompt!r} must be a string")
     words = prompt.strip().lower().split()
     if not words or not _WORD.search(" ".join(words)):
         raise ValueError("the prompt is empty: describe the image, e.g. prompt='a dark ankle boot'")
-    if len(words) > MAX_PROMPT_WORDS:
-        warnings.warn(
-            f"prompt has {len(words)} words; only the first {MAX_PROMPT_WORDS} are used", stacklevel=3
-        )
-        words = words[:MAX_PROMPT_WORDS]
-    return " ".join(words)
+    return " ".join(words[:MAX_PROMPT_WORDS])
 
 
 class TextEncoder:

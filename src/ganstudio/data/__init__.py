@@ -8,38 +8,34 @@ from pathlib import Path
 
 from ganstudio.config import DataConfig
 from ganstudio.data import builtin  # noqa: F401  (registers the built-in datasets)
-from ganstudio.data.builtin import cache_dir
 from ganstudio.data.folder import ProgressFn, fingerprint_source, prepare_folder
 from ganstudio.data.packed import PackedDataset
+from ganstudio.data.source import DataSource
+from ganstudio.paths import cache_dir
 from ganstudio.registry import DATASETS
 
-__all__ = ["PackedDataset", "load_dataset", "prepare"]
+__all__ = ["DataSource", "PackedDataset", "load_dataset", "prepare"]
 
 
-def prepare(source: str, config: DataConfig, progress: ProgressFn | None = None) -> PackedDataset:
+def prepare(
+    source: str | DataSource, config: DataConfig, progress: ProgressFn | None = None
+) -> PackedDataset:
     """Build a PackedDataset from a built-in name (`name` or `name:test`) or an image folder."""
-    name, _, split = source.partition(":")
-    if name in DATASETS and not Path(source).exists():
-        split = split or "train"
-        if split not in builtin.SPLITS:
-            raise ValueError(
-                f"dataset {source!r}: split {split!r} is unknown; use {' or '.join(builtin.SPLITS)}"
-            )
-        return DATASETS.get(name)(config, split)
-    path = Path(source)
-    if path.is_dir():
-        return prepare_folder(path, config, progress)
-    raise ValueError(
-        f"dataset {source!r} is neither a folder, a .gsd file nor a built-in dataset; "
-        f"built-in datasets: {', '.join(DATASETS.names())}"
-    )
+    source = source if isinstance(source, DataSource) else DataSource.parse(source)
+    if source.kind == "builtin":
+        return DATASETS.get(source.name)(config, source.split)
+    if source.kind == "folder":
+        return prepare_folder(Path(source.name), config, progress)
+    return PackedDataset.load(Path(source.name))
 
 
-def load_dataset(source: str | Path, config: DataConfig, progress: ProgressFn | None = None) -> PackedDataset:
+def load_dataset(
+    source: str | Path | DataSource, config: DataConfig, progress: ProgressFn | None = None
+) -> PackedDataset:
     """A packed file as is; a folder or built-in prepared once and cached by fingerprint."""
-    source = str(source)
-    path = Path(source)
-    if path.is_file():
+    source = source if isinstance(source, DataSource) else DataSource.parse(source)
+    path = Path(source.name)
+    if source.kind == "packed":
         dataset = PackedDataset.load(path)
         if dataset.resolution != config.resolution:
             raise ValueError(
@@ -48,7 +44,7 @@ def load_dataset(source: str | Path, config: DataConfig, progress: ProgressFn | 
             )
         return dataset
     options = json.dumps([config.resolution, config.fit, config.background, config.channels])
-    fingerprint = fingerprint_source(path, config) if path.is_dir() else None
+    fingerprint = fingerprint_source(path, config) if source.kind == "folder" else None
     key = (
         fingerprint[0]
         if fingerprint

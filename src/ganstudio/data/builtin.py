@@ -17,6 +17,7 @@ from ganstudio.data import attributes as measured
 from ganstudio.data.captions import emoji_captions, fashion_captions, texture
 from ganstudio.data.images import parse_color
 from ganstudio.data.packed import PackedDataset
+from ganstudio.paths import cache_dir
 from ganstudio.registry import DATASETS
 
 FASHION_DIRS = [Path("/usr/share/datasets/fashion-mnist")]
@@ -63,14 +64,7 @@ EMOJI_GROUPS = [
     "symbols",
     "flags",
 ]
-SPLITS = ("train", "test")
 VERSION = 3  # bump when preparation changes, so cached packs are rebuilt
-
-
-def cache_dir() -> Path:
-    import os
-
-    return Path(os.environ.get("GANSTUDIO_CACHE", Path.home() / ".cache" / "ganstudio"))
 
 
 def _read_idx(name: str) -> bytes:

@@ -7,8 +7,8 @@ import torch
 from safetensors.torch import load_file
 
 from ganstudio.conditioning.sketch import extract_sketches
-from ganstudio.data.builtin import cache_dir
 from ganstudio.data.packed import PackedDataset, save_atomic
+from ganstudio.paths import cache_dir
 
 EXTRACTION_VERSION = 1  # bump when extract_sketches changes, so cached sketches are rebuilt
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ganstudio.training.checkpoint import load_weights
+from ganstudio.modelfolder import load_weights
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 

@@ -172,7 +172,7 @@ class FIDInceptionV3(nn.Module):
 
 
 def default_weight_paths() -> list[Path]:
-    from ganstudio.data.builtin import cache_dir
+    from ganstudio.paths import cache_dir
 
     torch_home = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch"))
     return [

@@ -105,14 +105,16 @@ class Discriminator(nn.Module):
         self.first = nn.Conv2d(channels + extra, widths[resolution // 2], 4, 2, 1)
         self.embed = CondEmbedding(spec, config.cond_dim) if spec.is_conditional else None
         self.cond_bias = nn.Linear(config.cond_dim, widths[resolution // 2]) if self.embed else None
+        if config.d_norm not in ("batch", "spectral", "none"):
+            raise ValueError(f"model.d_norm {config.d_norm!r} is unknown; use batch, spectral or none")
+        batch_norm = config.d_norm == "batch"
         layers: list[nn.Module] = []
         r = resolution // 2
         while r > 4:
-            layers += [
-                nn.Conv2d(widths[r], widths[r // 2], 4, 2, 1, bias=False),
-                nn.BatchNorm2d(widths[r // 2]),
-                nn.LeakyReLU(0.2),
-            ]
+            layers.append(nn.Conv2d(widths[r], widths[r // 2], 4, 2, 1, bias=not batch_norm))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(widths[r // 2]))
+            layers.append(nn.LeakyReLU(0.2))
             r //= 2
         self.net = nn.Sequential(*layers)
         self.out = nn.Conv2d(widths[4], 1, 4)
@@ -120,6 +122,10 @@ class Discriminator(nn.Module):
         use_projection = config.d_projection and self.embed is not None
         self.project = nn.Linear(config.cond_dim, widths[4]) if use_projection else None
         init_dcgan(self)
+        if config.d_norm == "spectral":  # after init: the parametrization keeps the initial direction
+            for m in [self.first, self.out, *self.net]:
+                if isinstance(m, nn.Conv2d):
+                    nn.utils.parametrizations.spectral_norm(m)
 
     def forward(self, images: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
         if self.spec.has_sketch:

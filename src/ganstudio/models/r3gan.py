@@ -21,6 +21,16 @@ from ganstudio.models.layers import Resample, ResidualBlock, act, conv, stage_wi
 from ganstudio.registry import MODELS
 
 
+def residual_stage(width: int, config: ModelConfig, num_blocks: int) -> nn.Sequential:
+    """`blocks_per_stage` residual blocks at one resolution: the same stage in G and in D."""
+    return nn.Sequential(
+        *[
+            ResidualBlock(width, config.expansion, config.group_size, num_blocks)
+            for _ in range(config.blocks_per_stage)
+        ]
+    )
+
+
 class Generator(nn.Module):
     """G(z, cond) -> images in about [-1, 1], shape (B, channels, resolution, resolution)."""
 
@@ -50,14 +60,7 @@ class Generator(nn.Module):
                 nn.init.zeros_(scale.weight)
                 nn.init.zeros_(scale.bias)
                 self.stage_scale.append(scale)
-            self.stages.append(
-                nn.Sequential(
-                    *[
-                        ResidualBlock(widths[r], config.expansion, config.group_size, num_blocks)
-                        for _ in range(config.blocks_per_stage)
-                    ]
-                )
-            )
+            self.stages.append(residual_stage(widths[r], config, num_blocks))
             if r < resolution:
                 self.transitions.append(Resample(widths[r], widths[2 * r], "up", config.upsample))
         self.to_image = conv(widths[resolution], channels, config.rgb_kernel)
@@ -111,14 +114,7 @@ class Discriminator(nn.Module):
         self.stages = nn.ModuleList()
         self.transitions = nn.ModuleList()
         for r in resolutions:
-            self.stages.append(
-                nn.Sequential(
-                    *[
-                        ResidualBlock(widths[r], config.expansion, config.group_size, num_blocks)
-                        for _ in range(config.blocks_per_stage)
-                    ]
-                )
-            )
+            self.stages.append(residual_stage(widths[r], config, num_blocks))
             if r > 4:
                 self.transitions.append(Resample(widths[r], widths[r // 2], "down"))
         self.mbstd_group = config.mbstd_group

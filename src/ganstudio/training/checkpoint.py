@@ -1,17 +1,14 @@
-"""Model folders (config.json + safetensors, never a pickle) and resumable training state.
-
-A model folder holds `config.json`, `generator_ema.safetensors` (plus `generator` and
-`discriminator` for fine-tuning), `dataset.json` and `model_card.md`. A run's checkpoint is a
-model folder with `training_state.safetensors` beside the weights; it is written to a temp
+"""Resumable training state: a run's checkpoint is a model folder (modelfolder.py) plus
+`training_state.safetensors` (optimizer moments, RNG state, counters). It is written to a temp
 folder and renamed into place, so a killed run never leaves a half-written checkpoint.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,123 +17,20 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ganstudio import modelfolder
 from ganstudio.conditioning import CondSpec
 from ganstudio.conditioning.prior import LabelPrior
-from ganstudio.config import Config, config_from_dict
-
-FORMAT = "ganstudio-model"
-FORMAT_VERSION = 1
-PICKLE_SUFFIXES = {".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".bin"}
+from ganstudio.config import Config
+from ganstudio.modelfolder import Card, load_weights
 
 
-def write_json(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
-
-
-def save_model_folder(
-    folder: Path,
-    config: Config,
-    spec: CondSpec,
-    G_ema: nn.Module,
-    dataset_info: dict[str, Any],
-    model_card: str,
-    G: nn.Module | None = None,
-    D: nn.Module | None = None,
-    dtype: torch.dtype = torch.float32,
-    label_prior: LabelPrior | None = None,
-) -> None:
-    """Write a model folder into `folder` (which must exist)."""
-    write_json(
-        folder / "config.json",
-        {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "resolution": dataset_info["resolution"],
-            "channels": dataset_info["channels"],
-            "cond": asdict(spec),
-            "config": config.to_dict(),
-        },
-    )
-    for name, module in (("generator_ema", G_ema), ("generator", G), ("discriminator", D)):
-        if module is not None:
-            tensors = {
-                k: v.detach().to(dtype if v.is_floating_point() else v.dtype).contiguous()
-                for k, v in module.state_dict().items()
-            }
-            save_file(tensors, str(folder / f"{name}.safetensors"), metadata={"format": FORMAT})
-    if label_prior is not None:
-        from ganstudio.training.prior import save_label_prior
-
-        save_label_prior(label_prior, folder, dtype)
-    write_json(folder / "dataset.json", dataset_info)
-    (folder / "model_card.md").write_text(model_card, encoding="utf-8")
-
-
-def read_model_config(folder: Path) -> tuple[Config, CondSpec, dict[str, Any]]:
-    """Config, condition spec and the raw config.json of a model folder, checking its format."""
-    pickles = [p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES]
-    path = folder / "config.json"
-    if not path.is_file():
-        hint = (
-            (
-                f" It holds {', '.join(pickles)}: pickle checkpoints are refused because loading them can run "
-                "arbitrary code; convert the weights to safetensors."
-            )
-            if pickles
-            else ""
-        )
-        raise ValueError(f"{folder} is not a ganstudio model folder (no config.json).{hint}")
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    if raw.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a ganstudio model config (format {raw.get('format')!r})")
-    version = raw.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ValueError(
-            f"{folder} has model format version {version}; this ganstudio reads version {FORMAT_VERSION}. "
-            "Upgrade ganstudio (pip install -U ganstudio) or re-export the model with a matching version."
-        )
-    return config_from_dict(raw["config"]), CondSpec(**raw["cond"]), raw
-
-
-def load_weights(module: nn.Module, path: Path, allow_missing: bool = False) -> list[str]:
-    """Load safetensors weights into `module`, casting to its dtype; never unpickles. With
-    `allow_missing`, parameters the file lacks (a block added for fine-tuning) keep their
-    initial values; their names are returned."""
-    if not path.is_file():
-        raise ValueError(f"weights file {path} is missing")
-    state = load_file(str(path))
-    own = module.state_dict()
-    missing = set(own) - set(state)
-    unexpected = set(state) - set(own)
-    if (missing and not allow_missing) or unexpected:
-        raise ValueError(
-            f"{path} does not match the network in config.json (missing {sorted(missing)[:3]}, "
-            f"unexpected {sorted(unexpected)[:3]}); the folder was probably edited by hand"
-        )
-    wrong = [k for k, v in state.items() if v.shape != own[k].shape]
-    if wrong:
-        raise ValueError(
-            f"{path}: {wrong[0]} has shape {tuple(state[wrong[0]].shape)} but this network needs "
-            f"{tuple(own[wrong[0]].shape)}; the model was built for other widths or conditions"
-        )
-    module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=not allow_missing)
-    return sorted(missing)
-
-
-def model_folder(folder: Path) -> Path:
-    """`folder` itself when it is a model folder, else (a run folder) its latest checkpoint."""
-    folder = Path(folder)
-    if (folder / "config.json").is_file():
-        return folder
-    return find_checkpoint(folder) or folder
-
-
-def load_for_finetuning(folder: Path, nets: dict[str, nn.Module]) -> list[str]:
-    """Start a new run from a trained model folder (or run folder): G_ema, G (else G_ema) and D
-    (when the folder has one; else D starts fresh). Blocks the new config adds (e.g. D's
-    auxiliary heads) start from their initial values. Returns what was not loaded."""
-    folder = model_folder(folder)
-    read_model_config(folder)  # format check, clear error for a non-model folder
+def load_for_finetuning(name_or_dir: str | Path, nets: dict[str, nn.Module]) -> list[str]:
+    """Start a new run from a trained model (a model, run or bundled name; see
+    `modelfolder.resolve`): G_ema, G (else G_ema) and D (when the folder has one; else D starts
+    fresh). Blocks the new config adds (e.g. D's auxiliary heads) start from their initial
+    values. Returns what was not loaded."""
+    folder, _ = modelfolder.resolve(name_or_dir)
+    modelfolder.read_config(folder)  # format check, clear error for a non-model folder
     ema = folder / "generator_ema.safetensors"
     notes = load_weights(nets["G_ema"], ema, allow_missing=True)
     raw = folder / "generator.safetensors"
@@ -177,7 +71,7 @@ def save_checkpoint(
     counters: dict[str, Any],
     rng_state: torch.Tensor,
     dataset_info: dict[str, Any],
-    model_card: str,
+    card: Card,
     name: str = "checkpoint",
     label_prior: LabelPrior | None = None,
 ) -> Path:
@@ -186,17 +80,7 @@ def save_checkpoint(
     tmp = run_dir / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    save_model_folder(
-        tmp,
-        config,
-        spec,
-        nets["G_ema"],
-        dataset_info,
-        model_card,
-        nets["G"],
-        nets["D"],
-        label_prior=label_prior,
-    )
+    modelfolder.save(tmp, config, spec, dataset_info, card, nets["G_ema"], nets["G"], nets["D"], label_prior)
     tensors: dict[str, torch.Tensor] = {"rng_state": rng_state.clone()}
     groups = {}
     for key, optimizer in optimizers.items():
@@ -210,9 +94,11 @@ def save_checkpoint(
     for path in tmp.iterdir():
         with open(path, "rb") as f:
             os.fsync(f.fileno())
+    # A valid checkpoint stays on disk at every instant: `.old` is only removed while `final`
+    # holds one, and after a crash between the two renames `.old` is the one that survives.
     old = run_dir / f".{name}.old"
-    shutil.rmtree(old, ignore_errors=True)
     if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
         os.replace(final, old)
     os.replace(tmp, final)
     shutil.rmtree(old, ignore_errors=True)
@@ -244,30 +130,63 @@ def load_training_state(
     return json.loads(metadata["counters"]), tensors["rng_state"]
 
 
-def export_model(source: Path, target: Path, dtype: torch.dtype = torch.float16) -> Path:
-    """Copy a model folder's G_ema (cast to `dtype`), config, dataset info and card into `target`:
-    the small folder to publish or bundle, without D, G or training state."""
-    import tempfile
+class RunLock:
+    """One writer per run folder: `run_dir/.lock` names the process training into it. A second
+    `train` on the same folder is refused while that process lives; a lock left by a process that
+    died (kill -9, power loss) is taken over."""
 
-    config, spec, raw = read_model_config(source)
-    ema = load_file(str(source / "generator_ema.safetensors"))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    tmp.chmod(0o755)  # mkdtemp makes it private; a published model folder should be readable
-    write_json(tmp / "config.json", raw)
-    save_file(
-        {k: v.to(dtype) if v.is_floating_point() else v for k, v in ema.items()},
-        str(tmp / "generator_ema.safetensors"),
-        metadata={"format": FORMAT},
-    )
-    from ganstudio.training.prior import load_label_prior, save_label_prior
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir) / ".lock"
 
-    prior = load_label_prior(source, spec)
-    if prior is not None:
-        save_label_prior(prior, tmp, dtype)
-    for name in ("dataset.json", "model_card.md"):
-        shutil.copyfile(source / name, tmp / name)
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
-    return target
+    def __enter__(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                pid = _read_pid(self.path)
+                if pid is not None and pid != os.getpid() and _alive(pid):
+                    raise ValueError(
+                        f"{self.path.parent} is being trained by process {pid}; wait for it, stop it, "
+                        "or train into another --out"
+                    ) from None
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{os.getpid()}\n")
+            return self
+        raise ValueError(
+            f"could not take the lock {self.path}; delete it if no training runs into this folder"
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if _read_pid(self.path) == os.getpid():
+            self.path.unlink(missing_ok=True)
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def holding_run_lock(train_fn):
+    """Decorate a function whose third argument is a run folder: it runs holding `RunLock`."""
+
+    @functools.wraps(train_fn)
+    def locked(config, dataset, run_dir, *args, **kwargs):
+        with RunLock(Path(run_dir)):
+            return train_fn(config, dataset, run_dir, *args, **kwargs)
+
+    return locked

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 import torch
 
 from ganstudio.conditioning import Cond, CondSpec, load_text_encoder
+from ganstudio.conditioning.cond import DEFAULT_SKETCH_MARGIN
 from ganstudio.conditioning.sketch import sketch_margin
 from ganstudio.conditioning.text import resolve_text_encoder
 from ganstudio.data.augment import augment
-from ganstudio.data.builtin import cache_dir
 from ganstudio.data.captions import CaptionTable, caption_embeddings
 from ganstudio.data.packed import PackedDataset
+from ganstudio.paths import cache_dir
 
 
 def cond_spec(
@@ -24,7 +25,7 @@ def cond_spec(
     stats = dataset.attribute_stats()
     return CondSpec(
         sketch_resolution=dataset.resolution if sketches is not None else 0,
-        sketch_margin=sketch_margin(sketches) if sketches is not None else 0.0625,
+        sketch_margin=sketch_margin(sketches) if sketches is not None else DEFAULT_SKETCH_MARGIN,
         num_classes=dataset.num_classes,
         attribute_names=list(dataset.attribute_names),
         attribute_mean=[stats[n]["mean"] for n in dataset.attribute_names],

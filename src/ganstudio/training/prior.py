@@ -7,22 +7,17 @@ the generator sees them. A tenth of the images is held out to report each head's
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch.nn import functional as F
 
+from ganstudio import modelfolder
 from ganstudio.conditioning import CondSpec
-from ganstudio.conditioning.prior import PRIOR_FILE, LabelPrior, wants_prior
+from ganstudio.conditioning.prior import LabelPrior, wants_prior
 from ganstudio.conditioning.sketch import roughen
 from ganstudio.data.packed import PackedDataset
-from ganstudio.training.checkpoint import load_weights, read_model_config
 from ganstudio.training.conditions import TrainingText
 
 BATCH = 256
@@ -115,39 +110,6 @@ def _fit(
     net.eval()
 
 
-def describe_prior(report: dict[str, float] | None) -> str:
-    """The model card's line about the label prior."""
-    if report is None:
-        return "none"
-    heads = ", ".join(f"{k.removesuffix('_acc')} head {v:.1%}" for k, v in report.items())
-    measured = f"held-out accuracy: {heads}" if heads else "too few labelled images to hold some out"
-    return f"class read from a prompt or sketch when no label is given ({measured})"
-
-
-def save_label_prior(prior: LabelPrior, folder: Path, dtype: torch.dtype = torch.float32) -> Path:
-    """Write the prior's weights into a model folder (atomically), with each head's held-out
-    accuracy."""
-    path = Path(folder) / PRIOR_FILE
-    tmp = path.with_name(f".{PRIOR_FILE}.tmp")
-    tensors = {k: v.detach().to(dtype).contiguous() for k, v in prior.state_dict().items()}
-    metadata = {"format": "ganstudio-label-prior", "report": json.dumps(prior.report)}
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
-    return path
-
-
-def load_label_prior(folder: Path, spec: CondSpec) -> LabelPrior | None:
-    """The model folder's label prior, or None when it has none (or the model cannot have one)."""
-    path = Path(folder) / PRIOR_FILE
-    if not path.is_file() or not wants_prior(spec):
-        return None
-    prior = LabelPrior(spec)
-    load_weights(prior, path)
-    with safe_open(str(path), framework="pt") as f:
-        prior.report = json.loads((f.metadata() or {}).get("report", "{}"))
-    return prior.eval().requires_grad_(False)
-
-
 def add_label_prior(
     folder: Path,
     data: str | None = None,
@@ -156,21 +118,22 @@ def add_label_prior(
 ) -> LabelPrior:
     """Fit a label prior for an existing model folder on the data it was trained on (`data`, or
     the source its dataset.json names, checked by fingerprint) and write it into the folder."""
-    from ganstudio.data import load_dataset
+    from ganstudio.data import DataSource, load_dataset
     from ganstudio.data.sketches import dataset_sketches
 
     folder = Path(folder)
-    config, spec, _ = read_model_config(folder)
+    config, spec, _ = modelfolder.read_config(folder)
     if not wants_prior(spec):
         raise ValueError(
             f"{folder}: a label prior needs a model trained with classes and with text or sketches; "
             "this one has " + ("no classes" if not spec.num_classes else "neither text nor sketches")
         )
-    info = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
-    dataset = load_dataset(data or _loadable(info["source"]), config.data)
+    info = modelfolder.read_dataset_info(folder)
+    source = DataSource.parse(data or info["source"])
+    dataset = load_dataset(source, config.data)
     if dataset.fingerprint != info["fingerprint"]:
         raise ValueError(
-            f"{data or info['source']} (fingerprint {dataset.fingerprint}) is not the data {folder} was "
+            f"{source} (fingerprint {dataset.fingerprint}) is not the data {folder} was "
             f"trained on (fingerprint {info['fingerprint']}); pass that data with --data"
         )
     text = TrainingText.load(dataset, spec.text_encoder) if spec.has_text else None
@@ -184,26 +147,6 @@ def add_label_prior(
         config.train.seed,
         log_fn,
     )
-    save_label_prior(prior, folder)
-    card_path = folder / "model_card.md"
-    if card_path.is_file():
-        line = f"- Label prior: {describe_prior(prior.report)}"
-        card = card_path.read_text(encoding="utf-8")
-        if "- Label prior:" in card:
-            card = re.sub(r"- Label prior: .*", lambda _: line, card)
-        else:
-            card = card.replace("\n- Trained:", f"\n{line}\n- Trained:", 1)
-        card_path.write_text(card, encoding="utf-8")
+    modelfolder.save_label_prior(prior, folder)
+    modelfolder.update_card(folder, label_prior=prior.report)
     return prior
-
-
-def _loadable(source: str) -> str:
-    """dataset.json's source ("builtin:fashion-mnist:train", "folder:/path#fingerprint") as a
-    name or path `load_dataset` takes."""
-    kind, _, rest = source.partition(":")
-    if kind == "builtin":
-        name, _, split = rest.partition(":")
-        return name if split in ("", "train") else f"{name}:{split}"
-    if kind == "folder":
-        return rest.rpartition("#")[0] or rest
-    return source

@@ -1,0 +1,208 @@
+"""`ganstudio prepare|train|generate|evaluate|export|fit-prior|models`: a thin face over the
+library. This file holds the argument parser; the commands are in commands.py."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ganstudio.cli.commands import (
+    _Once,
+    _seed,
+    cmd_evaluate,
+    cmd_export,
+    cmd_fit_prior,
+    cmd_generate,
+    cmd_models,
+    cmd_prepare,
+    cmd_train,
+)
+from ganstudio.config import available_presets
+from ganstudio.registry import DATASETS, METRICS, MODELS
+
+
+class _ShowDefaults(argparse.HelpFormatter):
+    """Help that states each option's default, where it has one worth stating."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if default in (None, False, argparse.SUPPRESS) or "default" in text or not action.option_strings:
+            return text
+        return f"{text} (default: {default})" if text else f"default: {default}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import ganstudio.data  # noqa: F401  (fill the registries the choices come from)
+    import ganstudio.models  # noqa: F401
+    from ganstudio import __version__
+    from ganstudio.metrics import QuickScorer
+    from ganstudio.metrics.evaluate import DEFAULT_N
+
+    parser = argparse.ArgumentParser(
+        prog="ganstudio", description="Train GANs on your images and generate from them."
+    )
+    parser.add_argument("--version", action="version", version=f"ganstudio {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_parser(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, formatter_class=_ShowDefaults, **kwargs)
+
+    p = add_parser("prepare", help="pack an image folder or built-in dataset into a .gsd file")
+    p.add_argument("source", help=f"image folder or built-in dataset ({', '.join(DATASETS.names())})")
+    p.add_argument("--resolution", type=int, default=32)
+    p.add_argument("--out", required=True, help="output file, e.g. data.gsd")
+    p.add_argument("--fit", choices=["crop", "pad"], default="pad", help="make non-square images square")
+    p.add_argument("--background", default="#ffffff", help="colour for transparency and padding")
+    p.add_argument("--channels", choices=["auto", "1", "3"], default="auto")
+    p.add_argument(
+        "--text-encoder",
+        default="auto",
+        help="embed the captions now and cache them: auto, minilm, builtin, none, or a local "
+        "sentence-transformers folder",
+    )
+    p.set_defaults(func=cmd_prepare)
+
+    p = add_parser("train", help="train a model")
+    p.add_argument("--data", required=True, help="image folder, .gsd file, or built-in dataset name")
+    p.add_argument(
+        "--preset", default="cpu-32", help=f"preset name ({', '.join(available_presets())}) or YAML path"
+    )
+    p.add_argument("--out", required=True, help="run folder (checkpoints, samples, metrics)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--minutes", type=float, help="train for this many minutes (default 10)")
+    length.add_argument("--kimg", type=float, help="train on this many thousand images")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    p.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        help="fine-tune: start from a trained run or model folder's weights (same widths and "
+        "conditions), with fresh optimizers, counters and schedules",
+    )
+    p.add_argument("--resolution", type=int, help="shortcut for --set data.resolution=N")
+    p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu or cuda")
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.batch=128"
+    )
+    p.add_argument("--arch", choices=MODELS.names(), help="shortcut for --set model.arch=NAME")
+    p.add_argument(
+        "--text-encoder",
+        help="text conditioning when the data has captions: auto (default: minilm if installed, "
+        "else builtin), minilm, builtin, none, or a local sentence-transformers folder",
+    )
+    p.add_argument(
+        "--sketch",
+        action="store_true",
+        help="also learn sketch → image (outlines extracted from the images; shortcut for model.sketch=true)",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=float,
+        metavar="KIMG",
+        help="score G_ema every KIMG (FD and class accuracy with the reference classifier, else SWD; "
+        "logged in metrics.jsonl); keep the best in OUT/best",
+    )
+    p.add_argument(
+        "--select",
+        choices=QuickScorer.SELECT,
+        default="fd",
+        help="with --eval-every: which score picks OUT/best (default fd; SWD where there is no classifier)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.set_defaults(func=cmd_train)
+
+    p = add_parser("generate", help="generate images from a trained or bundled model")
+    p.add_argument("--model", default="fashion-mnist", help="bundled name, model folder or run folder")
+    p.add_argument("-n", type=int, help="number of images (default 16; with --prompts-file, per prompt: 8)")
+    p.add_argument(
+        "--seed", type=_seed, default=0, help="image i uses seed + i; 'random' picks one and prints it"
+    )
+    p.add_argument("--label", action=_Once, help="class name or index")
+    p.add_argument(
+        "--prompt", action=_Once, help='text description, e.g. "a dark ankle boot" (text-conditioned models)'
+    )
+    p.add_argument(
+        "--prompts-file", metavar="FILE", help="one prompt per line: a grid with one labelled row per prompt"
+    )
+    p.add_argument(
+        "--sketch", action=_Once, metavar="IMAGE", help="a drawing to follow (sketch-conditioned models)"
+    )
+    p.add_argument(
+        "--per-class", type=int, metavar="N", help="N seeds for every class: a labelled class x seed grid"
+    )
+    p.add_argument(
+        "--attr", action="append", metavar="NAME=VALUE", help="attribute value, e.g. brightness=0.2"
+    )
+    p.add_argument("--truncation", type=float, default=1.0, help="0..1; lower is more typical, less varied")
+    p.add_argument(
+        "--guidance",
+        type=float,
+        help="how strongly label, attributes and prompt steer the image (default: the model's own, "
+        "model.guidance): 1 is the plain model, 2 follows them more closely, 0 ignores them",
+    )
+    p.add_argument(
+        "--no-infer-label",
+        action="store_true",
+        help="with --prompt or --sketch and no --label, do not let the label prior pick the class",
+    )
+    p.add_argument("--out", default="out", help="output folder")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace same-named files in --out (default: pick fresh names)",
+    )
+    p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu or cuda")
+    p.set_defaults(func=cmd_generate)
+
+    p = add_parser("evaluate", help="score a model: FD, KID, precision/recall, class accuracy, variety, SWD")
+    p.add_argument("--model", default="fashion-mnist", help="bundled name, model folder or run folder")
+    p.add_argument(
+        "--data", help="real images to compare with (default: the model's test split or training data)"
+    )
+    p.add_argument("--metrics", help=f"comma-separated, from: {', '.join(METRICS.names())}")
+    p.add_argument("-n", type=int, default=DEFAULT_N, help="number of generated images (10000 for papers)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truncation", type=float, default=1.0)
+    p.add_argument("--guidance", type=float, help="condition guidance, as in generate (default: the same)")
+    p.add_argument(
+        "--inception-weights",
+        metavar="PATH",
+        help="pt_inception-2015-12-05 weights (.pth or .safetensors) for --metrics inception",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = add_parser("export", help="write a small model folder (G_ema only) to publish or bundle")
+    p.add_argument("--model", required=True, help="model folder or run folder")
+    p.add_argument("--out", required=True, help="target folder")
+    p.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16")
+    p.set_defaults(func=cmd_export)
+
+    p = add_parser(
+        "fit-prior",
+        help="fit the label prior (class from prompt or sketch) of a model trained before it existed",
+    )
+    p.add_argument("--model", required=True, help="model folder or run folder")
+    p.add_argument("--data", help="the training data (default: the source named in dataset.json)")
+    p.add_argument("--kimg", type=float, help="thousand samples per head (default: train.prior_kimg)")
+    p.set_defaults(func=cmd_fit_prior)
+
+    p = add_parser("models", help="list the bundled models")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "arch", None):
+        args.set = (args.set or []) + [f"model.arch={args.arch}"]
+    try:
+        return args.func(args)
+    except (ValueError, RuntimeError, ImportError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,362 @@
+"""The model folder: what a trained generator is on disk (safetensors + JSON, never a pickle).
+
+    config.json                   format version, resolution, channels, condition spec, the
+                                  resolved config, and the model card's fields ("card")
+    generator_ema.safetensors     the weights generation uses (plus generator / discriminator
+                                  in a run's checkpoints, for fine-tuning and resuming)
+    label_prior.safetensors       optional: the class a prompt or sketch describes
+    dataset.json                  what the model was trained on (source, fingerprint, classes…)
+    model_card.md                 rendered from config.json's card fields and dataset.json
+
+`resolve(name_or_dir)` turns a bundled model's name, a model folder or a run folder into a model
+folder, with one rule for every command. Everything here is about the folder itself; resuming a
+run (optimizer state, RNG, counters) lives in `training/checkpoint.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ganstudio.conditioning import CondSpec
+from ganstudio.conditioning.prior import PRIOR_FILE, LabelPrior, wants_prior
+from ganstudio.config import Config, config_from_dict
+
+FORMAT = "ganstudio-model"
+FORMAT_VERSION = 1
+PICKLE_SUFFIXES = {".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".bin"}
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+RUN_CANDIDATES = ("best", "checkpoint", ".checkpoint.old")  # what a run folder resolves to, in order
+CARD_NOTICE = """Every image this model generates through ganstudio is marked as AI-generated (IPTC
+DigitalSourceType trainedAlgorithmicMedia) with the model id and seed. Generated images can
+resemble training images; check outputs before publishing them."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def share(folder: Path) -> None:
+    """Give a folder and its files the permissions a new file normally gets (umask applied):
+    safetensors and mkdtemp create them private to the owner, and a model folder is for sharing."""
+    mask = _umask()
+    folder.chmod(0o777 & ~mask)
+    for path in folder.iterdir():
+        if path.is_file():
+            path.chmod(0o666 & ~mask)
+
+
+def write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+
+
+def bundled_models() -> list[str]:
+    """Names of the models shipped inside the package."""
+    if not PRETRAINED_DIR.is_dir():
+        return []
+    return sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file())
+
+
+def resolve(name_or_dir: str | Path) -> tuple[Path, str]:
+    """(model folder, model name) for a bundled model's name, a model folder, or a run folder.
+    A run folder resolves to its best checkpoint (kept by --eval-every), else its latest one,
+    else the previous one when a checkpoint swap was interrupted; name a checkpoint folder
+    (run/checkpoint) to pick it explicitly. The same rule holds for generate, evaluate, export
+    and --init-from."""
+    path = Path(name_or_dir)
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return path, path.resolve().name
+        for candidate in RUN_CANDIDATES:
+            if (path / candidate / "config.json").is_file():
+                return path / candidate, path.resolve().name
+        read_config(path)  # raises the clear "not a model folder" error (mentions pickles if present)
+    if str(name_or_dir) in bundled_models():
+        return PRETRAINED_DIR / str(name_or_dir), f"ganstudio/{name_or_dir}"
+    raise ValueError(
+        f"model {str(name_or_dir)!r} is neither a model folder, a run folder nor a bundled model; "
+        f"bundled models: {', '.join(bundled_models()) or 'none'}"
+    )
+
+
+def read_config(folder: Path) -> tuple[Config, CondSpec, dict[str, Any]]:
+    """Config, condition spec and the raw config.json of a model folder, checking its format."""
+    folder = Path(folder)
+    path = folder / "config.json"
+    if not path.is_file():
+        pickles = [p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES] if folder.is_dir() else []
+        hint = (
+            f" It holds {', '.join(pickles)}: pickle checkpoints are refused because loading them can run "
+            "arbitrary code; convert the weights to safetensors."
+            if pickles
+            else ""
+        )
+        raise ValueError(f"{folder} is not a ganstudio model folder (no config.json).{hint}")
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if raw.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a ganstudio model config (format {raw.get('format')!r})")
+    version = raw.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"{folder} has model format version {version}; this ganstudio reads version {FORMAT_VERSION}. "
+            "Upgrade ganstudio (pip install -U ganstudio) or re-export the model with a matching version."
+        )
+    return config_from_dict(raw["config"]), CondSpec(**raw["cond"]), raw
+
+
+def read_dataset_info(folder: Path) -> dict[str, Any]:
+    """The folder's dataset.json: what the model was trained on."""
+    path = Path(folder) / "dataset.json"
+    if not path.is_file():
+        raise ValueError(f"{folder} has no dataset.json; re-export the model (ganstudio export)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_weights(module: nn.Module, path: Path, allow_missing: bool = False) -> list[str]:
+    """Load safetensors weights into `module`, casting to its dtype; never unpickles. With
+    `allow_missing`, parameters the file lacks (a block added for fine-tuning) keep their
+    initial values; their names are returned."""
+    if not path.is_file():
+        raise ValueError(f"weights file {path} is missing")
+    state = load_file(str(path))
+    own = module.state_dict()
+    missing = set(own) - set(state)
+    unexpected = set(state) - set(own)
+    if (missing and not allow_missing) or unexpected:
+        raise ValueError(
+            f"{path} does not match the network in config.json (missing {sorted(missing)[:3]}, "
+            f"unexpected {sorted(unexpected)[:3]}); the folder was probably edited by hand"
+        )
+    wrong = [k for k, v in state.items() if v.shape != own[k].shape]
+    if wrong:
+        raise ValueError(
+            f"{path}: {wrong[0]} has shape {tuple(state[wrong[0]].shape)} but this network needs "
+            f"{tuple(own[wrong[0]].shape)}; the model was built for other widths or conditions"
+        )
+    module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=not allow_missing)
+    return sorted(missing)
+
+
+def _state(module: nn.Module, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    return {
+        k: v.detach().to(dtype if v.is_floating_point() else v.dtype).contiguous()
+        for k, v in module.state_dict().items()
+    }
+
+
+def save_label_prior(prior: LabelPrior, folder: Path, dtype: torch.dtype = torch.float32) -> Path:
+    """Write the prior's weights into a model folder (atomically), with each head's held-out accuracy."""
+    path = Path(folder) / PRIOR_FILE
+    tmp = path.with_name(f".{PRIOR_FILE}.tmp")
+    metadata = {"format": "ganstudio-label-prior", "report": json.dumps(prior.report)}
+    save_file(_state(prior, dtype), str(tmp), metadata=metadata)
+    tmp.chmod(0o666 & ~_umask())
+    os.replace(tmp, path)
+    return path
+
+
+def load_label_prior(folder: Path, spec: CondSpec) -> LabelPrior | None:
+    """The model folder's label prior, or None when it has none (or the model cannot have one)."""
+    path = Path(folder) / PRIOR_FILE
+    if not path.is_file() or not wants_prior(spec):
+        return None
+    prior = LabelPrior(spec)
+    load_weights(prior, path)
+    with safe_open(str(path), framework="pt") as f:
+        prior.report = json.loads((f.metadata() or {}).get("report", "{}"))
+    return prior.eval().requires_grad_(False)
+
+
+def describe_prior(report: dict[str, float] | None) -> str:
+    """The model card's line about the label prior."""
+    if report is None:
+        return "none"
+    heads = ", ".join(f"{k.removesuffix('_acc')} head {v:.1%}" for k, v in report.items())
+    measured = f"held-out accuracy: {heads}" if heads else "too few labelled images to hold some out"
+    return f"class read from a prompt or sketch when no label is given ({measured})"
+
+
+@dataclass
+class Card:
+    """The model card's fields (stored in config.json; model_card.md is rendered from them)."""
+
+    kimg: float | None = None
+    minutes: float | None = None
+    machine: str | None = None
+    command: str | None = None
+    label_prior: dict[str, float] | None = None
+    metrics: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> Card:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in (values or {}).items() if k in known})
+
+    def render(self, config: Config, dataset_info: dict[str, Any]) -> str:
+        classes = ", ".join(dataset_info.get("class_names") or []) or "none"
+        attributes = ", ".join(dataset_info.get("attributes") or []) or "none"
+        text = (
+            f"yes, text encoder `{dataset_info['text_encoder']}` "
+            f"({dataset_info.get('num_captioned', 0)} captioned images)"
+            if dataset_info.get("text_encoder")
+            else "no"
+        )
+        lines = [
+            "# ganstudio model",
+            "",
+            f"- Architecture: {config.model.arch} ({config.preset} preset), {dataset_info['resolution']} px, "
+            f"{dataset_info['channels']} channel(s)",
+            f"- Training data: {dataset_info['source']} ({dataset_info['num_images']} images, fingerprint "
+            f"{dataset_info['fingerprint']}, licence: {dataset_info.get('licence', 'unknown')})",
+            f"- Classes: {classes}",
+            f"- Attributes: {attributes}",
+            f"- Text prompts: {text}",
+            f"- Label prior: {describe_prior(self.label_prior)}",
+        ]
+        if self.kimg is not None:
+            lines.append(
+                f"- Trained: {self.kimg:.1f} kimg in {self.minutes or 0:.1f} minutes on {self.machine}"
+            )
+        lines.append(f"- Command: `{self.command or 'library call (ganstudio.training.loop.train)'}`")
+        lines.append(f"- Metrics: {self.metrics or 'not measured yet (see `ganstudio evaluate`)'}")
+        lines += ["", CARD_NOTICE, *[f"\n{note}" for note in self.notes]]
+        return "\n".join(lines) + "\n"
+
+
+def save(
+    folder: Path,
+    config: Config,
+    spec: CondSpec,
+    dataset_info: dict[str, Any],
+    card: Card,
+    G_ema: nn.Module,
+    G: nn.Module | None = None,
+    D: nn.Module | None = None,
+    label_prior: LabelPrior | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> None:
+    """Write a model folder into `folder` (which must exist)."""
+    folder = Path(folder)
+    write_json(
+        folder / "config.json",
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "resolution": dataset_info["resolution"],
+            "channels": dataset_info["channels"],
+            "cond": asdict(spec),
+            "config": config.to_dict(),
+            "card": asdict(card),
+        },
+    )
+    for name, module in (("generator_ema", G_ema), ("generator", G), ("discriminator", D)):
+        if module is not None:
+            save_file(_state(module, dtype), str(folder / f"{name}.safetensors"), metadata={"format": FORMAT})
+    if label_prior is not None:
+        save_label_prior(label_prior, folder, dtype)
+    write_json(folder / "dataset.json", dataset_info)
+    (folder / "model_card.md").write_text(card.render(config, dataset_info), encoding="utf-8")
+    share(folder)
+
+
+def update_card(folder: Path, **fields: Any) -> Card:
+    """Change card fields of a model folder (metrics, notes, label_prior…) and re-render its card."""
+    folder = Path(folder)
+    config, _, raw = read_config(folder)
+    card = Card.from_dict(raw.get("card"))
+    for key, value in fields.items():
+        if key not in Card.__dataclass_fields__:
+            raise ValueError(
+                f"model card field {key!r} is unknown; known: {', '.join(Card.__dataclass_fields__)}"
+            )
+        setattr(card, key, value)
+    raw["card"] = asdict(card)
+    write_json(folder / "config.json", raw)
+    (folder / "model_card.md").write_text(card.render(config, read_dataset_info(folder)), encoding="utf-8")
+    return card
+
+
+def export(source: Path, target: Path, dtype: torch.dtype = torch.float16) -> Path:
+    """Copy a model folder's G_ema (cast to `dtype`), label prior, config, dataset info and card
+    into `target`: the small folder to publish or bundle, without D, G or training state.
+    Written beside `target` and renamed into place, readable by everyone (umask permitting)."""
+    source, target = Path(source), Path(target)
+    _, spec, raw = read_config(source)
+    ema = load_file(str(source / "generator_ema.safetensors"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    write_json(tmp / "config.json", raw)
+    save_file(
+        {k: v.to(dtype) if v.is_floating_point() else v for k, v in ema.items()},
+        str(tmp / "generator_ema.safetensors"),
+        metadata={"format": FORMAT},
+    )
+    prior = load_label_prior(source, spec)
+    if prior is not None:
+        save_label_prior(prior, tmp, dtype)
+    for name in ("dataset.json", "model_card.md"):
+        shutil.copyfile(source / name, tmp / name)
+    share(tmp)
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(tmp, target)
+    return target
+
+
+@dataclass
+class ModelFolder:
+    """A model folder read from disk: everything needed to rebuild its generator."""
+
+    path: Path
+    name: str
+    config: Config
+    spec: CondSpec
+    resolution: int
+    channels: int
+    dataset_info: dict[str, Any]
+    card: Card
+
+    @classmethod
+    def open(cls, name_or_dir: str | Path) -> ModelFolder:
+        """A bundled model's name, a model folder or a run folder (see `resolve`)."""
+        path, name = resolve(name_or_dir)
+        config, spec, raw = read_config(path)
+        return cls(
+            path,
+            name,
+            config,
+            spec,
+            raw["resolution"],
+            raw["channels"],
+            read_dataset_info(path),
+            Card.from_dict(raw.get("card")),
+        )
+
+    def build_generator(self, weights: str = "generator_ema") -> nn.Module:
+        """The generator with the folder's weights (`generator_ema`, or `generator` in checkpoints)."""
+        from ganstudio.models import build_models
+
+        G, _ = build_models(self.config.model, self.resolution, self.channels, self.spec)
+        load_weights(G, self.path / f"{weights}.safetensors")
+        return G
+
+    def weights_digest(self, length: int = 12) -> str:
+        """SHA-256 of the generator weights: the model id's suffix, so outputs name exact weights."""
+        return hashlib.sha256((self.path / "generator_ema.safetensors").read_bytes()).hexdigest()[:length]
+
+    def label_prior(self) -> LabelPrior | None:
+        return load_label_prior(self.path, self.spec)
