@@ -27,3 +27,13 @@ def test_relativistic_pairing_prefers_reals_above_their_paired_fakes():
     assert torch.allclose(rpgan_d(real, fake), rpgan_g(fake, real))
     # only the difference matters: shifting both logits changes nothing
     assert torch.allclose(rpgan_d(real + 7, fake + 7), rpgan_d(real, fake))
+
+
+def test_hinge_loss_is_zero_once_d_separates_by_the_margin():
+    from ganstudio.losses import get_loss
+
+    loss_d, loss_g, needs_real = get_loss("hinge")
+    assert not needs_real
+    assert loss_d(torch.tensor([1.5, 2.0]), torch.tensor([-1.0, -3.0])).item() == 0.0
+    assert loss_d(torch.tensor([0.0]), torch.tensor([0.0])).item() == 2.0
+    assert loss_g(None, torch.tensor([1.0, 3.0])).item() == -2.0

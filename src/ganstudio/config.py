@@ -98,7 +98,7 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     batch: int = 64
-    loss: str = "rpgan"  # "rpgan" (relativistic pairing) or "nonsaturating" (DCGAN's)
+    loss: str = "rpgan"  # "rpgan" (relativistic pairing), "nonsaturating" (DCGAN's) or "hinge" (SN-GAN's)
     beta1: float = 0.0
     lr_g: Schedule = field(default_factory=lambda: Schedule(2e-4, 5e-5))
     lr_d: Schedule = field(default_factory=lambda: Schedule(2e-4, 5e-5))

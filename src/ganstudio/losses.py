@@ -28,6 +28,16 @@ def nonsaturating_g(real_logits: torch.Tensor | None, fake_logits: torch.Tensor)
     return F.softplus(-fake_logits).mean()
 
 
+def hinge_d(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Hinge loss for D (Lim & Ye 2017; as SN-GAN and BigGAN train): reals above +1, fakes below -1."""
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def hinge_g(real_logits: torch.Tensor | None, fake_logits: torch.Tensor) -> torch.Tensor:
+    del real_logits
+    return -fake_logits.mean()
+
+
 def gradient_penalty(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     """Zero-centred gradient penalty E‖∇ₓD(x)‖²: R1 on reals (Mescheder et al. 2018), R2 on fakes.
 
@@ -52,6 +62,7 @@ def diversity_loss(
 # (D loss, G loss, whether the G loss reads the reals' logits: the loop skips that D pass if not)
 LOSSES.register("rpgan")((rpgan_d, rpgan_g, True))
 LOSSES.register("nonsaturating")((nonsaturating_d, nonsaturating_g, False))
+LOSSES.register("hinge")((hinge_d, hinge_g, False))
 
 
 def get_loss(name: str):
