@@ -50,11 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add_parser("prepare", help="pack an image folder or built-in dataset into a .gsd file")
     p.add_argument("source", help=f"image folder or built-in dataset ({', '.join(DATASETS.names())})")
-    p.add_argument("--resolution", type=int, default=32)
+    p.add_argument("--resolution", type=int, default=32, help="side of the square images, in pixels")
     p.add_argument("--out", required=True, help="output file, e.g. data.gsd")
     p.add_argument("--fit", choices=["crop", "pad"], default="pad", help="make non-square images square")
     p.add_argument("--background", default="#ffffff", help="colour for transparency and padding")
-    p.add_argument("--channels", choices=["auto", "1", "3"], default="auto")
+    p.add_argument(
+        "--channels",
+        choices=["auto", "1", "3"],
+        default="auto",
+        help="1 grayscale, 3 colour, auto: as the images are",
+    )
     p.add_argument(
         "--text-encoder",
         default="auto",
@@ -161,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--metrics", help=f"comma-separated, from: {', '.join(METRICS.names())}")
     p.add_argument("-n", type=int, default=DEFAULT_N, help="number of generated images (10000 for papers)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--truncation", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the latents and of the labels drawn")
+    p.add_argument("--truncation", type=float, default=1.0, help="as in generate")
     p.add_argument("--guidance", type=float, help="condition guidance, as in generate (default: the same)")
     p.add_argument(
         "--inception-weights",
@@ -175,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add_parser("export", help="write a small model folder (G_ema only) to publish or bundle")
     p.add_argument("--model", required=True, help="model folder or run folder")
     p.add_argument("--out", required=True, help="target folder")
-    p.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16")
+    p.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16", help="weights' precision")
     p.set_defaults(func=cmd_export)
 
     p = add_parser(

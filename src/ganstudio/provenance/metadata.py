@@ -19,7 +19,7 @@ XMP_KEY = "XML:com.adobe.xmp"
 
 def _xmp(record: dict[str, Any]) -> str:
     description = escape(f"AI-generated image (ganstudio, model {record.get('model', 'unknown')})")
-    details = escape(json.dumps(record, sort_keys=True))
+    details = escape(json.dumps(record, sort_keys=True), {'"': "&quot;"})  # an XML attribute value
     return f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">

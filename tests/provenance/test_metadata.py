@@ -1,0 +1,19 @@
+import json
+import xml.etree.ElementTree as ET
+
+from PIL import Image
+
+from ganstudio.provenance import DIGITAL_SOURCE_TYPE, save_png
+from ganstudio.provenance.metadata import XMP_KEY
+
+
+def test_xmp_packet_is_well_formed_xml_that_carries_the_record(tmp_path):
+    record = {"model": "m@1", "seed": 3, "prompt": 'a "quoted" <boot> & more', "label": None}
+    path = save_png(Image.new("L", (8, 8)), tmp_path / "a.png", record)
+    with Image.open(path) as image:
+        xmp = image.text[XMP_KEY]
+    root = ET.fromstring(xmp.split("?>", 1)[1].rsplit("<?xpacket", 1)[0])
+    description = root.find(".//{http://www.w3.org/1999/02/22-rdf-syntax-ns#}Description")
+    attributes = description.attrib
+    assert attributes["{http://iptc.org/std/Iptc4xmpExt/2008-02-29/}DigitalSourceType"] == DIGITAL_SOURCE_TYPE
+    assert json.loads(attributes["{https://github.com/ganstudio/ganstudio/ns/1.0/}generation"]) == record
