@@ -1,28 +1,22 @@
 """Build a bundled model (fashion-mnist or emoji) from a finished training run, reproducibly.
 
-    ganstudio train --data fashion-mnist --preset r3gan-32 --sketch --kimg 360 --out runs/fashion-rgb3 \\
-        --set model.rgb_kernel=3 --set train.cond_drop=0.5 --set train.text_drop=0.3 \\
-        --set train.sketch_drop=0.5 --set train.prior_kimg=300
-    ganstudio train --data fashion-mnist --preset r3gan-32 --sketch --init-from runs/fashion-rgb3 \\
-        --kimg 150 --out runs/fashion-ft --eval-every 10 --select class_acc --set model.rgb_kernel=3 \\
-        --set train.cond_drop=0.15 --set train.text_drop=0.4 --set train.sketch_drop=0.5 \\
-        --set train.lr_g.start=1e-4 --set train.lr_d.start=1e-4 --set train.lr_g.end=3e-5 \\
-        --set train.lr_d.end=3e-5 --set train.gamma.start=0.1 --set train.ema_rampup=1000
-    python -m scripts.build_bundled_model runs/fashion-ft/checkpoint --name fashion-mnist
+The DCGAN recipe with a spectral-norm D (2026-12-01; BENCHMARKS.md, "Why training collapsed"):
 
-(Both bundled models are their fine-tune's final checkpoint, not OUT/best, which a run folder
-resolves to. The emoji model uses 1x1 pixel convs, the preset's value.)
+    ganstudio train --data fashion-mnist --preset cpu-32 --sketch --kimg 600 --out runs/fashion-sn \
+        --eval-every 100 --set train.cond_drop=0.15 --set train.text_drop=0.4 --set train.sketch_drop=0.5 \
+        --set train.prior_kimg=200 --set train.diversity=0 --set model.d_norm=spectral \
+        --set model.d_projection=true
+    python -m scripts.build_bundled_model runs/fashion-sn/checkpoint --name fashion-mnist
 
-    ganstudio train --data emoji --preset r3gan-32 --minutes 21 --out runs/emoji-div
-    ganstudio train --data emoji --preset r3gan-32 --init-from runs/emoji-div --kimg 100 \\
-        --out runs/emoji-ft --eval-every 20 --set train.lr_g.start=1e-4 --set train.lr_d.start=1e-4 \\
-        --set train.lr_g.end=3e-5 --set train.lr_d.end=3e-5 --set train.gamma.start=0.1 \\
-        --set train.ema_rampup=1000
-    python -m scripts.build_bundled_model runs/emoji-ft/checkpoint --name emoji -n 2000
+    ganstudio train --data emoji --preset cpu-32 --kimg 400 --out runs/emoji-sn --eval-every 50 \
+        --set model.d_norm=spectral --set model.d_projection=true --set train.diversity=0 \
+        --set train.cond_drop=0.15 --set train.text_drop=0.4 --set train.prior_kimg=100
+    python -m scripts.build_bundled_model runs/emoji-sn/checkpoint --name emoji -n 2000
 
-Exports G_ema in fp16 into src/ganstudio/pretrained/NAME, scores it (fashion-mnist: 10k images
-against the test split with the reference classifier; emoji: SWD against every 10th emoji),
-writes the scores into its model card and the sample grids into docs/.
+Both bundled models are their run's final checkpoint (name `run/checkpoint`: a run folder alone
+resolves to `run/best`). Exports G_ema in fp16 into src/ganstudio/pretrained/NAME, scores it
+(fashion-mnist: 10k images against the test split with the reference classifier; emoji: against
+every 10th emoji), writes the scores into its model card and the sample grids into docs/.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""Tensor ↔ PIL conversion and image grids for generated images."""
+"""Tensor ↔ PIL conversion, image grids, and image similarity (SSIM, PSNR, the inversion distance)."""
 
 from __future__ import annotations
 
 import torch
 from PIL import Image, ImageDraw, ImageFont
+from torch.nn import functional as F
 
 
 def from_uint8(pixels: torch.Tensor) -> torch.Tensor:
@@ -58,3 +59,40 @@ def make_grid(
             y = padding + row * (h + padding) + h // 2
             draw.text((4, y), label, fill=0 if mode == "L" else (0, 0, 0), font=font, anchor="lm")
     return grid
+
+
+def _gaussian(x: torch.Tensor, size: int = 5, sigma: float = 1.0) -> torch.Tensor:
+    coords = torch.arange(size, dtype=x.dtype, device=x.device) - size // 2
+    g = torch.exp(-(coords**2) / (2 * sigma**2))
+    g = (g / g.sum()).view(1, 1, 1, -1).expand(x.shape[1], 1, 1, -1)
+    x = F.conv2d(F.pad(x, (size // 2, size // 2, 0, 0), mode="reflect"), g, groups=x.shape[1])
+    return F.conv2d(
+        F.pad(x, (0, 0, size // 2, size // 2), mode="reflect"), g.transpose(2, 3), groups=x.shape[1]
+    )
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Structural similarity (Wang et al. 2004) per image (B,) of images in [-1, 1]."""
+    a, b = (a + 1) / 2, (b + 1) / 2
+    c1, c2 = 0.01**2, 0.03**2
+    mu_a, mu_b = _gaussian(a), _gaussian(b)
+    var_a = _gaussian(a * a) - mu_a**2
+    var_b = _gaussian(b * b) - mu_b**2
+    cov = _gaussian(a * b) - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return s.mean(dim=(1, 2, 3))
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB (B,) of images in [-1, 1] (peak 2)."""
+    mse = (a.float() - b.float()).square().mean(dim=(1, 2, 3)).clamp_min(1e-10)
+    return 10 * torch.log10(4 / mse)
+
+
+def image_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-image (B,) distance for inversion: L1 at full, half and quarter size plus 1 − SSIM."""
+    total = 1 - ssim(a, b)
+    for _ in range(3):
+        total = total + (a - b).abs().mean(dim=(1, 2, 3))
+        a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
+    return total

@@ -94,6 +94,19 @@ class GenerationPipeline:
         device = next(G.parameters()).device
         return cls(G, config, G.spec, dict(dataset_info or {}), model_id, device, label_prior)
 
+    def record(self, seed: int, label: str | None, **conditions: Any) -> dict[str, Any]:
+        """The metadata record of one image: model, seed, label, the other conditions, and the
+        AI-generated marking every output carries."""
+        return {
+            "model": self.model_id,
+            "seed": seed,
+            "label": label,
+            **conditions,
+            "ai_generated": True,
+            "digital_source_type": DIGITAL_SOURCE_TYPE,
+            "software": f"ganstudio {__version__}",
+        }
+
     def guidance(self, guidance: float | None = None) -> float:
         """`guidance`, or when None this model's default (`model.guidance` in its config: the
         value measured best for its architecture, see BENCHMARKS.md)."""
@@ -303,20 +316,16 @@ class GenerationPipeline:
         for i in range(n):
             label_name = self.class_names[int(cond.labels[i])] if bool(cond.label_mask[i]) else None
             records.append(
-                {
-                    "model": self.model_id,
-                    "seed": seed + i,
-                    "label": label_name,
-                    "label_inferred": label_name is not None and label is None,
-                    "prompt": prompt,
-                    "sketch": describe_sketch(sketch),
-                    "attributes": dict(attributes or {}),
-                    "truncation": truncation,
-                    "guidance": guidance,
-                    "ai_generated": True,
-                    "digital_source_type": DIGITAL_SOURCE_TYPE,
-                    "software": f"ganstudio {__version__}",
-                }
+                self.record(
+                    seed + i,
+                    label_name,
+                    label_inferred=label_name is not None and label is None,
+                    prompt=prompt,
+                    sketch=describe_sketch(sketch),
+                    attributes=dict(attributes or {}),
+                    truncation=truncation,
+                    guidance=guidance,
+                )
             )
         return GenerationResult(to_pil(images), records, tensors=images, notes=notes)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,3 +84,23 @@ class GenerationResult:
             prompt=list(dict.fromkeys(r["prompt"] for r in self.metadata if r.get("prompt"))) or None,
         )
         return save_png(self.grid(scale), path, record)
+
+
+def save_animation(
+    result: GenerationResult, path: str | Path, ms_per_frame: int = 120, scale: int = 4
+) -> Path:
+    """The images of a result as an animated WebP or GIF (by the suffix), there and back, each
+    frame upscaled by `scale`, with the AI-generated marking in its comment/XMP where the format
+    has one (PNG strips carry the full record)."""
+    path = Path(path)
+    if path.suffix.lower() not in (".webp", ".gif"):
+        raise ValueError(f"{path}: an animation is written as .webp or .gif")
+    frames = [im.resize((im.width * scale, im.height * scale), Image.NEAREST) for im in result.images]
+    frames = frames + frames[-2:0:-1]  # ping-pong
+    path.parent.mkdir(parents=True, exist_ok=True)
+    note = json.dumps(
+        {"ai_generated": True, "model": result.metadata[0]["model"], "operation": "interpolate"}
+    )
+    options = {"comment": note.encode()} if path.suffix.lower() == ".gif" else {"xmp": note.encode()}
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=ms_per_frame, loop=0, **options)
+    return path

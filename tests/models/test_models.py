@@ -168,3 +168,24 @@ def test_batchnorm_recalibration_gives_eval_mode_the_batch_statistics():
         fresh = G.eval()(z[:1])
     assert (fresh - batch_stats[:1]).abs().mean() < 0.3 * (stale - batch_stats[:1]).abs().mean()
     assert not G.training
+
+
+def test_default_discriminator_gets_spectral_norm_with_text_or_sketches_and_batchnorm_for_labels():
+    """A BatchNorm D learns to check captions and outlines and wins (BENCHMARKS.md): the default
+    preset's D is spectral-normalised with a projection term for such models, and keeps the
+    paper's BatchNorm for labels only; its initial logits stay small either way."""
+    config = load_preset("cpu-32")
+    for spec, spectral in (
+        (CondSpec(num_classes=10), False),
+        (CondSpec(num_classes=10, text_dim=8, text_encoder="builtin"), True),
+        (CondSpec(num_classes=10, sketch_resolution=32), True),
+    ):
+        torch.manual_seed(0)
+        _, D = build_models(config.model, 32, 1, spec)
+        norms = [m for m in D.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        assert (not norms) == spectral and (D.project is not None) == spectral
+        cond = Cond.for_spec(spec, 64)
+        cond.labels, cond.label_mask[:] = torch.randint(10, (64,)), True
+        # the first port's projection started at about ±24: far from these (the spectral-norm
+        # D with its projection term starts near ±2)
+        assert D(torch.rand(64, 1, 32, 32) * 2 - 1, cond).abs().mean() < 5.0

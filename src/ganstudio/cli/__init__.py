@@ -1,4 +1,4 @@
-"""`ganstudio prepare|train|generate|evaluate|export|fit-prior|models`: a thin face over the
+"""`ganstudio prepare|train|generate|evaluate|invert|vary|interpolate|edit|export|fit-prior|models`: a thin face over the
 library. This file holds the argument parser; the commands are in commands.py."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ganstudio.cli.commands import (
     cmd_prepare,
     cmd_train,
 )
+from ganstudio.cli.editing import add_parsers as add_editing_parsers
 from ganstudio.config import available_presets
 from ganstudio.registry import DATASETS, METRICS, MODELS
 
@@ -176,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
+
+    add_editing_parsers(add_parser)
 
     p = add_parser("export", help="write a small model folder (G_ema only) to publish or bundle")
     p.add_argument("--model", required=True, help="model folder or run folder")

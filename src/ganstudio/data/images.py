@@ -94,7 +94,17 @@ def load_image(
         raise ImageSkipped("not an image Pillow can read") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageSkipped(f"corrupt or truncated image ({error})") from None
-    rgb = square(rgb, fit, background)
-    if rgb.size != (resolution, resolution):
-        rgb = rgb.resize((resolution, resolution), Image.LANCZOS, reducing_gap=3.0)
-    return np.asarray(rgb, dtype=np.uint8), is_gray
+    return fit_image(rgb, resolution, fit, background), is_gray
+
+
+def fit_image(
+    image: Image.Image, resolution: int, fit: str = "pad", background: tuple[int, int, int] = (255, 255, 255)
+) -> np.ndarray:
+    """A decoded image as the training data is made: RGB on `background`, made square by `fit`,
+    resized to `resolution` → (resolution, resolution, 3) uint8."""
+    if image.mode != "RGB":
+        image = to_rgb(image, background)[0]
+    image = square(image, fit, background)
+    if image.size != (resolution, resolution):
+        image = image.resize((resolution, resolution), Image.LANCZOS, reducing_gap=3.0)
+    return np.asarray(image, dtype=np.uint8)

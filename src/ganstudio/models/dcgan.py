@@ -94,6 +94,17 @@ class Generator(nn.Module):
         return self.synthesize(self.map(z, cond), cond)
 
 
+def d_recipe(config: ModelConfig, spec: CondSpec) -> tuple[str, bool]:
+    """D's normalisation and whether it has the projection term. "auto": with text or sketches,
+    spectral norm + projection (a BatchNorm D learns to check captions and outlines and wins,
+    BENCHMARKS.md); otherwise the paper's BatchNorm D, which measured best for labels."""
+    if config.d_norm not in ("auto", "batch", "spectral", "none"):
+        raise ValueError(f"model.d_norm {config.d_norm!r} is unknown; use auto, batch, spectral or none")
+    if config.d_norm == "auto":
+        return ("spectral", True) if spec.has_text or spec.has_sketch else ("batch", config.d_projection)
+    return config.d_norm, config.d_projection
+
+
 class Discriminator(nn.Module):
     """D(images, cond) -> logits (B,)."""
 
@@ -105,9 +116,8 @@ class Discriminator(nn.Module):
         self.first = nn.Conv2d(channels + extra, widths[resolution // 2], 4, 2, 1)
         self.embed = CondEmbedding(spec, config.cond_dim) if spec.is_conditional else None
         self.cond_bias = nn.Linear(config.cond_dim, widths[resolution // 2]) if self.embed else None
-        if config.d_norm not in ("batch", "spectral", "none"):
-            raise ValueError(f"model.d_norm {config.d_norm!r} is unknown; use batch, spectral or none")
-        batch_norm = config.d_norm == "batch"
+        norm, projection = d_recipe(config, spec)
+        batch_norm = norm == "batch"
         layers: list[nn.Module] = []
         r = resolution // 2
         while r > 4:
@@ -119,10 +129,10 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.out = nn.Conv2d(widths[4], 1, 4)
         # projection term (Miyato & Koyama 2018) on the 4x4 features pooled; starts near zero
-        use_projection = config.d_projection and self.embed is not None
+        use_projection = projection and self.embed is not None
         self.project = nn.Linear(config.cond_dim, widths[4]) if use_projection else None
         init_dcgan(self)
-        if config.d_norm == "spectral":  # after init: the parametrization keeps the initial direction
+        if norm == "spectral":  # after init: the parametrization keeps the initial direction
             for m in [self.first, self.out, *self.net]:
                 if isinstance(m, nn.Conv2d):
                     nn.utils.parametrizations.spectral_norm(m)

@@ -1,0 +1,60 @@
+import torch
+
+from ganstudio.data import attributes as measured
+from ganstudio.editing import Editor, slerp
+from ganstudio.imaging import image_distance, psnr, ssim, to_uint8
+from ganstudio.pipeline import GenerationPipeline
+from ganstudio.results import save_animation
+
+
+def editor(monkeypatch, tmp_path) -> Editor:
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path / "cache"))
+    ed = Editor(GenerationPipeline.from_pretrained("fashion-mnist"), direction_samples=400)
+    ed.train_encoder(steps=100)
+    return ed
+
+
+def test_image_measures_behave():
+    a = torch.rand(2, 1, 16, 16) * 2 - 1
+    assert torch.allclose(ssim(a, a), torch.ones(2), atol=1e-4)
+    assert (psnr(a, a + 0.01) > psnr(a, a + 0.1)).all()
+    assert (image_distance(a, a) < 1e-4).all() and (image_distance(a, -a) > 0.5).all()
+    z = torch.randn(1, 8)
+    assert torch.allclose(slerp(z, torch.randn(1, 8), 0.0), z, atol=1e-5)
+
+
+def test_inverted_images_are_closer_than_random_samples_and_can_be_varied_and_morphed(monkeypatch, tmp_path):
+    ed = editor(monkeypatch, tmp_path)
+    pipe = ed.pipe
+    targets = pipe(2, seed=100, label="trouser").tensors  # images the model can draw, as "photos"
+    latents = ed.invert_many(list(targets), label="trouser", steps=40)
+    recon = ed.images(latents)
+    random = pipe(2, seed=5, label="trouser").tensors
+    assert (image_distance(recon, targets) < image_distance(random, targets)).all()
+    assert (psnr(recon, targets) > psnr(random, targets)).all()
+    same = ed.vary(latents[0], strength=0.0, n=2).tensors
+    assert torch.allclose(same[0], recon[0], atol=1e-4) and torch.allclose(same[1], recon[0], atol=1e-4)
+    far = ed.vary(latents[0], strength=1.0, n=4).tensors
+    assert (
+        image_distance(far, recon[:1].expand_as(far)).mean()
+        > image_distance(same, recon[:1].expand_as(same)).mean()
+    )
+    morph = ed.interpolate(latents[0], latents[1], steps=5)
+    assert torch.allclose(morph.tensors[0], recon[0], atol=1e-4) and torch.allclose(
+        morph.tensors[-1], recon[1], atol=1e-4
+    )
+    assert morph.metadata[2]["operation"] == "interpolate" and morph.metadata[2]["ai_generated"]
+    assert save_animation(morph, tmp_path / "morph.webp").stat().st_size > 0
+
+
+def test_attribute_slider_moves_the_measured_attribute_the_asked_way(monkeypatch, tmp_path):
+    ed = editor(monkeypatch, tmp_path)
+    latent = ed.invert(ed.pipe(1, seed=3, label="pullover").tensors[0], label="pullover", steps=30)
+    names = measured.attribute_names(1)
+    darker = ed.images([ed.edit(latent, "brightness", -2.0)])
+    lighter = ed.images([ed.edit(latent, "brightness", 2.0)])
+    i = names.index("brightness")
+    assert measured.measure(to_uint8(darker))[0, i] < measured.measure(to_uint8(lighter))[0, i]
+    boot = ed.images([ed.edit(latent, "class:ankle boot", 1.0)])
+    assert torch.allclose(boot, ed.pipe.generate(latent.z, ed.pipe.make_cond(1, "ankle boot")), atol=1e-4)
+    assert any(k.startswith("pca1") for k in ed.directions(latent))
