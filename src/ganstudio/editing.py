@@ -157,7 +157,7 @@ class Editor:
 
     def train_encoder(self, steps: int = 600, batch: int = 64, seed: int = 0) -> Encoder:
         """Fit the encoder on the generator's own samples (random z, conditions as the training
-        data has them), so inversion starts near the answer. ~30 s on two CPU cores at 32 px."""
+        data has them), so inversion starts near the answer. About a minute on two CPU cores at 32 px."""
         g = torch.Generator().manual_seed(seed)
         channels, resolution = self.pipe.dataset_info["channels"], self.pipe.dataset_info["resolution"]
         encoder = Encoder(channels, resolution, self.G.z_dim)
@@ -333,8 +333,9 @@ class Editor:
             proj = centred @ direction  # (S,)
             slope = (proj * y).mean() / proj.var().clamp_min(1e-12)  # attribute per unit along it
             # strength 1 = one standard deviation of the attribute (as far as the linear fit
-            # holds), but never more than 3 standard deviations of w along the direction
-            length = (y.std() / slope.abs().clamp_min(1e-12)).clamp(max=3 * proj.std())
+            # holds), but never more than one standard deviation of w along it: further out the
+            # generator leaves the region it was trained on and every image gets brighter
+            length = (y.std() / slope.abs().clamp_min(1e-12)).clamp(max=proj.std())
             out[name] = direction[None] * length * torch.sign(slope)
         _, s, v = torch.linalg.svd(centred, full_matrices=False)
         for k in range(min(components, v.shape[0])):
@@ -351,9 +352,12 @@ class Editor:
         return out
 
     def edit(self, latent: Latent, direction: str, strength: float = 1.0) -> Latent:
-        """The latent moved along a named direction by `strength` standard deviations:
-        an attribute ("brightness"), a principal component ("pca1"), or "class:NAME" (towards
-        what the same z gives for class NAME; strength 1 = that class's image)."""
+        """The latent moved along a named direction by `strength` standard deviations: an
+        attribute ("brightness"; for an attribute the model was trained with, its condition is
+        moved, else the fitted direction in w), a principal component ("pca1"), or "class:NAME"
+        (towards what the same z gives for class NAME; strength 1 = that class's image)."""
+        if direction in self.pipe.attribute_names:
+            return self._edit_attribute(latent, direction, strength)
         if direction.startswith("class:"):
             target = replace(latent.cond, labels=torch.tensor([self.pipe.label_index(direction[6:])]))
             target.label_mask = torch.ones(1, dtype=torch.bool)
@@ -371,6 +375,25 @@ class Editor:
         return replace(
             latent, w_offset=offset.detach(), source=latent.source | {"edit": f"{direction} {strength:+g}"}
         )
+
+
+    def _edit_attribute(self, latent: Latent, name: str, strength: float) -> Latent:
+        """Move an attribute the model was trained with through its condition: from the value
+        the latent asks for (or, when it asks none, the value measured on its image) by `strength`
+        standard deviations of the training data's attribute."""
+        from ganstudio.data import attributes as measured
+
+        j = self.pipe.attribute_names.index(name)
+        cond = replace(latent.cond, attributes=latent.cond.attributes.clone())
+        cond.attribute_mask = latent.cond.attribute_mask.clone()
+        if not bool(cond.attribute_mask[0, j]):
+            image = self.images([latent])
+            names = measured.attribute_names(image.shape[1])
+            value = measured.measure(to_uint8(image))[0, names.index(name)].item() if name in names else 0.0
+            cond.attributes[0, j] = (value - self.pipe.spec.attribute_mean[j]) / self.pipe.spec.attribute_std[j]
+        cond.attributes[0, j] += strength
+        cond.attribute_mask[0, j] = True
+        return replace(latent, cond=cond, source=latent.source | {"edit": f"{name} {strength:+g}"})
 
 
 def _border(images: torch.Tensor) -> float:
