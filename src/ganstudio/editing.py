@@ -376,7 +376,6 @@ class Editor:
             latent, w_offset=offset.detach(), source=latent.source | {"edit": f"{direction} {strength:+g}"}
         )
 
-
     def _edit_attribute(self, latent: Latent, name: str, strength: float) -> Latent:
         """Move an attribute the model was trained with through its condition: from the value
         the latent asks for (or, when it asks none, the value measured on its image) by `strength`
@@ -390,7 +389,9 @@ class Editor:
             image = self.images([latent])
             names = measured.attribute_names(image.shape[1])
             value = measured.measure(to_uint8(image))[0, names.index(name)].item() if name in names else 0.0
-            cond.attributes[0, j] = (value - self.pipe.spec.attribute_mean[j]) / self.pipe.spec.attribute_std[j]
+            cond.attributes[0, j] = (value - self.pipe.spec.attribute_mean[j]) / self.pipe.spec.attribute_std[
+                j
+            ]
         cond.attributes[0, j] += strength
         cond.attribute_mask[0, j] = True
         return replace(latent, cond=cond, source=latent.source | {"edit": f"{name} {strength:+g}"})

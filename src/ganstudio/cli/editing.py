@@ -24,7 +24,9 @@ def _invert(editor, images: list[str], args: argparse.Namespace):
         if not Path(image).is_file():
             raise ValueError(f"{image}: no such image file")
     if editor.encoder is None:
-        say("fitting the inversion encoder to this model's samples (about a minute, once per model, then cached)")
+        say(
+            "fitting the inversion encoder to this model's samples (about a minute, once per model, then cached)"
+        )
     return editor.invert_many(images, args.label, args.prompt, steps=args.steps)
 
 
