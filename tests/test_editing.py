@@ -61,3 +61,10 @@ def test_attribute_slider_moves_the_measured_attribute_the_asked_way(monkeypatch
     boot = ed.images([ed.edit(latents[0], "class:ankle boot", 1.0)])
     assert torch.allclose(boot, ed.pipe.generate(latents[0].z, ed.pipe.make_cond(1, "ankle boot")), atol=1e-4)
     assert any(k.startswith("pca1") for k in ed.directions(latents[0]))
+
+
+def test_strength_zero_leaves_the_image_as_it_is(monkeypatch, tmp_path):
+    ed = editor(monkeypatch, tmp_path)
+    latent = ed.invert(ed.pipe(1, seed=9, label="bag").tensors[0], label="bag", steps=10)
+    for direction in ("brightness", "coverage", "pca1", "class:bag"):
+        assert torch.allclose(ed.images([ed.edit(latent, direction, 0.0)]), ed.images([latent]), atol=1e-5)

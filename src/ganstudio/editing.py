@@ -377,24 +377,30 @@ class Editor:
         )
 
     def _edit_attribute(self, latent: Latent, name: str, strength: float) -> Latent:
-        """Move an attribute the model was trained with through its condition: from the value
-        the latent asks for (or, when it asks none, the value measured on its image) by `strength`
-        standard deviations of the training data's attribute."""
+        """Move an attribute the model was trained with through its condition: the difference
+        between w with the attribute at its value (the one the latent asks for, or the one
+        measured on its image) and at that value + `strength` standard deviations of the
+        training data, added to the latent's w (strength 0 leaves the image as it is)."""
         from ganstudio.data import attributes as measured
 
         j = self.pipe.attribute_names.index(name)
-        cond = replace(latent.cond, attributes=latent.cond.attributes.clone())
-        cond.attribute_mask = latent.cond.attribute_mask.clone()
-        if not bool(cond.attribute_mask[0, j]):
+        base = replace(latent.cond, attributes=latent.cond.attributes.clone())
+        base.attribute_mask = latent.cond.attribute_mask.clone()
+        if not bool(base.attribute_mask[0, j]):
             image = self.images([latent])
             names = measured.attribute_names(image.shape[1])
             value = measured.measure(to_uint8(image))[0, names.index(name)].item() if name in names else 0.0
-            cond.attributes[0, j] = (value - self.pipe.spec.attribute_mean[j]) / self.pipe.spec.attribute_std[
+            base.attributes[0, j] = (value - self.pipe.spec.attribute_mean[j]) / self.pipe.spec.attribute_std[
                 j
             ]
-        cond.attributes[0, j] += strength
-        cond.attribute_mask[0, j] = True
-        return replace(latent, cond=cond, source=latent.source | {"edit": f"{name} {strength:+g}"})
+            base.attribute_mask[0, j] = True
+        target = replace(base, attributes=base.attributes.clone())
+        target.attributes[0, j] += strength
+        with torch.no_grad():
+            z = latent.z.to(self.pipe.device)
+            step = self.pipe.map(z, target.to(self.pipe.device)) - self.pipe.map(z, base.to(self.pipe.device))
+        offset = step if latent.w_offset is None else latent.w_offset + step
+        return replace(latent, w_offset=offset, source=latent.source | {"edit": f"{name} {strength:+g}"})
 
 
 def _border(images: torch.Tensor) -> float:
