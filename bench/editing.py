@@ -126,7 +126,7 @@ def main() -> None:
         f"| inversion PSNR (a random sample of the same class) | {scores['psnr']:.2f} dB ({scores['psnr_random']:.2f} dB) |",
         f"| inversion SSIM | {scores['ssim']:.3f} |",
         f"| FD of the reconstructions vs the test set / their class accuracy | {scores['fd']:.2f} / {scores['class_acc']:.1%} |",
-        f"| seconds per image (batched per class; encoder fitted once in {encoder_s:.0f} s, cached) | {seconds:.2f} |",
+        f"| seconds per image (batched per class; the encoder, fitted once per model and cached, took {encoder_s:.0f} s to fit or load) | {seconds:.2f} |",
         f"| morph path length, 8 frames (mean over {len(lengths)} pairs) | {sum(lengths) / len(lengths):.3f} |",
     ]
     for name, (lo, hi, share) in moves.items():
