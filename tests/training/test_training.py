@@ -19,8 +19,8 @@ def weights(folder):
 
 @pytest.mark.parametrize(
     "options",
-    [[], ["model.modulate=true", "model.mbstd_group=4", "model.aux_heads=true"]],
-    ids=["plain", "modulate-mbstd-aux"],
+    [[], ["model.modulate=true", "model.mbstd_group=4", "model.aux_heads=true"], ["train.precision=auto"]],
+    ids=["plain", "modulate-mbstd-aux", "precision-auto"],
 )
 def test_resume_after_a_kill_matches_a_straight_run_bit_for_bit(options, tiny_config, tiny_dataset, tmp_path):
     config = apply_overrides(tiny_config, ["train.augment=on", "train.reg_every=2", *options])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
 import sys
@@ -69,6 +70,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ganstudio.data import DataSource, load_dataset
     from ganstudio.training.loop import TrainingDiverged, train
 
+    if int(os.environ.get("RANK", "0")) > 0:  # under torchrun, rank 0 speaks for every process
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+        sys.stderr = _ErrorsOnly(sys.stderr)
     dataset = load_dataset(args.data, config.data, data_progress)
     print(
         f"data: {dataset.source} — {len(dataset)} images, {dataset.resolution} px, "
@@ -132,6 +136,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"generate: ganstudio generate --model {args.out} -n 16 --out out/"
     )
     return 0
+
+
+class _ErrorsOnly:
+    """stderr of a torchrun rank other than 0: only error lines and tracebacks get through."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.passing = stream, False
+
+    def write(self, text: str) -> int:
+        if text.startswith(("error", "Traceback")):
+            self.passing = True
+        return self.stream.write(text) if self.passing else len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def _parse_attributes(items: list[str] | None) -> dict[str, float]:

@@ -182,10 +182,13 @@ def _alive(pid: int) -> bool:
 
 
 def holding_run_lock(train_fn):
-    """Decorate a function whose third argument is a run folder: it runs holding `RunLock`."""
+    """Decorate a function whose third argument is a run folder: it runs holding `RunLock`
+    (under torchrun, rank 0 holds it for the whole launch)."""
 
     @functools.wraps(train_fn)
     def locked(config, dataset, run_dir, *args, **kwargs):
+        if int(os.environ.get("RANK", "0")) != 0:
+            return train_fn(config, dataset, run_dir, *args, **kwargs)
         with RunLock(Path(run_dir)):
             return train_fn(config, dataset, run_dir, *args, **kwargs)
 

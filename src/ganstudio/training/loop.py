@@ -38,9 +38,10 @@ from ganstudio.training.checkpoint import (
     save_checkpoint,
 )
 from ganstudio.training.conditions import TrainingText, cond_spec, dataset_conditions, grid_conditions
+from ganstudio.training.distributed import check_batch, device_for, world_from_env
 from ganstudio.training.events import MetricsLogger
 from ganstudio.training.prior import fit_label_prior, wants_prior
-from ganstudio.training.steps import Steps, TrainingData, ema_beta, update_ema
+from ganstudio.training.steps import LOSS_NAMES, Steps, TrainingData, ema_beta, update_ema
 
 SMALL_DATASET = 30_000  # augmentation "auto" turns on below this many images
 GRID_SEED = 20241
@@ -113,12 +114,20 @@ def train(
     ignored when resuming). Models with classes and text or sketches also get a label prior
     (fitted first, `train.prior_kimg`; see conditioning/prior.py), saved in every checkpoint;
     `log_fn` hears how that goes. One process trains into a run folder at a time (`RunLock`).
+
+    Launched by torchrun, every process runs this function on its share of each global batch
+    (distributed.py); rank 0 alone writes into `run_dir` and calls the callbacks.
     """
     if (kimg is None) == (minutes is None):
         raise ValueError("give exactly one of kimg or minutes for the training length")
     run_dir = Path(run_dir)
-    (run_dir / "samples").mkdir(parents=True, exist_ok=True)
-    tc, dev = config.train, resolve_device(device)
+    world = world_from_env()
+    check_batch(config.train.batch, world)
+    if world.is_main:
+        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+    else:
+        progress_fn = log_fn = None
+    tc, dev = config.train, device_for(world, resolve_device(device))
     memory = torch.channels_last if tc.channels_last else torch.contiguous_format
 
     # Networks, conditions and optimizers.
@@ -150,7 +159,9 @@ def train(
         fresh = load_for_finetuning(init_from, nets)
         if log_fn is not None:
             log_fn(f"starting from {init_from}" + (f"; new, untrained: {', '.join(fresh)}" if fresh else ""))
-    state.precision = state.precision or resolve_precision(tc.precision, dev)
+    state.precision = world.broadcast_choice(
+        state.precision or resolve_precision(tc.precision, dev), ("bf16", "fp32")
+    )
     machine = _machine(dev, state.precision)
     dataset_info = dataset.describe()
     dataset_info["text_encoder"] = spec.text_encoder or None
@@ -168,7 +179,8 @@ def train(
             f"sketches {'on' if spec.has_sketch else 'off (model.sketch=true / --sketch turns them on)'}; "
             f"precision {state.precision}"
         )
-    write_json(run_dir / "resolved_config.json", config.to_dict())
+    if world.is_main:
+        write_json(run_dir / "resolved_config.json", config.to_dict())
 
     data = TrainingData(
         dataset.images.to(dev),  # (N, C, H, W) uint8, decoded once
@@ -179,13 +191,13 @@ def train(
         config.model.z_dim,
         memory,
     )
-    steps = Steps(G, D, opt_G, opt_D, tc, dev, state.precision, spec.has_text or spec.has_sketch)
+    steps = Steps(G, D, opt_G, opt_D, tc, dev, state.precision, spec.has_text or spec.has_sketch, world)
     use_augment = tc.augment == "on" or (tc.augment == "auto" and len(dataset) < SMALL_DATASET)
     grid_cond = grid_conditions(spec, text).to(dev)
     grid_z = torch.randn(
         len(grid_cond), config.model.z_dim, generator=torch.Generator().manual_seed(GRID_SEED)
     )
-    logger = MetricsLogger(run_dir)
+    logger = MetricsLogger(run_dir) if world.is_main else None
     total_images = None if kimg is None else kimg * 1000
     next_sample = _next_multiple(state.images, tc.sample_every_kimg * 1000)
     next_checkpoint = _next_multiple(state.images, tc.checkpoint_every_kimg * 1000)
@@ -243,10 +255,11 @@ def train(
         save_png(grid, run_dir / "samples" / "latest.png", record)
         logger.image(state.step, "samples", grid)
 
-    while fraction() < 1.0:
-        if abort_fn is not None and abort_fn():
+    while True:
+        # every rank stops at the same step and follows the same schedules (rank clocks differ)
+        done, t = world.agree(fraction() >= 1.0 or (abort_fn is not None and abort_fn()), fraction())
+        if done:
             break
-        t = fraction()
         for group in opt_G.param_groups:
             group["lr"] = tc.lr_g.at(t)
         for group in opt_D.param_groups:
@@ -254,7 +267,7 @@ def train(
         gamma, p_aug = tc.gamma.at(t), (tc.augment_p.at(t) if use_augment else 0.0)
         regularise = gamma > 0 and state.step % tc.reg_every == 0
 
-        batch = data.batch(tc.batch, steps.pairs, rng)
+        batch = data.batch(tc.batch, steps.global_pairs, rng).shard(world, steps.global_pairs)
         fake = steps.generate(batch)  # one G forward per step
         losses = steps.d_step(batch, fake, gamma, regularise, p_aug, rng)
         losses |= steps.g_step(batch, fake, p_aug, rng)
@@ -262,7 +275,7 @@ def train(
         state.images += tc.batch
         update_ema(G_ema, G, ema_beta(tc, t, state.images))
 
-        values = {k: v.item() for k, v in losses.items()}
+        values = world.mean_values({k: v.item() for k, v in losses.items()}, LOSS_NAMES)
         if not all(math.isfinite(v) for v in values.values()):
             where = (
                 f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
@@ -275,6 +288,8 @@ def train(
             )
         state.elapsed_s = session_elapsed0 + time.perf_counter() - session_start
         window_images += tc.batch
+        if not world.is_main:
+            continue  # rank 0 logs, samples, scores and saves
         if state.step % tc.log_every_steps == 0 or fraction() >= 1.0:
             now = time.perf_counter()
             rate = window_images / max(now - window_start, 1e-9)
@@ -326,9 +341,14 @@ def train(
             last_good = save()
             next_checkpoint += tc.checkpoint_every_kimg * 1000
 
+    if not world.is_main:
+        world.barrier()  # until rank 0 has written the final checkpoint
+        return run_dir / "checkpoint"
     write_samples()
     logger.close()
-    return save()
+    final = save()
+    world.barrier()
+    return final
 
 
 def _same_data_source(init_from: str | Path | None, dataset_info: dict) -> Path | None:

@@ -20,8 +20,10 @@ from ganstudio.devices import autocast
 from ganstudio.imaging import from_uint8
 from ganstudio.losses import diversity_loss, get_loss, gradient_penalty
 from ganstudio.training.conditions import TrainingText, augment_pair, mismatched
+from ganstudio.training.distributed import World
 
 Losses = dict[str, torch.Tensor]
+LOSS_NAMES = ("loss_d", "loss_aux_d", "loss_mismatch", "r1", "r2", "loss_g", "loss_aux_g", "loss_diversity")
 
 
 @dataclass
@@ -32,6 +34,28 @@ class Batch:
     fake_cond: Cond  # the fakes' conditions (pairs share them when the diversity term is on)
     captions: torch.Tensor | None  # (B,) index of each row's sampled caption, -1 = none
     z: torch.Tensor  # (B, z_dim)
+
+    def shard(self, world: World, pairs: int) -> Batch:
+        """This rank's rows of a global batch; with `pairs`, rows i and i + pairs stay together."""
+        if not world.distributed:
+            return self
+        size = len(self.z)
+        if pairs:
+            per = pairs // world.size
+            first = torch.arange(world.rank * per, (world.rank + 1) * per)
+            index = torch.cat([first, first + pairs])
+        else:
+            per = size // world.size
+            index = torch.arange(world.rank * per, (world.rank + 1) * per)
+        index = index.to(self.z.device)
+        return Batch(
+            self.real[index],
+            self.full.select(index),
+            self.cond.select(index),
+            self.fake_cond.select(index),
+            None if self.captions is None else self.captions[index],
+            self.z[index],
+        )
 
 
 class TrainingData:
@@ -98,6 +122,7 @@ class Steps:
         device: torch.device,
         precision: str,
         strong_conditions: bool,
+        world: World = World(),
     ) -> None:
         self.G, self.D, self.opt_G, self.opt_D, self.tc = G, D, opt_G, opt_D, tc
         self.device, self.precision = device, precision
@@ -106,7 +131,15 @@ class Steps:
         # captions and sketches nearly fix the image: those models get the matching-aware D term
         # and the diversity term; class-only models skip both
         self.strong_conditions = strong_conditions
-        self.pairs = tc.batch // 2 if tc.diversity > 0 and strong_conditions else 0
+        # pairs in the global batch, and on this rank (see `Batch.shard`)
+        self.global_pairs = tc.batch // 2 if tc.diversity > 0 and strong_conditions else 0
+        if self.global_pairs % world.size:
+            raise ValueError(
+                f"train.batch {tc.batch}: with the diversity term each of {world.size} processes needs "
+                f"whole pairs; use a multiple of {2 * world.size}"
+            )
+        self.pairs = self.global_pairs // world.size
+        self.world = world
 
     def autocast(self):
         return autocast(self.device, self.precision)
@@ -156,6 +189,7 @@ class Steps:
             total = total + (gamma / 2) * tc.reg_every * (losses["r1"] + losses["r2"])
         self.opt_D.zero_grad(set_to_none=True)
         total.backward()
+        self.world.average_gradients(D)
         self.opt_D.step()
         return losses
 
@@ -187,6 +221,7 @@ class Steps:
             total = total + tc.diversity * losses["loss_diversity"]
         self.opt_G.zero_grad(set_to_none=True)
         total.backward()
+        self.world.average_gradients(self.G)
         self.opt_G.step()
         D.requires_grad_(True)
         return losses
