@@ -80,7 +80,7 @@ def test_two_processes_match_one_with_the_same_global_batch(data, tmp_path):
     assert (
         [s for s, _, _ in two] == [s for s, _, _ in one] == list(range(1, 11))
     )  # one writer, every step once
-    gaps = [abs(a - b) for (_, *x), (_, *y) in zip(one, two, strict=True) for a, b in zip(x, y)]
+    gaps = [abs(a - b) for (_, *x), (_, *y) in zip(one, two, strict=True) for a, b in zip(x, y, strict=True)]
     # the same data, latents and updates; only BatchNorm sees 4 images per rank instead of 8
     assert sum(gaps) / len(gaps) < 0.03 and max(gaps) < 0.15, gaps
     assert counters(tmp_path / "two")["kimg"] == pytest.approx(0.08)

@@ -70,7 +70,11 @@ class World:
         sums = torch.tensor([[values.get(k, 0.0), float(k in values)] for k in keys], dtype=torch.float64)
         sums = sums.to(self.device)
         dist.all_reduce(sums)
-        return {k: float(total / count) for k, (total, count) in zip(keys, sums.tolist()) if count > 0}
+        return {
+            k: float(total / count)
+            for k, (total, count) in zip(keys, sums.tolist(), strict=True)
+            if count > 0
+        }
 
     def agree(self, stop: bool, t: float) -> tuple[bool, float]:
         """Whether any rank wants to stop (a stop request, the time limit), and the furthest

@@ -122,7 +122,7 @@ class Steps:
         device: torch.device,
         precision: str,
         strong_conditions: bool,
-        world: World = World(),
+        world: World | None = None,
     ) -> None:
         self.G, self.D, self.opt_G, self.opt_D, self.tc = G, D, opt_G, opt_D, tc
         self.device, self.precision = device, precision
@@ -132,6 +132,7 @@ class Steps:
         # and the diversity term; class-only models skip both
         self.strong_conditions = strong_conditions
         # pairs in the global batch, and on this rank (see `Batch.shard`)
+        self.world = world = world or World()
         self.global_pairs = tc.batch // 2 if tc.diversity > 0 and strong_conditions else 0
         if self.global_pairs % world.size:
             raise ValueError(
@@ -139,7 +140,6 @@ class Steps:
                 f"whole pairs; use a multiple of {2 * world.size}"
             )
         self.pairs = self.global_pairs // world.size
-        self.world = world
 
     def autocast(self):
         return autocast(self.device, self.precision)
