@@ -11,6 +11,7 @@ Image i of a call uses seed `seed + i`, so any single image can be regenerated f
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,9 @@ def guided_map(G: torch.nn.Module, z: torch.Tensor, cond: Cond, guidance: float)
         free.sketch, free.sketch_mask = cond.sketch, cond.sketch_mask
         w = torch.lerp(G.map(z, free), w, guidance)
     return w
+
+
+ENGLISH_ENCODERS = {"builtin", "minilm"}  # the shipped encoders; a user's own may read other languages
 
 
 class GenerationPipeline:
@@ -306,6 +310,11 @@ class GenerationPipeline:
             prompt = normalise_prompt(prompt)
             if words > MAX_PROMPT_WORDS:
                 notes.append(f"the prompt has {words} words; only the first {MAX_PROMPT_WORDS} were used")
+            if not any("a" <= ch <= "z" for ch in prompt) and self.spec.text_encoder in ENGLISH_ENCODERS:
+                notes.append(
+                    f"the prompt has no Latin-script words; this model's text encoder "
+                    f"({self.spec.text_encoder}) learnt English, so it may not understand it: try English words"
+                )
         guidance = self.guidance(guidance)
         cond = self._conditions(n, label, attributes, prompt, sketch, infer_label)
         z = torch.stack(
@@ -328,6 +337,14 @@ class GenerationPipeline:
                 )
             )
         return GenerationResult(to_pil(images), records, tensors=images, notes=notes)
+
+    def stream(self, n: int, seed: int = 0, chunk: int = 256, **options: Any) -> Iterator[GenerationResult]:
+        """`self(n=n, seed=seed, **options)` in results of at most `chunk` images, drawn one after
+        the other: the same pixels (image i still uses seed + i) in bounded memory, for large n."""
+        if n < 1 or chunk < 1:
+            raise ValueError(f"n={n}, chunk={chunk}: both must be at least 1")
+        for start in range(0, n, chunk):
+            yield self(n=min(chunk, n - start), seed=seed + start, **options)
 
     def class_grid(
         self,

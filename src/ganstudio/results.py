@@ -13,7 +13,33 @@ import torch
 from PIL import Image
 
 from ganstudio.imaging import make_grid
-from ganstudio.provenance import save_png
+from ganstudio.provenance import save_marked
+from ganstudio.provenance.metadata import FORMATS
+
+MAX_GRID_IMAGES = 256  # a grid shows at most this many images (the files hold every one)
+
+
+class GeneratedImage(Image.Image):
+    """A generated image (a PIL image): `save` writes it marked as AI-generated with its
+    `record` (seed, conditions, model), as PNG, JPEG or WebP by the file's suffix, so the obvious
+    `result.images[0].save("out.jpg")` publishes a marked file. Images derived from it (resize,
+    crop, convert) are plain PIL images again: they are no longer what the model drew."""
+
+    record: dict[str, Any]
+
+    @classmethod
+    def of(cls, image: Image.Image, record: dict[str, Any]) -> GeneratedImage:
+        image.__class__ = cls
+        image.record = record
+        return image
+
+    def save(self, fp: Any, format: str | None = None, **params: Any) -> Any:  # noqa: A002 - PIL's name
+        if params:
+            raise ValueError(
+                "a generated image is saved with its AI-generated marking and fixed settings; "
+                "use image.copy().save(...) for an unmarked file with your own options"
+            )
+        return save_marked(self, fp, self.record, format)
 
 
 def _file_stem(prefix: str, record: dict[str, Any]) -> str:
@@ -50,40 +76,57 @@ class GenerationResult:
     notes: list[str] = field(default_factory=list)  # what the caller should know (a prompt cut short…)
     row_labels: list[str] | None = None  # written left of each grid row (class grids, prompt grids)
 
-    def grid(self, scale: int = 2) -> Image.Image:
-        return make_grid(
-            self.images,
-            columns=min(self.grid_columns, len(self.images)),
-            scale=scale,
-            row_labels=self.row_labels,
+    def __post_init__(self) -> None:
+        self.images = [GeneratedImage.of(im, r) for im, r in zip(self.images, self.metadata, strict=True)]
+
+    def grid(self, scale: int = 2) -> GeneratedImage:
+        """The images side by side (at most MAX_GRID_IMAGES of them), marked like the images."""
+        shown = self.images[:MAX_GRID_IMAGES]
+        columns = min(self.grid_columns, len(shown))
+        rows = -(-len(shown) // max(columns, 1))
+        labels = self.row_labels[:rows] if self.row_labels else None
+        image = make_grid(shown, columns=columns, scale=scale, row_labels=labels)
+        return GeneratedImage.of(image, self.grid_record(len(shown)))
+
+    def grid_record(self, count: int | None = None) -> dict[str, Any]:
+        """The grid's record: every shown image's seed, the labels and prompts."""
+        shown = self.metadata[:count]
+        return dict(
+            shown[0],
+            seed=[r["seed"] for r in shown],
+            label=sorted({r["label"] for r in shown if r["label"]}) or None,
+            prompt=list(dict.fromkeys(r["prompt"] for r in shown if r.get("prompt"))) or None,
         )
 
     def save(
-        self, out_dir: str | Path, prefix: str = "image", grid: bool = True, overwrite: bool = False
+        self,
+        out_dir: str | Path,
+        prefix: str = "image",
+        grid: bool = True,
+        overwrite: bool = False,
+        format: str = "png",  # noqa: A002
     ) -> list[Path]:
-        """Write one marked PNG per image (named by its label or prompt and seed) and, if `grid`,
-        grid.png; returns the paths. Existing files are kept: a taken name gets a `-2`, `-3`…
-        suffix unless `overwrite`."""
+        """Write one marked file per image (named by its label or prompt and seed; `format` png,
+        jpeg or webp) and, if `grid`, the grid; returns the paths. Existing files are kept: a
+        taken name gets a `-2`, `-3`… suffix unless `overwrite`."""
         out_dir = Path(out_dir)
         if out_dir.exists() and not out_dir.is_dir():
             raise ValueError(f"--out {out_dir} is a file; give a folder to write the images into")
+        suffix = "." + format.lower().replace("jpeg", "jpg")
+        if suffix not in FORMATS:
+            raise ValueError(f"format {format!r}: use png, jpeg or webp")
         paths = [
-            save_png(image, fresh_path(out_dir / f"{_file_stem(prefix, record)}.png", overwrite), record)
-            for image, record in zip(self.images, self.metadata, strict=True)
+            image.save(fresh_path(out_dir / f"{_file_stem(prefix, image.record)}{suffix}", overwrite))
+            for image in self.images
         ]
         if grid and self.images:
-            paths.append(self.save_grid(fresh_path(out_dir / "grid.png", overwrite)))
+            paths.append(self.save_grid(fresh_path(out_dir / f"grid{suffix}", overwrite)))
         return paths
 
     def save_grid(self, path: str | Path, scale: int = 2) -> Path:
-        """Write the grid as a PNG marked as AI-generated, recording every image's seed and label."""
-        record = dict(
-            self.metadata[0],
-            seed=[r["seed"] for r in self.metadata],
-            label=sorted({r["label"] for r in self.metadata if r["label"]}) or None,
-            prompt=list(dict.fromkeys(r["prompt"] for r in self.metadata if r.get("prompt"))) or None,
-        )
-        return save_png(self.grid(scale), path, record)
+        """Write the grid marked as AI-generated (PNG, JPEG or WebP by the suffix), recording every
+        shown image's seed and label."""
+        return self.grid(scale).save(path)
 
 
 def save_animation(

@@ -157,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace same-named files in --out (default: pick fresh names)",
     )
+    p.add_argument(
+        "--format",
+        choices=("png", "jpeg", "webp"),
+        default="png",
+        help="file format of the images and the grid; every format carries the AI-generated marking",
+    )
     p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu or cuda")
     p.set_defaults(func=cmd_generate)
 

@@ -202,6 +202,10 @@ def _read_prompts(path: str) -> list[str]:
     return prompts
 
 
+CHUNK = 256  # images generated and written at a time by `generate -n`
+MAX_GRID = 256  # = results.MAX_GRID_IMAGES (not imported: the CLI starts without torch)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     import random
 
@@ -232,10 +236,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
         result = pipe.rows_grid(
             rows, args.n or 8, seed, attributes, row_labels=[r["prompt"] for r in rows], **common
         )
-    else:
-        result = pipe(
-            n=args.n or 16,
+    else:  # written a chunk at a time: memory stays bounded however large -n is
+        chunks = pipe.stream(
+            args.n or 16,
             seed=seed,
+            chunk=CHUNK,
             label=args.label,
             attributes=attributes,
             prompt=args.prompt,
@@ -243,14 +248,29 @@ def cmd_generate(args: argparse.Namespace) -> int:
             infer_label=not args.no_infer_label,
             **common,
         )
+        count, grid = 0, None
+        for result in chunks:
+            if count == 0:
+                for note in result.notes:
+                    say(f"note: {note}")
+            paths = result.save(out, overwrite=args.overwrite, grid=count == 0, format=args.format)
+            grid = grid or paths[-1]
+            count += len(result.images)
+        _report(count, out, grid, pipe.model_id, args.format)
+        return 0
     for note in result.notes:
         say(f"note: {note}")
-    paths = result.save(out, overwrite=args.overwrite)
-    print(
-        f"wrote {_plural(len(result.images), 'image')} and a grid to {out} (grid: {paths[-1]}); "
-        f"each PNG is marked as AI-generated (model {pipe.model_id})"
-    )
+    paths = result.save(out, overwrite=args.overwrite, format=args.format)
+    _report(len(result.images), out, paths[-1], pipe.model_id, args.format)
     return 0
+
+
+def _report(count: int, out: Path, grid: Path, model_id: str, format: str) -> None:  # noqa: A002
+    shown = f", showing the first {MAX_GRID}" if count > MAX_GRID else ""
+    print(
+        f"wrote {_plural(count, 'image')} and a grid to {out} (grid: {grid}{shown}); each "
+        f"{format.upper()} is marked as AI-generated (model {model_id})"
+    )
 
 
 def cmd_models(args: argparse.Namespace) -> int:

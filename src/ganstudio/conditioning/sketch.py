@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -100,14 +101,27 @@ def roughen(sketch: torch.Tensor, generator: torch.Generator, strength: float = 
     return torch.maximum(x, scribble[:, None]).clamp(0, 1)
 
 
+MAX_SKETCH_PIXELS = 4096 * 4096  # a drawing is shrunk to the model's size; larger files are refused
+
+
+def _check_size(size: tuple[int, int], what: Any) -> None:
+    width, height = size
+    if width * height > MAX_SKETCH_PIXELS:
+        raise ValueError(
+            f"sketch {str(what)!r} is {width} x {height} pixels; drawings up to {MAX_SKETCH_PIXELS:,} pixels "
+            "(4096 x 4096) are read: scale it down first"
+        )
+
+
 def load_drawing(drawing: Image.Image | str | Path | np.ndarray | torch.Tensor) -> Image.Image:
     """A user's drawing as a grayscale PIL image (transparency composited on white)."""
     if isinstance(drawing, str | Path):
         try:
             with Image.open(drawing) as opened:
+                _check_size(opened.size, drawing)  # before decoding: no decompression bombs
                 opened.load()
                 drawing = opened.copy()
-        except (OSError, UnidentifiedImageError) as error:
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError) as error:
             raise ValueError(
                 f"sketch {str(drawing)!r} could not be read as an image ({error}); pass a PNG or JPEG drawing"
             ) from None
@@ -115,9 +129,14 @@ def load_drawing(drawing: Image.Image | str | Path | np.ndarray | torch.Tensor) 
         drawing = drawing.detach().cpu().numpy()
     if isinstance(drawing, np.ndarray):
         array = drawing.squeeze()
+        if array.ndim != 2:
+            raise ValueError(f"a sketch array must be one grayscale image (H, W); got shape {drawing.shape}")
+        _check_size(array.shape[::-1], "the sketch array")
         if array.dtype != np.uint8:
-            array = (np.clip(array, 0, 1) * 255).astype(np.uint8)
+            array = (np.clip(np.nan_to_num(array), 0, 1) * 255).astype(np.uint8)
         drawing = Image.fromarray(array)
+    elif isinstance(drawing, Image.Image):
+        _check_size(drawing.size, "the sketch image")
     if not isinstance(drawing, Image.Image):
         raise ValueError(f"sketch must be a PIL image, a path, or an array; got {type(drawing).__name__}")
     if drawing.mode in ("RGBA", "LA") or (drawing.mode == "P" and "transparency" in drawing.info):

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from ganstudio.registry import TEXT_ENCODERS
 
 MAX_PROMPT_WORDS = 48  # longer prompts are cut here (the pipeline notes it) (captions in training are short)
-_WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
+_WORD = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")  # letters and digits of any script
 
 
 def normalise_prompt(prompt: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from ganstudio.data.images import IMAGE_EXTENSIONS, ImageSkipped, load_image, pa
 from ganstudio.data.packed import PackedDataset
 
 RESERVED_COLUMNS = {"file_name", "label", "text", "sketch"}
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 ProgressFn = Callable[[int, int], None]
 
 
@@ -39,38 +41,168 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def scan(root: Path) -> list[Path]:
-    """Image files under `root`, recursively, in a stable order (hidden files skipped)."""
-    files = [
-        p
-        for p in root.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in IMAGE_EXTENSIONS
-        and not any(s.startswith(".") for s in p.relative_to(root).parts)
-    ]
+def display_name(rel: str) -> str:
+    """A file name as it can be shown and stored: bytes that are not UTF-8 become U+FFFD."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path`, links followed, stays inside the (resolved) dataset folder `root`."""
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+
+
+def _usable_file(path: Path, root: Path, rel: str, problems: list[dict[str, str]]) -> bool:
+    """A regular file inside the folder with a UTF-8 name; anything else is reported."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        problems.append(
+            {"file": display_name(rel), "reason": "file name is not valid UTF-8; rename the file"}
+        )
+        return False
+    if not _inside(path, root):
+        problems.append({"file": rel, "reason": "a link to a file outside the dataset folder; not read"})
+        return False
+    try:
+        regular = path.is_file()
+    except OSError:
+        regular = False
+    if not regular:
+        problems.append({"file": rel, "reason": "not a regular file (a FIFO, device or broken link)"})
+    return regular
+
+
+def scan(root: Path, problems: list[dict[str, str]] | None = None) -> list[Path]:
+    """Image files under `root`, recursively, in a stable order (hidden files skipped). Links
+    leading outside `root`, names that are not UTF-8 and special files are left out and, with
+    `problems`, reported there."""
+    problems = [] if problems is None else problems
+    inside = root.resolve()
+    files = []
+    for p in root.rglob("*"):
+        rel = p.relative_to(root).as_posix()
+        if p.suffix.lower() not in IMAGE_EXTENSIONS or any(
+            s.startswith(".") for s in p.relative_to(root).parts
+        ):
+            continue
+        try:
+            if p.is_dir():
+                continue
+        except OSError:
+            pass
+        if _usable_file(p, inside, rel, problems):
+            files.append(p)
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
-def read_metadata(root: Path) -> tuple[dict[str, dict[str, Any]], list[dict[str, str]]]:
-    """All metadata.jsonl rows under `root`, keyed by the image path relative to `root`."""
-    rows: dict[str, dict[str, Any]] = {}
+def _side_files(root: Path) -> list[Path]:
+    """metadata.jsonl and caption files that may be read (regular, inside, UTF-8 names)."""
+    inside, ignored = root.resolve(), []
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if (p.name == "metadata.jsonl" or p.suffix == ".txt")
+        and _usable_file(p, inside, p.relative_to(root).as_posix(), ignored)
+    )
+
+
+def _confined(root: Path, base: Path, name: str) -> str | None:
+    """`name` (relative to `base`) as a path relative to `root`, or None when it is absolute or
+    leads outside `root` (`..`, links)."""
+    if not name or Path(name).is_absolute() or "\0" in name:
+        return None
+    rel = Path(os.path.normpath(os.path.relpath(base / name, root)))
+    if rel.parts and rel.parts[0] == "..":
+        return None
+    return rel.as_posix() if _inside(root / rel, root.resolve()) else None
+
+
+def _row_problem(row: dict[str, Any]) -> str | None:
+    """Why a metadata row cannot be used (its image is skipped), or None."""
+    label = row.get("label")
+    if label is not None and (isinstance(label, bool) or not isinstance(label, str | int)):
+        return f"label must be a string or a whole number, not {json.dumps(label)[:40]}"
+    if isinstance(label, str) and not label.strip():
+        return "label is empty"
+    for key, value in row.items():
+        if key not in RESERVED_COLUMNS and _is_number(value) and abs(value) > FLOAT32_MAX:
+            return f"column {key!r}: {value:g} is too large for float32 (|x| ≤ {FLOAT32_MAX:.3g})"
+    return None
+
+
+def read_metadata(root: Path) -> tuple[dict[str, dict[str, Any] | None], list[dict[str, str]]]:
+    """All metadata.jsonl rows under `root`, keyed by the image path relative to `root`. A row
+    whose values cannot be used maps to None (its image is skipped); every problem is reported
+    with the file and line."""
+    rows: dict[str, dict[str, Any] | None] = {}
+    first: dict[str, str] = {}
     problems: list[dict[str, str]] = []
-    for meta in sorted(root.rglob("metadata.jsonl")):
-        for number, line in enumerate(meta.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            where = f"{meta.relative_to(root).as_posix()}:{number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                problems.append({"file": where, "reason": f"invalid JSON ({error.msg})"})
-                continue
-            if not isinstance(row, dict) or "file_name" not in row:
-                problems.append({"file": where, "reason": "row has no 'file_name'"})
-                continue
-            if isinstance(row.get("sketch"), str):
-                row["sketch"] = (meta.parent / row["sketch"]).relative_to(root).as_posix()
-            rows[(meta.parent / row["file_name"]).relative_to(root).as_posix()] = row
+    for meta in _side_files(root):
+        if meta.name != "metadata.jsonl":
+            continue
+        with open(meta, "rb") as f:
+            for number, raw in enumerate(f, 1):
+                where = f"{meta.relative_to(root).as_posix()}:{number}"
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    problems.append(
+                        {"file": where, "reason": "line is not valid UTF-8; save the file as UTF-8"}
+                    )
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except (json.JSONDecodeError, RecursionError) as error:
+                    problems.append(
+                        {"file": where, "reason": f"invalid JSON ({getattr(error, 'msg', 'too deep')})"}
+                    )
+                    continue
+                if not isinstance(row, dict) or "file_name" not in row:
+                    problems.append({"file": where, "reason": "row has no 'file_name'"})
+                    continue
+                if not isinstance(row["file_name"], str):
+                    problems.append({"file": where, "reason": "file_name must be a string (a path)"})
+                    continue
+                rel = _confined(root, meta.parent, row["file_name"])
+                if rel is None:
+                    problems.append(
+                        {
+                            "file": where,
+                            "reason": f"file_name {row['file_name']!r} is outside the dataset folder",
+                        }
+                    )
+                    continue
+                if rel in first:
+                    problems.append(
+                        {"file": where, "reason": f"a second row for {rel} (first at {first[rel]}); ignored"}
+                    )
+                    continue
+                first[rel] = where
+                sketch = row.get("sketch")
+                if sketch is not None:
+                    sketch_rel = _confined(root, meta.parent, sketch) if isinstance(sketch, str) else None
+                    if sketch_rel is None:
+                        problems.append(
+                            {
+                                "file": where,
+                                "reason": f"sketch {json.dumps(sketch)[:60]} is not a path inside the dataset "
+                                "folder; the outline is used instead",
+                            }
+                        )
+                        row.pop("sketch")
+                    else:
+                        row["sketch"] = sketch_rel
+                reason = _row_problem(row)
+                if reason is not None:
+                    problems.append({"file": where, "reason": f"{reason}; {rel} is skipped"})
+                    rows[rel] = None
+                    continue
+                rows[rel] = row
     return rows, problems
 
 
@@ -80,15 +212,14 @@ def fingerprint_source(root: Path, config: DataConfig) -> tuple[str, list[dict[s
     h = hashlib.sha256(
         json.dumps([config.resolution, config.fit, config.background, config.channels]).encode()
     )
-    extra = [p for p in root.rglob("*") if p.is_file() and (p.name == "metadata.jsonl" or p.suffix == ".txt")]
-    for path in scan(root) + sorted(extra):
+    for path in scan(root) + _side_files(root):
         entry = {"file": path.relative_to(root).as_posix(), "sha256": _sha256(path)}
         manifest.append(entry)
         h.update(f"{entry['file']}\0{entry['sha256']}\n".encode())
     return h.hexdigest()[:16], manifest
 
 
-def _captions(path: Path, row: dict[str, Any]) -> list[str]:
+def _captions(path: Path, row: dict[str, Any], inside: Path) -> list[str]:
     captions: list[str] = []
     text = row.get("text")
     if isinstance(text, str) and text.strip():
@@ -96,7 +227,7 @@ def _captions(path: Path, row: dict[str, Any]) -> list[str]:
     elif isinstance(text, list):
         captions += [t.strip() for t in text if isinstance(t, str) and t.strip()]
     sidecar = path.with_suffix(".txt")
-    if sidecar.is_file():
+    if sidecar.is_file() and _inside(sidecar, inside):
         captions += [
             line.strip()
             for line in sidecar.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -118,16 +249,18 @@ def prepare_folder(
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"dataset folder {root} does not exist")
-    files = scan(root)
+    skipped: list[dict[str, str]] = []
+    files = scan(root, skipped)
     source_fp, manifest = fingerprint or fingerprint_source(root, config)
-    rows, skipped = read_metadata(root)
+    rows, problems = read_metadata(root)
+    skipped += problems
     background = parse_color(config.background)
-    sketch_files = {row["sketch"] for row in rows.values() if isinstance(row.get("sketch"), str)}
+    sketch_files = {row["sketch"] for row in rows.values() if row is not None and "sketch" in row}
     arrays, grays, labels_raw, captions, user_attrs, sketches = [], [], [], [], [], []
     for i, path in enumerate(files):
         rel = path.relative_to(root).as_posix()
-        if rel in sketch_files:
-            continue
+        if rel in sketch_files or (rel in rows and rows[rel] is None):
+            continue  # a user's sketch, or an image whose metadata row was rejected (reported)
         try:
             array, is_gray = load_image(path, config.resolution, config.fit, background)
         except ImageSkipped as reason:
@@ -136,13 +269,13 @@ def prepare_folder(
         finally:
             if progress is not None:
                 progress(i + 1, len(files))
-        row = rows.get(rel, {})
+        row = rows.get(rel) or {}
         parts = Path(rel).parts
         label = row.get("label", parts[0] if len(parts) > 1 else None)
         arrays.append(array)
         grays.append(is_gray)
         labels_raw.append(None if label is None else str(label))
-        captions.append(_captions(path, row))
+        captions.append(_captions(path, row, root.resolve()))
         sketches.append(_sketch(root, row, config, skipped))
         user_attrs.append({k: v for k, v in row.items() if k not in RESERVED_COLUMNS})
     if not arrays:

@@ -163,24 +163,66 @@ class PackedDataset:
             raise ValueError(
                 f"{path} is a safetensors file but not a ganstudio dataset; re-run `ganstudio prepare`"
             )
-        version = int(metadata.get("format_version", "0"))
-        if version != FORMAT_VERSION:
+        version = metadata.get("format_version", "0")
+        if version != str(FORMAT_VERSION):
             raise ValueError(
-                f"{path} has dataset format version {version}; this ganstudio reads version {FORMAT_VERSION}. "
-                "Re-run `ganstudio prepare` on the source to repack it."
+                f"{path} has dataset format version {version[:20]!r}; this ganstudio reads version "
+                f"{FORMAT_VERSION}. Re-run `ganstudio prepare` on the source to repack it."
             )
-        return cls(
-            images=tensors["images"],
-            labels=tensors["labels"],
-            class_names=json.loads(metadata["class_names"]),
-            attributes=tensors["attributes"],
-            attribute_names=json.loads(metadata["attribute_names"]),
-            captions=json.loads(metadata["captions"]),
-            source=metadata["source"],
-            manifest=json.loads(metadata["manifest"]),
-            skipped=json.loads(metadata["skipped"]),
-            licence=metadata.get("licence", "unknown"),
-            fingerprint=metadata["fingerprint"],
-            sketches=tensors.get("sketches"),
-            sketch_given=tensors.get("sketch_given"),
-        )
+        try:
+            dataset = cls(
+                images=tensors["images"],
+                labels=tensors["labels"],
+                class_names=json.loads(metadata["class_names"]),
+                attributes=tensors["attributes"],
+                attribute_names=json.loads(metadata["attribute_names"]),
+                captions=json.loads(metadata["captions"]),
+                source=metadata["source"],
+                manifest=json.loads(metadata["manifest"]),
+                skipped=json.loads(metadata["skipped"]),
+                licence=metadata.get("licence", "unknown"),
+                fingerprint=metadata["fingerprint"],
+                sketches=tensors.get("sketches"),
+                sketch_given=tensors.get("sketch_given"),
+            )
+            dataset.check()
+        except (KeyError, ValueError, TypeError, RecursionError) as error:
+            what = f"{error.args[0]!r} is missing" if isinstance(error, KeyError) else str(error)
+            raise ValueError(
+                f"{path} is a damaged or hand-edited ganstudio dataset ({what}); re-run `ganstudio prepare`"
+            ) from None
+        return dataset
+
+    def check(self) -> None:
+        """Types, shapes and ranges a packed file must have before anything trains on it."""
+        images, n = self.images, len(self.images)
+        if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] not in (1, 3):
+            raise ValueError(
+                f"images must be (N, 1 or 3, H, W) uint8, not {tuple(images.shape)} {images.dtype}"
+            )
+        if images.shape[2] != images.shape[3] or not 4 <= images.shape[2] <= 4096:
+            raise ValueError(f"images must be square, 4 to 4096 px, not {tuple(images.shape[2:])}")
+        if self.labels.dtype != torch.int64 or tuple(self.labels.shape) != (n,):
+            raise ValueError(f"labels must be ({n},) int64")
+        if not all(isinstance(c, str) for c in self.class_names):
+            raise ValueError("class names must be strings")
+        if n and (int(self.labels.min()) < -1 or int(self.labels.max()) >= len(self.class_names)):
+            raise ValueError(f"labels must lie in -1..{len(self.class_names) - 1}")
+        if self.attributes.dtype != torch.float32 or tuple(self.attributes.shape) != (
+            n,
+            len(self.attribute_names),
+        ):
+            raise ValueError(f"attributes must be ({n}, {len(self.attribute_names)}) float32")
+        if bool(torch.isinf(self.attributes).any()):
+            raise ValueError("attributes hold infinite values")
+        if not isinstance(self.captions, list) or not all(
+            isinstance(c, list) and all(isinstance(t, str) for t in c) for c in self.captions
+        ):
+            raise ValueError("captions must be a list of lists of strings")
+        if self.sketches is not None and (
+            self.sketches.dtype != torch.uint8
+            or tuple(self.sketches.shape) != (n, 1, *images.shape[2:])
+            or self.sketch_given is None
+            or tuple(self.sketch_given.shape) != (n,)
+        ):
+            raise ValueError("sketches must be (N, 1, H, W) uint8 with a (N,) sketch_given mask")

@@ -38,17 +38,51 @@ def _xmp(record: dict[str, Any]) -> str:
 <?xpacket end="w"?>"""
 
 
-def save_png(image: Image.Image, path: str | Path, record: dict[str, Any]) -> Path:
-    """Save `image` as PNG marked as AI-generated, with `record` (model, seed, conditions)."""
-    path = Path(path)
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+def save_marked(image: Image.Image, fp: Any, record: dict[str, Any], format: str | None = None) -> Any:
+    """Save `image` marked as AI-generated with `record`, as PNG, JPEG or WebP (from `format`,
+    else the file name's suffix): PNG as `save_png`; JPEG and WebP carry the same XMP packet
+    (quality 95). `fp` is a path or a binary file object."""
+    if format is None:
+        suffix = Path(fp).suffix.lower() if isinstance(fp, str | Path) else ""
+        if suffix not in FORMATS:
+            raise ValueError(
+                f"{fp}: generated images are written as {', '.join(FORMATS)} (marked as AI-generated); "
+                "name the file with one of these suffixes"
+            )
+        format = FORMATS[suffix]
+    format = format.upper().replace("JPG", "JPEG")
+    if format == "PNG":
+        if isinstance(fp, str | Path):
+            return save_png(image, fp, record)
+        Image.Image.save(image, fp, format="PNG", pnginfo=_png_info(record))
+        return fp
+    if format not in ("JPEG", "WEBP"):
+        raise ValueError(f"format {format!r}: generated images are written as PNG, JPEG or WebP")
+    if isinstance(fp, str | Path):
+        Path(fp).parent.mkdir(parents=True, exist_ok=True)
+    rgb = image if image.mode in ("RGB", "L") else image.convert("RGB")
+    Image.Image.save(rgb, fp, format=format, quality=95, xmp=_xmp(record).encode("utf-8"))
+    return Path(fp) if isinstance(fp, str | Path) else fp
+
+
+def _png_info(record: dict[str, Any]) -> PngImagePlugin.PngInfo:
     info = PngImagePlugin.PngInfo()
     info.add_itxt(XMP_KEY, _xmp(record), zip=False)
     info.add_text("AI-generated", "true")
     info.add_text("DigitalSourceType", DIGITAL_SOURCE_TYPE)
     info.add_text("Software", "ganstudio")
     info.add_itxt("ganstudio", json.dumps(record, sort_keys=True))
+    return info
+
+
+def save_png(image: Image.Image, path: str | Path, record: dict[str, Any]) -> Path:
+    """Save `image` as PNG marked as AI-generated, with `record` (model, seed, conditions)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="PNG", pnginfo=info)
+    Image.Image.save(image, path, format="PNG", pnginfo=_png_info(record))
     return path
 
 

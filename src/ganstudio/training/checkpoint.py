@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from ganstudio import modelfolder
@@ -123,7 +123,7 @@ def load_training_state(
     path = folder / "training_state.safetensors"
     with safe_open(str(path), framework="pt") as f:
         metadata = f.metadata()
-    tensors = load_file(str(path))
+    tensors = modelfolder.read_safetensors(path)
     groups = json.loads(metadata["param_groups"])
     for key, optimizer in optimizers.items():
         optimizer.load_state_dict(_unflatten_optimizer(key, tensors, groups[key]))
