@@ -63,16 +63,18 @@ def _usable_file(path: Path, root: Path, rel: str, problems: list[dict[str, str]
             {"file": display_name(rel), "reason": "file name is not valid UTF-8; rename the file"}
         )
         return False
-    if not _inside(path, root):
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        problems.append({"file": rel, "reason": "a broken link or a link loop"})
+        return False
+    if not target.is_relative_to(root):
         problems.append({"file": rel, "reason": "a link to a file outside the dataset folder; not read"})
         return False
-    try:
-        regular = path.is_file()
-    except OSError:
-        regular = False
-    if not regular:
-        problems.append({"file": rel, "reason": "not a regular file (a FIFO, device or broken link)"})
-    return regular
+    if not target.is_file():
+        problems.append({"file": rel, "reason": "not a regular file (a FIFO, device or folder)"})
+        return False
+    return True
 
 
 def scan(root: Path, problems: list[dict[str, str]] | None = None) -> list[Path]:
@@ -98,14 +100,16 @@ def scan(root: Path, problems: list[dict[str, str]] | None = None) -> list[Path]
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
-def _side_files(root: Path) -> list[Path]:
-    """metadata.jsonl and caption files that may be read (regular, inside, UTF-8 names)."""
-    inside, ignored = root.resolve(), []
+def _side_files(root: Path, problems: list[dict[str, str]] | None = None) -> list[Path]:
+    """metadata.jsonl and caption files that may be read (regular, inside, UTF-8 names); the
+    others are reported in `problems` when given."""
+    inside, problems = root.resolve(), [] if problems is None else problems
     return sorted(
         p
         for p in root.rglob("*")
         if (p.name == "metadata.jsonl" or p.suffix == ".txt")
-        and _usable_file(p, inside, p.relative_to(root).as_posix(), ignored)
+        and not any(s.startswith(".") for s in p.relative_to(root).parts)
+        and _usable_file(p, inside, p.relative_to(root).as_posix(), problems)
     )
 
 
@@ -128,7 +132,8 @@ def _row_problem(row: dict[str, Any]) -> str | None:
     if isinstance(label, str) and not label.strip():
         return "label is empty"
     for key, value in row.items():
-        if key not in RESERVED_COLUMNS and _is_number(value) and abs(value) > FLOAT32_MAX:
+        big = _is_number(value) and abs(value) > FLOAT32_MAX or isinstance(value, float) and math.isinf(value)
+        if key not in RESERVED_COLUMNS and big:
             return f"column {key!r}: {value:g} is too large for float32 (|x| ≤ {FLOAT32_MAX:.3g})"
     return None
 
@@ -140,7 +145,7 @@ def read_metadata(root: Path) -> tuple[dict[str, dict[str, Any] | None], list[di
     rows: dict[str, dict[str, Any] | None] = {}
     first: dict[str, str] = {}
     problems: list[dict[str, str]] = []
-    for meta in _side_files(root):
+    for meta in _side_files(root, problems):
         if meta.name != "metadata.jsonl":
             continue
         with open(meta, "rb") as f:
