@@ -12,6 +12,7 @@ Image i of a call uses seed `seed + i`, so any single image can be regenerated f
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,18 @@ def guided_map(G: torch.nn.Module, z: torch.Tensor, cond: Cond, guidance: float)
         free.sketch, free.sketch_mask = cond.sketch, cond.sketch_mask
         w = torch.lerp(G.map(z, free), w, guidance)
     return w
+
+
+@dataclass
+class Request:
+    """A checked generation request: latents, conditions and one record per image."""
+
+    z: torch.Tensor  # (n, z_dim)
+    cond: Cond
+    truncation: float
+    guidance: float
+    records: list[dict[str, Any]]
+    notes: list[str]
 
 
 ENGLISH_ENCODERS = {"builtin", "minilm"}  # the shipped encoders; a user's own may read other languages
@@ -291,7 +304,24 @@ class GenerationPipeline:
         combine; any of them may be left out. Without a label, `infer_label` lets the model's
         label prior pick the class a prompt or sketch describes (recorded as `label`, with
         `label_inferred` true)."""
-        if n < 1:
+        request = self.prepare(n, seed, label, attributes, truncation, prompt, sketch, guidance, infer_label)
+        return self.run([request], batch_size)[0]
+
+    def prepare(
+        self,
+        n: int = 1,
+        seed: int = 0,
+        label: int | str | list | None = None,
+        attributes: dict[str, float] | None = None,
+        truncation: float = 1.0,
+        prompt: str | None = None,
+        sketch: Any = None,
+        guidance: float | None = None,
+        infer_label: bool = True,
+    ) -> Request:
+        """Check a request and turn it into latents, conditions and records (arguments as
+        `__call__`); `run` draws any number of prepared requests in shared forward passes."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n={n}: ask for at least one image")
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED - (n - 1):
             raise ValueError(
@@ -320,7 +350,6 @@ class GenerationPipeline:
         z = torch.stack(
             [torch.randn(self.G.z_dim, generator=torch.Generator().manual_seed(seed + i)) for i in range(n)]
         )  # (n, z_dim)
-        images = self.generate(z, cond, truncation, batch_size, guidance)
         records = []
         for i in range(n):
             label_name = self.class_names[int(cond.labels[i])] if bool(cond.label_mask[i]) else None
@@ -336,7 +365,26 @@ class GenerationPipeline:
                     guidance=guidance,
                 )
             )
-        return GenerationResult(to_pil(images), records, tensors=images, notes=notes)
+        return Request(z, cond, truncation, guidance, records, notes)
+
+    def run(self, requests: list[Request], batch_size: int = 256) -> list[GenerationResult]:
+        """Draw prepared requests, those with the same truncation and guidance together in shared
+        forward passes (a server gathers concurrent requests this way); one result per request,
+        the same pixels as drawing each alone up to float rounding."""
+        outputs: list[torch.Tensor | None] = [None] * len(requests)
+        groups: dict[tuple[float, float], list[int]] = {}
+        for i, request in enumerate(requests):
+            groups.setdefault((request.truncation, request.guidance), []).append(i)
+        for (truncation, guidance), members in groups.items():
+            z = torch.cat([requests[i].z for i in members])
+            cond = Cond.cat([requests[i].cond for i in members])
+            images = self.generate(z, cond, truncation, batch_size, guidance)
+            for i, part in zip(members, images.split([len(requests[i].z) for i in members]), strict=True):
+                outputs[i] = part
+        return [
+            GenerationResult(to_pil(images), r.records, tensors=images, notes=r.notes)
+            for r, images in zip(requests, outputs, strict=True)
+        ]
 
     def stream(self, n: int, seed: int = 0, chunk: int = 256, **options: Any) -> Iterator[GenerationResult]:
         """`self(n=n, seed=seed, **options)` in results of at most `chunk` images, drawn one after

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors import safe_open
 
 from tests.conftest import TINY, shapes_dataset
@@ -107,3 +108,13 @@ def test_a_killed_two_process_run_resumes_with_two_or_one(data, tmp_path):
     assert counters(run)["kimg"] == pytest.approx(start + 0.16, abs=0.008)
     steps = [s for s, _, _ in losses(run)]
     assert steps[-1] == round((start + 0.16) * 1000 / 8)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_training_and_nccl_when_gpus_are_present(data, tmp_path):
+    launch(data, tmp_path / "one", 0.08, 1, "--device", "cuda")
+    assert counters(tmp_path / "one")["kimg"] == pytest.approx(0.08)
+    if torch.cuda.device_count() >= 2:
+        launch(data, tmp_path / "two", 0.08, 2, "--device", "cuda")
+        assert counters(tmp_path / "two")["kimg"] == pytest.approx(0.08)

@@ -15,6 +15,7 @@ from ganstudio.cli.commands import (
     cmd_generate,
     cmd_models,
     cmd_prepare,
+    cmd_serve,
     cmd_train,
 )
 from ganstudio.cli.editing import add_parsers as add_editing_parsers
@@ -203,6 +204,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add_parser("models", help="list the bundled models")
     p.set_defaults(func=cmd_models)
+
+    p = add_parser("serve", help="the web studio and REST API (http://127.0.0.1:7860)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on; others need --token")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument(
+        "--token", help="access token clients send as 'Authorization: Bearer TOKEN' (or GANSTUDIO_TOKEN)"
+    )
+    p.add_argument(
+        "--model", action="append", help="a model to serve (repeatable); default: the bundled ones"
+    )
+    p.add_argument("--data-root", help="folder whose sub-folders the studio may train on")
+    p.add_argument("--runs", default="runs/studio", help="where training jobs write their runs")
+    p.add_argument("--cors-origin", action="append", help="allow browser calls from this origin (repeatable)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

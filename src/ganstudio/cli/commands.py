@@ -287,6 +287,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ganstudio.serve import serve
+
+    serve(args.host, args.port, args.token, args.model, args.data_root, args.runs, args.cors_origin)
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 

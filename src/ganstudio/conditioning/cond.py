@@ -106,6 +106,11 @@ class Cond:
     def select(self, index: torch.Tensor | slice) -> Cond:
         return self._map(lambda t: t[index])
 
+    @staticmethod
+    def cat(conds: list[Cond]) -> Cond:
+        """The conditions of several batches (of one model) as one batch."""
+        return Cond(*(torch.cat(parts) for parts in zip(*(c.tensors() for c in conds), strict=True)))
+
     def expand(self, n: int) -> Cond:
         """Repeat the conditions of a one-image Cond for `n` images."""
         return self._map(lambda t: t.expand(n, *t.shape[1:]))

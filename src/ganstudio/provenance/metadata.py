@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 from PIL import Image, PngImagePlugin
 
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 XMP_KEY = "XML:com.adobe.xmp"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+IPTC_EXT = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
+GANSTUDIO_NS = "https://github.com/ganstudio/ganstudio/ns/1.0/"
 
 
 def _xmp(record: dict[str, Any]) -> str:
@@ -86,14 +90,47 @@ def save_png(image: Image.Image, path: str | Path, record: dict[str, Any]) -> Pa
     return path
 
 
+def read_provenance(source: str | Path | BinaryIO) -> dict[str, Any]:
+    """What a PNG, JPEG or WebP says about itself: {"format", "ai_generated",
+    "digital_source_type", "record"} (`record`: model, seed and conditions) read from its XMP
+    packet; a file without one reads as not marked. Pixels are not decoded."""
+    try:
+        with Image.open(source) as image:
+            fmt = image.format
+            text = dict(getattr(image, "text", {}) or {})
+            xmp = text.get(XMP_KEY) or image.info.get("xmp") or b""
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise ValueError(f"not an image this can read ({error})") from None
+    if isinstance(xmp, bytes):
+        xmp = xmp.decode("utf-8", "replace")
+    source_type, record = None, None
+    if "<x:xmpmeta" in xmp:
+        body = xmp[xmp.index("<x:xmpmeta") : xmp.rindex("</x:xmpmeta>") + len("</x:xmpmeta>")]
+        try:
+            root = ElementTree.fromstring(body)
+        except ElementTree.ParseError:
+            root = None
+        if root is not None:
+            for description in root.iter(f"{{{RDF}}}Description"):
+                source_type = description.get(f"{{{IPTC_EXT}}}DigitalSourceType") or source_type
+                details = description.get(f"{{{GANSTUDIO_NS}}}generation")
+                if details:
+                    try:
+                        record = json.loads(details)
+                    except json.JSONDecodeError:
+                        record = None
+    return {
+        "format": fmt,
+        "ai_generated": source_type == DIGITAL_SOURCE_TYPE,
+        "digital_source_type": source_type,
+        "record": record,
+    }
+
+
 def read_png_provenance(path: str | Path) -> dict[str, Any]:
-    """The provenance a PNG carries: {"ai_generated", "digital_source_type", "record"}."""
+    """The provenance a PNG carries (see `read_provenance`), also checking its plain text chunks."""
+    found = read_provenance(path)
     with Image.open(path) as image:
         text = dict(getattr(image, "text", {}) or {})
-    xmp = text.get(XMP_KEY, "")
-    marked = DIGITAL_SOURCE_TYPE in xmp
-    return {
-        "ai_generated": marked and text.get("AI-generated") == "true",
-        "digital_source_type": DIGITAL_SOURCE_TYPE if marked else None,
-        "record": json.loads(text["ganstudio"]) if "ganstudio" in text else None,
-    }
+    found["ai_generated"] = found["ai_generated"] and text.get("AI-generated") == "true"
+    return found

@@ -1,0 +1,456 @@
+"""The REST API (`/v1`) and the web studio (`/`) over one GenerationPipeline per model.
+
+Safe by default: loopback only unless a token is set (bearer auth on every /v1 route but health),
+limits on uploads, image sizes, n, prompt length, requests per client and jobs; errors are JSON
+with a message and never a stack trace; CORS is off unless origins are given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hmac
+import io
+import json
+import logging
+import secrets
+import time
+import zipfile
+from collections import OrderedDict, defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from PIL import Image
+from pydantic import BaseModel, Field
+
+from ganstudio import __version__
+from ganstudio.modelfolder import bundled_models
+from ganstudio.pipeline import MAX_GUIDANCE, MAX_SEED, GenerationPipeline
+from ganstudio.provenance import read_provenance
+from ganstudio.serve.batcher import Batcher
+from ganstudio.serve.jobs import Jobs, extract_zip
+
+STATIC = Path(__file__).parent / "static"
+MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+log = logging.getLogger("ganstudio.serve")
+
+
+@dataclass
+class Settings:
+    models: list[str] = field(default_factory=lambda: sorted(bundled_models(), key=lambda n: n != "fashion-mnist"))
+    token: str | None = None
+    data_root: Path | None = None
+    runs_dir: Path = Path("runs/studio")
+    max_upload_bytes: int = 8 << 20  # sketches and images to verify
+    max_zip_bytes: int = 512 << 20  # an uploaded dataset, unpacked
+    max_pixels: int = 4096 * 4096
+    max_n: int = 64
+    max_prompt_chars: int = 300
+    requests_per_minute: int = 600  # per client address
+    max_jobs: int = 1  # training jobs running at once
+    max_images_kept: int = 5000  # generated files kept for download (oldest dropped first)
+    cors_origins: list[str] = field(default_factory=list)
+    batch_wait_ms: float = 5.0
+
+
+class GenerateRequest(BaseModel):
+    model: str | None = Field(None, description="a model name from /v1/models; default: the first")
+    prompt: str | None = Field(None, description="what to draw, in words (models trained with captions)")
+    label: str | int | None = Field(None, description="a class name or index")
+    attributes: dict[str, float] | None = Field(
+        None, description="attribute name → value in the trained range"
+    )
+    sketch: str | None = Field(None, description="a drawing as base64 PNG/JPEG (a data: URL works)")
+    n: int = Field(4, ge=1, description="how many images (the server caps it)")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="image i uses seed + i; none = random")
+    truncation: float = Field(1.0, ge=0.0, le=1.0)
+    guidance: float | None = Field(None, ge=0.0, le=MAX_GUIDANCE, description="none = the model's default")
+    format: Literal["png", "jpeg", "webp"] = "png"
+    infer_label: bool = True
+
+
+class ImageOut(BaseModel):
+    id: str
+    url: str
+    mime: str
+    seed: int
+    label: str | None
+    metadata: dict[str, Any]
+    data: str = Field(description="the marked file, base64")
+
+
+class GenerateResponse(BaseModel):
+    model: str
+    images: list[ImageOut]
+    notes: list[str]
+
+
+class JobRequest(BaseModel):
+    data: str = Field(description="a folder under the server's data root, or fashion-mnist / emoji")
+    kimg: float | None = Field(None, gt=0, le=100_000)
+    minutes: float | None = Field(None, gt=0, le=24 * 60)
+    preset: Literal["cpu-32", "dcgan-32", "gpu-64"] = "cpu-32"
+    sketch: bool = False
+
+
+class Limits:
+    """Requests per client per minute (sliding window)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute, self.seen = per_minute, defaultdict(deque)
+
+    def check(self, client: str) -> None:
+        now, window = time.monotonic(), self.seen[client]
+        while window and now - window[0] > 60:
+            window.popleft()
+        if len(window) >= self.per_minute:
+            raise HTTPException(
+                429, f"more than {self.per_minute} requests a minute from {client}; slow down"
+            )
+        window.append(now)
+
+
+class Studio:
+    """The server's state: loaded models with their batchers, generated files, jobs, limits."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pipes: dict[str, GenerationPipeline] = {}
+        self.batchers: dict[str, Batcher] = {}
+        self.versions: dict[str, float | None] = {}
+        self.images: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self.limits = Limits(settings.requests_per_minute)
+        self.jobs = Jobs(settings.runs_dir, settings.data_root, settings.max_jobs)
+
+    def model_names(self) -> list[str]:
+        """The configured models, then every studio training job that has a checkpoint (job:ID)."""
+        jobs = [f"job:{job.id}" for job in self.jobs.jobs.values() if (job.run_dir / "checkpoint").is_dir()]
+        return list(self.settings.models) + jobs
+
+    def pipe(self, name: str | None) -> tuple[str, GenerationPipeline, Batcher]:
+        names = self.model_names()
+        name = name or (names[0] if names else None)
+        if name not in names:
+            raise HTTPException(
+                404, f"model {name!r} is not served here; models: {', '.join(names) or 'none'}"
+            )
+        source: str | Path = name
+        version = None
+        if name.startswith("job:"):  # a studio run: reloaded when it has written a newer checkpoint
+            source = self.jobs.get(name[4:]).run_dir
+            version = max(p.stat().st_mtime for p in source.glob("*/generator_ema.safetensors"))
+        if name not in self.pipes or self.versions.get(name) != version:  # loaded once, kept loaded
+            self.pipes[name] = GenerationPipeline.from_pretrained(source)
+            self.batchers[name] = Batcher(self.pipes[name], max_wait_ms=self.settings.batch_wait_ms)
+            self.versions[name] = version
+        return name, self.pipes[name], self.batchers[name]
+
+    def keep(self, data: bytes, mime: str) -> str:
+        image_id = secrets.token_urlsafe(12)
+        self.images[image_id] = (data, mime)
+        while len(self.images) > self.settings.max_images_kept:
+            self.images.popitem(last=False)
+        return image_id
+
+
+def describe_model(name: str, pipe: GenerationPipeline) -> dict[str, Any]:
+    stats = pipe.dataset_info.get("attributes", {})
+    return {
+        "name": name,
+        "model_id": pipe.model_id,
+        "resolution": pipe.dataset_info.get("resolution"),
+        "channels": pipe.dataset_info.get("channels"),
+        "classes": pipe.class_names,
+        "attributes": [
+            {"name": a, **{k: stats.get(a, {}).get(k) for k in ("min", "max", "mean")}}
+            for a in pipe.attribute_names
+        ],
+        "prompts": pipe.spec.has_text,
+        "sketches": pipe.spec.has_sketch,
+        "guidance": pipe.guidance(),
+    }
+
+
+def decode_upload(data: bytes, settings: Settings, what: str) -> Image.Image:
+    """An uploaded image, its size checked before it is decoded (no decompression bombs)."""
+    if len(data) > settings.max_upload_bytes:
+        raise HTTPException(413, f"{what} is {len(data):,} bytes; the limit is {settings.max_upload_bytes:,}")
+    try:
+        image = Image.open(io.BytesIO(data))
+        if image.width * image.height > settings.max_pixels:
+            raise HTTPException(
+                413,
+                f"{what} is {image.width} x {image.height} pixels; the limit is {settings.max_pixels:,} pixels",
+            )
+        image.load()
+    except Image.DecompressionBombError:
+        raise HTTPException(413, f"{what} has more pixels than the limit of {settings.max_pixels:,}") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise HTTPException(400, f"{what} is not an image this server can read ({error})") from None
+    return image
+
+
+def decode_base64_image(text: str, settings: Settings) -> Image.Image:
+    if text.startswith("data:"):
+        text = text.split(",", 1)[-1]
+    if len(text) > settings.max_upload_bytes * 4 // 3 + 4:
+        raise HTTPException(413, f"the sketch is larger than {settings.max_upload_bytes:,} bytes")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise HTTPException(400, "sketch must be base64 (a PNG or JPEG file, or a data: URL)") from None
+    return decode_upload(data, settings, "the sketch")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    studio = Studio(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        for batcher in studio.batchers.values():
+            await batcher.close()
+        studio.jobs.close()
+
+    app = FastAPI(
+        title="ganstudio",
+        version=__version__,
+        description="Generate images from text, sketches and attributes; train on your folders; verify marks.",
+        lifespan=lifespan,
+    )
+    app.state.studio = studio
+
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"error": str(error.detail)}, status_code=error.status_code, headers=error.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in error.errors()]
+        return JSONResponse({"error": "; ".join(problems) or "invalid request"}, status_code=422)
+
+    @app.exception_handler(ValueError)
+    async def bad_value(request: Request, error: ValueError) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, error: Exception) -> JSONResponse:
+        log.exception("request %s failed", request.url.path)  # the trace stays in the server's log
+        return JSONResponse({"error": "internal error; the server log has the details"}, status_code=500)
+
+    async def guard(request: Request) -> None:
+        """Bearer token (when the server has one) and the per-client request limit."""
+        if settings.token is not None:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {settings.token}".encode()):
+                raise HTTPException(
+                    401,
+                    "missing or wrong access token (Authorization: Bearer …)",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        studio.limits.check(request.client.host if request.client else "unknown")
+
+    api = [Depends(guard)]
+
+    @app.get("/v1/health", tags=["server"])
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "models": len(studio.model_names())}
+
+    @app.get("/v1/models", tags=["generate"], dependencies=api)
+    async def models() -> list[dict[str, Any]]:
+        out = []
+        for name in studio.model_names():
+            _, pipe, batcher = await asyncio.to_thread(studio.pipe, name)
+            out.append(describe_model(name, pipe))
+        return out
+
+    async def generate(body: GenerateRequest, sketch: Image.Image | None) -> GenerateResponse:
+        if body.n > settings.max_n:
+            raise HTTPException(400, f"n={body.n}: at most {settings.max_n} images per request")
+        if body.prompt is not None and len(body.prompt) > settings.max_prompt_chars:
+            raise HTTPException(
+                400, f"the prompt has {len(body.prompt)} characters; at most {settings.max_prompt_chars}"
+            )
+        name, pipe, batcher = await asyncio.to_thread(studio.pipe, body.model)
+        seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
+        if seed > MAX_SEED - (body.n - 1):
+            raise HTTPException(400, f"seed {seed} + n − 1 must stay below {MAX_SEED + 1}")
+        result = await batcher.generate(
+            n=body.n,
+            seed=seed,
+            label=body.label,
+            attributes=body.attributes,
+            prompt=body.prompt,
+            sketch=sketch,
+            truncation=body.truncation,
+            guidance=body.guidance,
+            infer_label=body.infer_label,
+        )
+
+        def encode() -> list[bytes]:
+            files = []
+            for image in result.images:
+                buffer = io.BytesIO()
+                image.save(buffer, format=body.format)  # marked, as every file the CLI writes
+                files.append(buffer.getvalue())
+            return files
+
+        files = await batcher.call(encode)
+        images = []
+        for image, data in zip(result.images, files, strict=True):
+            image_id = studio.keep(data, MIME[body.format])
+            images.append(
+                ImageOut(
+                    id=image_id,
+                    url=f"/v1/images/{image_id}",
+                    mime=MIME[body.format],
+                    seed=image.record["seed"],
+                    label=image.record["label"],
+                    metadata=image.record,
+                    data=base64.b64encode(data).decode(),
+                )
+            )
+        return GenerateResponse(model=pipe.model_id, images=images, notes=result.notes)
+
+    @app.post("/v1/generate", tags=["generate"], dependencies=api, response_model=GenerateResponse)
+    async def generate_json(body: GenerateRequest) -> GenerateResponse:
+        """Generate images; the sketch, if any, as base64. Every file is marked as AI-generated."""
+        sketch = decode_base64_image(body.sketch, settings) if body.sketch else None
+        return await generate(body, sketch)
+
+    @app.post("/v1/generate/upload", tags=["generate"], dependencies=api, response_model=GenerateResponse)
+    async def generate_upload(
+        request: str = Form("{}", description="the GenerateRequest fields as JSON (without sketch)"),
+        sketch: UploadFile | None = File(None, description="the drawing, PNG or JPEG"),
+    ) -> GenerateResponse:
+        """Generate images with the sketch as a file upload (multipart form)."""
+        try:
+            body = GenerateRequest.model_validate_json(request)
+        except ValueError as error:
+            raise HTTPException(422, f"request: {error}") from None
+        drawing = None
+        if sketch is not None:
+            drawing = decode_upload(await sketch.read(settings.max_upload_bytes + 1), settings, "the sketch")
+        return await generate(body, drawing)
+
+    @app.get("/v1/images/{image_id}", tags=["generate"], dependencies=api)
+    async def image(image_id: str) -> Response:
+        if image_id not in studio.images:
+            raise HTTPException(404, "no such image (the server keeps the most recent ones)")
+        data, mime = studio.images[image_id]
+        extension = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}[mime]
+        return Response(
+            data,
+            media_type=mime,
+            headers={"Content-Disposition": f'attachment; filename="ganstudio-{image_id}.{extension}"'},
+        )
+
+    @app.post("/v1/verify", tags=["verify"], dependencies=api)
+    async def verify(file: UploadFile = File(..., description="an image to check")) -> dict[str, Any]:
+        """What an image says about its origin: the AI-generated marking and its record."""
+        data = await file.read(settings.max_upload_bytes + 1)
+        if len(data) > settings.max_upload_bytes:
+            raise HTTPException(413, f"the file is larger than {settings.max_upload_bytes:,} bytes")
+        return {"file": file.filename, **read_provenance(io.BytesIO(data))}
+
+    @app.get("/v1/data", tags=["train"], dependencies=api)
+    async def data() -> dict[str, Any]:
+        return {"folders": studio.jobs.folders(), "data_root": bool(settings.data_root)}
+
+    @app.post("/v1/jobs", tags=["train"], dependencies=api)
+    async def start_job(body: JobRequest) -> dict[str, Any]:
+        """Start training on a folder under the data root (or a built-in dataset)."""
+        job = studio.jobs.start(body.data, body.kimg, body.minutes, body.preset, body.sketch)
+        return job.describe()
+
+    @app.post("/v1/jobs/upload", tags=["train"], dependencies=api)
+    async def start_job_upload(
+        file: UploadFile = File(..., description="a zip of images (sub-folders = classes)"),
+        kimg: float | None = Form(None, gt=0, le=100_000),
+        minutes: float | None = Form(None, gt=0, le=24 * 60),
+        preset: Literal["cpu-32", "dcgan-32", "gpu-64"] = Form("cpu-32"),
+    ) -> dict[str, Any]:
+        """Start training on an uploaded zip of images."""
+        data = await file.read(settings.max_zip_bytes + 1)
+        if len(data) > settings.max_zip_bytes:
+            raise HTTPException(413, f"the upload is larger than {settings.max_zip_bytes:,} bytes")
+        target = settings.runs_dir / "uploads" / secrets.token_hex(6)
+        try:
+            folder = await asyncio.to_thread(extract_zip, data, target, settings.max_zip_bytes)
+        except zipfile.BadZipFile as error:
+            raise HTTPException(400, f"the zip is damaged ({error})") from None
+        job = studio.jobs.start(
+            file.filename or "upload.zip", kimg, minutes, preset, False, source=str(folder)
+        )
+        return job.describe()
+
+    def find_job(job_id: str):
+        try:
+            return studio.jobs.get(job_id)
+        except KeyError:
+            raise HTTPException(404, f"no job {job_id!r}") from None
+
+    @app.get("/v1/jobs", tags=["train"], dependencies=api)
+    async def list_jobs() -> list[dict[str, Any]]:
+        return [job.describe() for job in studio.jobs.jobs.values()]
+
+    @app.get("/v1/jobs/{job_id}", tags=["train"], dependencies=api)
+    async def job_status(job_id: str) -> dict[str, Any]:
+        return find_job(job_id).describe() | {"points": find_job(job_id).points}
+
+    @app.post("/v1/jobs/{job_id}/cancel", tags=["train"], dependencies=api)
+    async def cancel_job(job_id: str) -> dict[str, Any]:
+        find_job(job_id)
+        return studio.jobs.cancel(job_id).describe()
+
+    @app.post("/v1/jobs/{job_id}/resume", tags=["train"], dependencies=api)
+    async def resume_job(job_id: str) -> dict[str, Any]:
+        find_job(job_id)
+        return studio.jobs.resume(job_id).describe()
+
+    @app.get("/v1/jobs/{job_id}/samples", tags=["train"], dependencies=api)
+    async def job_samples(job_id: str) -> FileResponse:
+        path = find_job(job_id).run_dir / "samples" / "latest.png"
+        if not path.is_file():
+            raise HTTPException(404, "no samples yet")
+        return FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @app.get("/v1/jobs/{job_id}/events", tags=["train"], dependencies=api)
+    async def job_events(job_id: str, request: Request) -> StreamingResponse:
+        """Server-sent events: the job's progress about once a second until it ends."""
+        job = find_job(job_id)
+
+        async def stream():
+            sent_points = 0
+            while True:
+                status = job.describe()
+                status["points"] = job.points[sent_points:]
+                sent_points = len(job.points)
+                yield f"data: {json.dumps(status)}\n\n"
+                if status["state"] in ("finished", "cancelled", "failed") or await request.is_disconnected():
+                    return
+                await asyncio.sleep(1.0)
+
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        )
+
+    app.mount("/", StaticFiles(directory=STATIC, html=True), name="studio")
+    return app

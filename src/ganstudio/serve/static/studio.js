@@ -1,0 +1,394 @@
+// ganstudio web studio: plain JavaScript over the /v1 API (no build step, no CDN).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { models: [], token: sessionStorage.getItem("ganstudio-token") || "", job: null, events: null };
+
+// ---------- messages and API calls ----------
+function say(text, error = false) {
+  const box = $("message");
+  box.textContent = text;
+  box.className = error ? "error" : "";
+}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  let response;
+  try {
+    response = await fetch(path, Object.assign({}, options, { headers }));
+  } catch (err) {
+    throw new Error("the server cannot be reached; is `ganstudio serve` still running?");
+  }
+  if (response.status === 401) {
+    $("token-form").hidden = false;
+    $("token").focus();
+  }
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try { message = (await response.json()).error || message; } catch (err) { /* not JSON */ }
+    throw new Error(message);
+  }
+  const type = response.headers.get("content-type") || "";
+  return type.includes("application/json") ? response.json() : response;
+}
+
+// ---------- tabs ----------
+for (const tab of document.querySelectorAll(".tab")) {
+  tab.addEventListener("click", () => {
+    for (const other of document.querySelectorAll(".tab")) {
+      const selected = other === tab;
+      other.setAttribute("aria-selected", String(selected));
+      $(other.getAttribute("aria-controls")).hidden = !selected;
+    }
+    if (tab.id === "tab-train") loadFolders();
+  });
+}
+
+$("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  state.token = $("token").value.trim();
+  sessionStorage.setItem("ganstudio-token", state.token);
+  $("token-form").hidden = true;
+  loadModels();
+});
+
+// ---------- models and their conditions ----------
+async function loadModels(select) {
+  try {
+    state.models = await api("/v1/models");
+  } catch (err) {
+    say(`Could not list the models: ${err.message}`, true);
+    return;
+  }
+  const picker = $("model");
+  picker.innerHTML = "";
+  for (const model of state.models) picker.add(new Option(`${model.name} (${model.resolution} px)`, model.name));
+  if (select) picker.value = select;
+  showConditions();
+}
+
+function currentModel() {
+  return state.models.find((m) => m.name === $("model").value) || state.models[0];
+}
+
+function showConditions() {
+  const model = currentModel();
+  if (!model) return;
+  $("prompt-field").hidden = !model.prompts;
+  $("sketch-field").hidden = !model.sketches;
+  const label = $("label");
+  label.innerHTML = "";
+  label.add(new Option("any", ""));
+  for (const name of model.classes) label.add(new Option(name, name));
+  $("label-field").hidden = model.classes.length === 0;
+  const box = $("attributes");
+  box.querySelectorAll(".field").forEach((node) => node.remove());
+  for (const attr of model.attributes) {
+    const id = `attr-${attr.name}`;
+    const field = document.createElement("div");
+    field.className = "field";
+    const low = attr.min ?? 0, high = attr.max ?? 1;
+    field.innerHTML = `<label for="${id}"><input type="checkbox" id="${id}-on" aria-label="use ${attr.name}"> ${attr.name} <output id="${id}-out"></output></label>
+      <input id="${id}" type="range" min="${low}" max="${high}" step="${(high - low) / 100 || 0.01}" value="${attr.mean ?? (low + high) / 2}">`;
+    box.append(field);
+    const slider = field.querySelector(`#${CSS.escape(id)}`);
+    const out = field.querySelector("output");
+    const show = () => { out.textContent = Number(slider.value).toFixed(3); };
+    slider.addEventListener("input", () => { field.querySelector("input[type=checkbox]").checked = true; show(); });
+    show();
+  }
+  box.hidden = model.attributes.length === 0;
+  $("guidance").value = model.guidance;
+  $("guidance-out").textContent = model.guidance;
+}
+$("model").addEventListener("change", showConditions);
+$("guidance").addEventListener("input", () => { $("guidance-out").textContent = $("guidance").value; });
+$("truncation").addEventListener("input", () => { $("truncation-out").textContent = $("truncation").value; });
+
+// ---------- the sketch canvas: mouse, touch and pen via pointer events ----------
+const canvas = $("canvas");
+const ctx = canvas.getContext("2d");
+const sketch = { strokes: [], current: null, eraser: false, background: null };
+
+function redraw() {
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  if (sketch.background) ctx.drawImage(sketch.background, 0, 0, canvas.width, canvas.height);
+  ctx.lineCap = ctx.lineJoin = "round";
+  for (const stroke of sketch.strokes) {
+    ctx.strokeStyle = stroke.eraser ? "#fff" : "#000";
+    ctx.lineWidth = stroke.size;
+    ctx.beginPath();
+    stroke.points.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+    if (stroke.points.length === 1) ctx.lineTo(stroke.points[0][0] + 0.1, stroke.points[0][1]);
+    ctx.stroke();
+  }
+}
+
+function point(event) {
+  const box = canvas.getBoundingClientRect();
+  return [((event.clientX - box.left) / box.width) * canvas.width, ((event.clientY - box.top) / box.height) * canvas.height];
+}
+
+canvas.addEventListener("pointerdown", (event) => {
+  canvas.setPointerCapture(event.pointerId);
+  const pressure = event.pointerType === "pen" && event.pressure > 0 ? 0.5 + event.pressure : 1;
+  sketch.current = { points: [point(event)], size: Number($("brush").value) * pressure, eraser: sketch.eraser };
+  sketch.strokes.push(sketch.current);
+  redraw();
+});
+canvas.addEventListener("pointermove", (event) => {
+  if (!sketch.current) return;
+  sketch.current.points.push(point(event));
+  redraw();
+});
+for (const name of ["pointerup", "pointercancel", "pointerleave"]) {
+  canvas.addEventListener(name, () => { sketch.current = null; });
+}
+$("eraser").addEventListener("click", () => {
+  sketch.eraser = !sketch.eraser;
+  $("eraser").setAttribute("aria-pressed", String(sketch.eraser));
+});
+$("undo").addEventListener("click", () => { sketch.strokes.pop(); redraw(); });
+$("clear").addEventListener("click", () => { sketch.strokes = []; sketch.background = null; redraw(); });
+$("sketch-file").addEventListener("change", () => {
+  const file = $("sketch-file").files[0];
+  if (file) useAsSketch(URL.createObjectURL(file));
+});
+
+function useAsSketch(url) {
+  const image = new Image();
+  image.onload = () => { sketch.background = image; sketch.strokes = []; redraw(); say("The image is now the sketch."); };
+  image.onerror = () => say("That file could not be read as an image.", true);
+  image.src = url;
+}
+
+function sketchData() {
+  if (!sketch.strokes.length && !sketch.background) return null;
+  return canvas.toDataURL("image/png");
+}
+
+// ---------- generate and the gallery ----------
+function request(overrides = {}) {
+  const model = currentModel();
+  const body = {
+    model: model.name,
+    n: Number($("count").value) || 1,
+    format: $("format").value,
+    guidance: Number($("guidance").value),
+    truncation: Number($("truncation").value),
+  };
+  if ($("seed").value !== "") body.seed = Number($("seed").value);
+  if (model.prompts && $("prompt").value.trim()) body.prompt = $("prompt").value.trim();
+  if ($("label").value) body.label = $("label").value;
+  const attributes = {};
+  for (const attr of model.attributes) {
+    const id = `attr-${attr.name}`;
+    if ($(`${id}-on`).checked) attributes[attr.name] = Number($(id).value);
+  }
+  if (Object.keys(attributes).length) body.attributes = attributes;
+  if (model.sketches) {
+    const data = sketchData();
+    if (data) body.sketch = data;
+  }
+  return Object.assign(body, overrides);
+}
+
+async function generate(body) {
+  const button = $("generate");
+  button.disabled = true;
+  say("Generating…");
+  try {
+    const result = await api("/v1/generate", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    showResults(result, body);
+    say(`${result.images.length} image(s) from ${result.model}.` + (result.notes.length ? ` Note: ${result.notes.join(" ")}` : ""));
+  } catch (err) {
+    say(`Could not generate: ${err.message}`, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function showResults(result, body) {
+  const gallery = $("gallery");
+  for (const image of result.images.slice().reverse()) {
+    const item = document.createElement("li");
+    const record = image.metadata;
+    const what = [record.label && `class ${record.label}${record.label_inferred ? " (read from the prompt/sketch)" : ""}`,
+      record.prompt && `“${record.prompt}”`, record.sketch && "with sketch"].filter(Boolean).join(", ");
+    const src = `data:${image.mime};base64,${image.data}`;
+    item.innerHTML = `<img alt="Generated image, seed ${image.seed}${what ? ", " + what : ""}">
+      <span class="meta">seed ${image.seed}${what ? " · " + what : ""}</span>
+      <span class="badge" title="IPTC DigitalSourceType trainedAlgorithmicMedia, model ${record.model}">✔ marked AI-generated · ${record.model}</span>
+      <span class="actions"><a download>Download</a><button type="button" class="more">More like this</button>
+      <button type="button" class="as-sketch">Use as sketch</button></span>`;
+    item.querySelector("img").src = src;
+    const link = item.querySelector("a");
+    link.href = src;
+    link.download = `ganstudio-${image.seed}.${image.mime.split("/")[1]}`;
+    link.setAttribute("aria-label", `Download the image with seed ${image.seed}`);
+    item.querySelector(".more").addEventListener("click", () => {
+      const again = Object.assign({}, body, { seed: Math.floor(Math.random() * 2 ** 31) });
+      generate(again);
+    });
+    const asSketch = item.querySelector(".as-sketch");
+    asSketch.hidden = !currentModel().sketches;
+    asSketch.addEventListener("click", () => useAsSketch(src));
+    gallery.prepend(item);
+  }
+}
+
+$("generate-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (!currentModel()) { say("No model is loaded.", true); return; }
+  generate(request());
+});
+
+// ---------- training ----------
+async function loadFolders() {
+  try {
+    const data = await api("/v1/data");
+    const picker = $("data");
+    picker.innerHTML = "";
+    for (const name of data.folders) picker.add(new Option(name, name));
+  } catch (err) {
+    say(`Could not list the data folders: ${err.message}`, true);
+  }
+}
+
+$("train-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const minutes = Number($("minutes").value);
+  try {
+    let job;
+    const zip = $("zip").files[0];
+    if (zip) {
+      const form = new FormData();
+      form.append("file", zip);
+      form.append("minutes", String(minutes));
+      form.append("preset", $("preset").value);
+      job = await api("/v1/jobs/upload", { method: "POST", body: form });
+    } else {
+      job = await api("/v1/jobs", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ data: $("data").value, minutes, preset: $("preset").value }),
+      });
+    }
+    follow(job);
+    say(`Training started on ${job.data}.`);
+  } catch (err) {
+    say(`Could not start training: ${err.message}`, true);
+  }
+});
+
+function follow(job) {
+  state.job = job;
+  state.points = [];
+  $("job").hidden = false;
+  $("job-title").textContent = `Training on ${job.data}`;
+  if (state.events) state.events.close();
+  // EventSource cannot send a bearer header: with a token the page polls instead
+  if (!state.token) {
+    state.events = new EventSource(`/v1/jobs/${job.id}/events`);
+    state.events.onmessage = (message) => update(JSON.parse(message.data));
+    state.events.onerror = () => { state.events.close(); state.events = null; poll(); };
+  } else {
+    poll();
+  }
+}
+
+async function poll() {
+  if (!state.job) return;
+  try {
+    const status = await api(`/v1/jobs/${state.job.id}`);
+    state.points = [];
+    update(status);
+    if (!["finished", "cancelled", "failed"].includes(status.state)) setTimeout(poll, 1500);
+  } catch (err) {
+    say(`Lost track of the training job: ${err.message}`, true);
+  }
+}
+
+function update(status) {
+  state.job = status;
+  state.points = (state.points || []).concat(status.points || []);
+  $("job-progress").value = status.fraction;
+  const eta = status.eta_s == null ? "" : ` · ETA ${Math.floor(status.eta_s / 60)}:${String(Math.round(status.eta_s % 60)).padStart(2, "0")}`;
+  $("job-status").textContent = `${status.state} · ${status.kimg} kimg · ${status.img_per_s} img/s${eta}` + (status.error ? ` · ${status.error}` : "");
+  if (status.state === "failed") say(`Training failed: ${status.error}`, true);
+  if (status.has_samples) loadSamples(status.id);
+  $("stop").disabled = status.state !== "running";
+  $("resume").disabled = !(["cancelled", "failed", "finished"].includes(status.state) && status.has_model);
+  $("use-model").disabled = !status.has_model;
+  plot();
+}
+
+async function loadSamples(id) {
+  try {
+    const response = await api(`/v1/jobs/${id}/samples?t=${Date.now()}`);
+    const blob = await response.blob();
+    const img = $("job-samples");
+    if (img.dataset.url) URL.revokeObjectURL(img.dataset.url);
+    img.dataset.url = URL.createObjectURL(blob);
+    img.src = img.dataset.url;
+  } catch (err) { /* samples appear after the first sample interval */ }
+}
+
+function plot() {
+  const c = $("loss-plot"), g = c.getContext("2d"), points = state.points || [];
+  g.fillStyle = "#fff"; g.fillRect(0, 0, c.width, c.height);
+  if (points.length < 2) return;
+  const kimg = points.map((p) => p.kimg), values = points.flatMap((p) => [p.loss_d, p.loss_g]).filter(Number.isFinite);
+  const x0 = Math.min(...kimg), x1 = Math.max(...kimg), y0 = 0, y1 = Math.max(...values, 1);
+  const sx = (x) => 30 + ((x - x0) / (x1 - x0 || 1)) * (c.width - 40), sy = (y) => c.height - 20 - ((y - y0) / (y1 - y0)) * (c.height - 30);
+  g.fillStyle = "#555"; g.font = "11px sans-serif";
+  g.fillText(y1.toFixed(1), 2, 14); g.fillText("0", 2, c.height - 20); g.fillText(`${x1.toFixed(1)} kimg`, c.width - 70, c.height - 5);
+  for (const [key, colour] of [["loss_d", "#3346d3"], ["loss_g", "#d35a33"]]) {
+    g.strokeStyle = colour; g.beginPath();
+    points.forEach((p, i) => (i ? g.lineTo(sx(p.kimg), sy(p[key])) : g.moveTo(sx(p.kimg), sy(p[key]))));
+    g.stroke();
+  }
+  g.fillStyle = "#3346d3"; g.fillText("D loss", 40, 14); g.fillStyle = "#d35a33"; g.fillText("G loss", 90, 14);
+}
+
+$("stop").addEventListener("click", async () => {
+  try { update(await api(`/v1/jobs/${state.job.id}/cancel`, { method: "POST" })); say("Stopping after this step; a checkpoint is written."); }
+  catch (err) { say(`Could not stop: ${err.message}`, true); }
+});
+$("resume").addEventListener("click", async () => {
+  try { follow(await api(`/v1/jobs/${state.job.id}/resume`, { method: "POST" })); say("Training resumed."); }
+  catch (err) { say(`Could not resume: ${err.message}`, true); }
+});
+$("use-model").addEventListener("click", async () => {
+  await loadModels(`job:${state.job.id}`);
+  $("tab-create").click();
+  $("model").focus();
+  say(`Generating with the model of this training run (job:${state.job.id}, its latest checkpoint).`);
+});
+
+// ---------- verify ----------
+$("verify-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const file = $("verify-file").files[0];
+  if (!file) { say("Choose an image to verify.", true); return; }
+  const form = new FormData();
+  form.append("file", file);
+  try {
+    const report = await api("/v1/verify", { method: "POST", body: form });
+    $("verify-result").textContent = (report.ai_generated ? "Marked as AI-generated (IPTC trainedAlgorithmicMedia).\n" : "No AI-generated marking found.\n") + JSON.stringify(report, null, 2);
+  } catch (err) {
+    say(`Could not verify: ${err.message}`, true);
+  }
+});
+
+// ---------- start ----------
+const hash = new URLSearchParams(location.hash.slice(1));
+if (hash.get("token")) { state.token = hash.get("token"); sessionStorage.setItem("ganstudio-token", state.token); }
+redraw();
+loadModels();
