@@ -3,7 +3,7 @@ PYTHON ?= python3
 MINUTES ?= 5
 RUN ?= runs/demo
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test test-deps lint bench serve
 
 install:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
@@ -23,7 +23,14 @@ demo: install
 	ganstudio generate --model $(RUN) --per-class 8 --seed 0 --out $(RUN)/grid --overwrite
 	@echo "class x seed grid of your model: $(RUN)/grid/grid.png (bundled model: ganstudio generate --per-class 8)"
 
-test: install
+# the browser test drives Debian's chromium (never a browser download)
+test-deps:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then apt-get install -y -qq chromium >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then sudo apt-get install -y -qq chromium >/dev/null; \
+	else echo "note: install Debian's chromium for the browser test (it is skipped without it)"; fi
+
+test: install test-deps
 	$(PYTHON) -m pytest -q
 
 lint:

@@ -49,11 +49,14 @@ def test_sketch_as_base64_or_as_an_upload(make_client):
     client = make_client()
     png = drawing_png()
     as_json = client.post(
-        "/v1/generate", json={"n": 1, "seed": 1, "sketch": "data:image/png;base64," + base64.b64encode(png).decode()}
+        "/v1/generate",
+        json={"n": 1, "seed": 1, "sketch": "data:image/png;base64," + base64.b64encode(png).decode()},
     )
     assert as_json.status_code == 200 and as_json.json()["images"][0]["metadata"]["sketch"] == "drawing"
     upload = client.post(
-        "/v1/generate/upload", data={"request": json.dumps({"n": 1, "seed": 1})}, files={"sketch": ("s.png", png)}
+        "/v1/generate/upload",
+        data={"request": json.dumps({"n": 1, "seed": 1})},
+        files={"sketch": ("s.png", png)},
     )
     assert upload.status_code == 200
     assert upload.json()["images"][0]["data"] == as_json.json()["images"][0]["data"]
@@ -84,7 +87,9 @@ def test_bad_requests_get_a_json_message(make_client, body, status, message):
 def test_uploads_are_bounded_before_decoding(make_client, tmp_path):
     client = make_client(max_upload_bytes=50_000)
     png_header_only(tmp_path / "bomb.png", 20000, 20000)
-    bomb = client.post("/v1/generate/upload", files={"sketch": ("b.png", (tmp_path / "bomb.png").read_bytes())})
+    bomb = client.post(
+        "/v1/generate/upload", files={"sketch": ("b.png", (tmp_path / "bomb.png").read_bytes())}
+    )
     assert bomb.status_code == 413 and "pixels" in bomb.json()["error"]
     big = client.post("/v1/generate/upload", files={"sketch": ("b.png", b"\0" * 60_000)})
     assert big.status_code == 413
@@ -99,7 +104,9 @@ def test_internal_errors_are_json_without_a_trace(make_client, monkeypatch):
     client.get("/v1/models")
     monkeypatch.setattr(GenerationPipeline, "run", lambda self, requests, batch_size=256: 1 / 0)
     response = client.post("/v1/generate", json={"n": 1})
-    assert response.status_code == 500 and response.json() == {"error": "internal error; the server log has the details"}
+    assert response.status_code == 500 and response.json() == {
+        "error": "internal error; the server log has the details"
+    }
 
 
 def test_token_guards_every_route_but_health(make_client):
@@ -158,7 +165,9 @@ def test_concurrent_requests_share_forward_passes(make_client):
 
 def test_verify_reads_the_marks(make_client):
     client = make_client()
-    data = base64.b64decode(client.post("/v1/generate", json={"n": 1, "format": "jpeg"}).json()["images"][0]["data"])
+    data = base64.b64decode(
+        client.post("/v1/generate", json={"n": 1, "format": "jpeg"}).json()["images"][0]["data"]
+    )
     report = client.post("/v1/verify", files={"file": ("x.jpg", data)}).json()
     assert report["ai_generated"] and report["format"] == "JPEG"
     buffer = io.BytesIO()
@@ -178,7 +187,9 @@ def test_training_data_stays_inside_the_data_root(make_client, tmp_path):
     zipped = io.BytesIO()
     with zipfile.ZipFile(zipped, "w") as archive:
         archive.writestr("../../escape.png", b"x")
-    response = client.post("/v1/jobs/upload", files={"file": ("d.zip", zipped.getvalue())}, data={"kimg": "1"})
+    response = client.post(
+        "/v1/jobs/upload", files={"file": ("d.zip", zipped.getvalue())}, data={"kimg": "1"}
+    )
     assert response.status_code == 400 and "outside the folder" in response.json()["error"]
     assert not (tmp_path / "escape.png").exists()
     bomb = io.BytesIO()

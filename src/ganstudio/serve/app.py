@@ -28,7 +28,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ganstudio import __version__
 from ganstudio.modelfolder import bundled_models
@@ -44,7 +45,9 @@ log = logging.getLogger("ganstudio.serve")
 
 @dataclass
 class Settings:
-    models: list[str] = field(default_factory=lambda: sorted(bundled_models(), key=lambda n: n != "fashion-mnist"))
+    models: list[str] = field(
+        default_factory=lambda: sorted(bundled_models(), key=lambda n: n != "fashion-mnist")
+    )
     token: str | None = None
     data_root: Path | None = None
     runs_dir: Path = Path("runs/studio")
@@ -60,7 +63,27 @@ class Settings:
     batch_wait_ms: float = 5.0
 
 
+class ErrorOut(BaseModel):
+    error: str = Field(description="what went wrong and what to do, in words")
+
+
+ERRORS = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in (
+        (400, "the request cannot be served (a bad value; the message says which)"),
+        (401, "missing or wrong access token"),
+        (404, "no such model, image or job"),
+        (413, "an upload or image over the server's limits"),
+        (422, "the request does not match the schema"),
+        (429, "too many requests from this client"),
+        (500, "internal error (details in the server log only)"),
+    )
+}
+
+
 class GenerateRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
     model: str | None = Field(None, description="a model name from /v1/models; default: the first")
     prompt: str | None = Field(None, description="what to draw, in words (models trained with captions)")
     label: str | int | None = Field(None, description="a class name or index")
@@ -93,6 +116,8 @@ class GenerateResponse(BaseModel):
 
 
 class JobRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
     data: str = Field(description="a folder under the server's data root, or fashion-mnist / emoji")
     kimg: float | None = Field(None, gt=0, le=100_000)
     minutes: float | None = Field(None, gt=0, le=24 * 60)
@@ -191,7 +216,9 @@ def decode_upload(data: bytes, settings: Settings, what: str) -> Image.Image:
             )
         image.load()
     except Image.DecompressionBombError:
-        raise HTTPException(413, f"{what} has more pixels than the limit of {settings.max_pixels:,}") from None
+        raise HTTPException(
+            413, f"{what} has more pixels than the limit of {settings.max_pixels:,}"
+        ) from None
     except (OSError, SyntaxError, ValueError) as error:
         raise HTTPException(400, f"{what} is not an image this server can read ({error})") from None
     return image
@@ -235,8 +262,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's own and the router's 404/405
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(
             {"error": str(error.detail)}, status_code=error.status_code, headers=error.headers
         )
@@ -273,7 +300,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "models": len(studio.model_names())}
 
-    @app.get("/v1/models", tags=["generate"], dependencies=api)
+    @app.get("/v1/models", tags=["generate"], dependencies=api, responses=ERRORS)
     async def models() -> list[dict[str, Any]]:
         out = []
         for name in studio.model_names():
@@ -329,13 +356,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return GenerateResponse(model=pipe.model_id, images=images, notes=result.notes)
 
-    @app.post("/v1/generate", tags=["generate"], dependencies=api, response_model=GenerateResponse)
+    @app.post(
+        "/v1/generate", tags=["generate"], dependencies=api, responses=ERRORS, response_model=GenerateResponse
+    )
     async def generate_json(body: GenerateRequest) -> GenerateResponse:
         """Generate images; the sketch, if any, as base64. Every file is marked as AI-generated."""
         sketch = decode_base64_image(body.sketch, settings) if body.sketch else None
         return await generate(body, sketch)
 
-    @app.post("/v1/generate/upload", tags=["generate"], dependencies=api, response_model=GenerateResponse)
+    @app.post(
+        "/v1/generate/upload",
+        tags=["generate"],
+        dependencies=api,
+        responses=ERRORS,
+        response_model=GenerateResponse,
+    )
     async def generate_upload(
         request: str = Form("{}", description="the GenerateRequest fields as JSON (without sketch)"),
         sketch: UploadFile | None = File(None, description="the drawing, PNG or JPEG"),
@@ -350,7 +385,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             drawing = decode_upload(await sketch.read(settings.max_upload_bytes + 1), settings, "the sketch")
         return await generate(body, drawing)
 
-    @app.get("/v1/images/{image_id}", tags=["generate"], dependencies=api)
+    @app.get("/v1/images/{image_id}", tags=["generate"], dependencies=api, responses=ERRORS)
     async def image(image_id: str) -> Response:
         if image_id not in studio.images:
             raise HTTPException(404, "no such image (the server keeps the most recent ones)")
@@ -362,7 +397,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers={"Content-Disposition": f'attachment; filename="ganstudio-{image_id}.{extension}"'},
         )
 
-    @app.post("/v1/verify", tags=["verify"], dependencies=api)
+    @app.post("/v1/verify", tags=["verify"], dependencies=api, responses=ERRORS)
     async def verify(file: UploadFile = File(..., description="an image to check")) -> dict[str, Any]:
         """What an image says about its origin: the AI-generated marking and its record."""
         data = await file.read(settings.max_upload_bytes + 1)
@@ -370,17 +405,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(413, f"the file is larger than {settings.max_upload_bytes:,} bytes")
         return {"file": file.filename, **read_provenance(io.BytesIO(data))}
 
-    @app.get("/v1/data", tags=["train"], dependencies=api)
+    @app.get("/v1/data", tags=["train"], dependencies=api, responses=ERRORS)
     async def data() -> dict[str, Any]:
         return {"folders": studio.jobs.folders(), "data_root": bool(settings.data_root)}
 
-    @app.post("/v1/jobs", tags=["train"], dependencies=api)
+    @app.post("/v1/jobs", tags=["train"], dependencies=api, responses=ERRORS)
     async def start_job(body: JobRequest) -> dict[str, Any]:
         """Start training on a folder under the data root (or a built-in dataset)."""
         job = studio.jobs.start(body.data, body.kimg, body.minutes, body.preset, body.sketch)
         return job.describe()
 
-    @app.post("/v1/jobs/upload", tags=["train"], dependencies=api)
+    @app.post("/v1/jobs/upload", tags=["train"], dependencies=api, responses=ERRORS)
     async def start_job_upload(
         file: UploadFile = File(..., description="a zip of images (sub-folders = classes)"),
         kimg: float | None = Form(None, gt=0, le=100_000),
@@ -407,32 +442,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except KeyError:
             raise HTTPException(404, f"no job {job_id!r}") from None
 
-    @app.get("/v1/jobs", tags=["train"], dependencies=api)
+    @app.get("/v1/jobs", tags=["train"], dependencies=api, responses=ERRORS)
     async def list_jobs() -> list[dict[str, Any]]:
         return [job.describe() for job in studio.jobs.jobs.values()]
 
-    @app.get("/v1/jobs/{job_id}", tags=["train"], dependencies=api)
+    @app.get("/v1/jobs/{job_id}", tags=["train"], dependencies=api, responses=ERRORS)
     async def job_status(job_id: str) -> dict[str, Any]:
         return find_job(job_id).describe() | {"points": find_job(job_id).points}
 
-    @app.post("/v1/jobs/{job_id}/cancel", tags=["train"], dependencies=api)
+    @app.post("/v1/jobs/{job_id}/cancel", tags=["train"], dependencies=api, responses=ERRORS)
     async def cancel_job(job_id: str) -> dict[str, Any]:
         find_job(job_id)
         return studio.jobs.cancel(job_id).describe()
 
-    @app.post("/v1/jobs/{job_id}/resume", tags=["train"], dependencies=api)
+    @app.post("/v1/jobs/{job_id}/resume", tags=["train"], dependencies=api, responses=ERRORS)
     async def resume_job(job_id: str) -> dict[str, Any]:
         find_job(job_id)
         return studio.jobs.resume(job_id).describe()
 
-    @app.get("/v1/jobs/{job_id}/samples", tags=["train"], dependencies=api)
+    @app.get("/v1/jobs/{job_id}/samples", tags=["train"], dependencies=api, responses=ERRORS)
     async def job_samples(job_id: str) -> FileResponse:
         path = find_job(job_id).run_dir / "samples" / "latest.png"
         if not path.is_file():
             raise HTTPException(404, "no samples yet")
         return FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-store"})
 
-    @app.get("/v1/jobs/{job_id}/events", tags=["train"], dependencies=api)
+    @app.get("/v1/jobs/{job_id}/events", tags=["train"], dependencies=api, responses=ERRORS)
     async def job_events(job_id: str, request: Request) -> StreamingResponse:
         """Server-sent events: the job's progress about once a second until it ends."""
         job = find_job(job_id)
@@ -452,5 +487,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
         )
 
-    app.mount("/", StaticFiles(directory=STATIC, html=True), name="studio")
+    @app.get("/", include_in_schema=False)
+    async def studio_page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

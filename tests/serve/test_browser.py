@@ -1,0 +1,90 @@
+"""The studio in a real browser: Debian's chromium driven by Playwright (never a browser
+download) draws on the canvas, types a prompt, generates, sees the images, downloads one and
+checks its marks."""
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ganstudio.provenance import read_provenance
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+playwright = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+
+
+class Server:
+    """uvicorn in a thread on a free loopback port."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def draw_and_generate(page, url: str, prompt: str, count: int = 4) -> None:
+    page.goto(url)
+    page.wait_for_function("document.getElementById('model').options.length > 0")
+    box = page.locator("#canvas").bounding_box()
+    page.mouse.move(box["x"] + 40, box["y"] + 40)
+    page.mouse.down()
+    for x, y in ((200, 40), (200, 200), (40, 200), (40, 40)):
+        page.mouse.move(box["x"] + x * box["width"] / 256, box["y"] + y * box["height"] / 256, steps=5)
+    page.mouse.up()
+    page.get_by_label("Prompt").fill(prompt)
+    page.get_by_label("Count").fill(str(count))
+    page.get_by_label("Seed").fill("7")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_selector(f"#gallery li:nth-child({count})")
+
+
+def test_draw_type_generate_download(served_model, tmp_path):
+    from ganstudio.serve.app import Settings, create_app
+
+    app = create_app(Settings(models=[str(served_model)], runs_dir=tmp_path / "runs"))
+    with Server(app) as url, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        draw_and_generate(page, url, "a big square")
+        items = page.locator("#gallery li")
+        assert items.count() == 4
+        assert "with sketch" in items.first.inner_text() and "marked AI-generated" in items.first.inner_text()
+        with page.expect_download() as download:
+            items.first.get_by_role("link", name="Download").click()
+        path = tmp_path / "download.png"
+        download.value.save_as(path)
+        report = read_provenance(path)
+        assert report["ai_generated"] and report["record"]["prompt"] == "a big square"
+        assert report["record"]["sketch"] == "drawing" and report["record"]["seed"] in (7, 8, 9, 10)
+        items.first.get_by_role("button", name="More like this").click()
+        page.wait_for_selector("#gallery li:nth-child(8)")
+        page.get_by_label("Count").fill("500")  # over the server's limit: the message says so
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_selector("#message.error")
+        assert "at most 64 images" in page.locator("#message").inner_text()
+        assert not errors, errors
+        browser.close()
