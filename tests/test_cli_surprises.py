@@ -1,6 +1,7 @@
 """What a first-time user tripped over in the CLI: each case is one clear outcome."""
 
 import pytest
+import torch
 
 from ganstudio import __version__
 from ganstudio.cli import main
@@ -77,3 +78,51 @@ def test_version_and_defaults_in_help(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     assert "lower is more typical, less varied (default: 1.0)" in help_text  # --truncation
     assert "--device DEVICE auto (a GPU when present), cpu or cuda (default: auto)" in help_text
+
+
+def test_generated_images_and_grids_save_marked_in_the_format_asked(tmp_path):
+    from PIL import Image
+
+    from ganstudio.pipeline import GenerationPipeline
+    from ganstudio.provenance import read_provenance
+
+    result = GenerationPipeline.from_pretrained("fashion-mnist")(n=2, seed=3, label="bag")
+    for name, fmt in (("a.jpg", "JPEG"), ("a.webp", "WEBP"), ("a.png", "PNG")):
+        result.images[0].save(tmp_path / name)  # the obvious call writes a marked file
+        report = read_provenance(tmp_path / name)
+        assert report["format"] == fmt and report["ai_generated"] and report["record"]["seed"] == 3
+    result.grid().save(tmp_path / "grid.jpg")
+    with Image.open(tmp_path / "grid.jpg") as grid:
+        assert grid.format == "JPEG"
+    assert read_provenance(tmp_path / "grid.jpg")["record"]["seed"] == [3, 4]
+    with pytest.raises(ValueError, match="written as .png, .jpg"):
+        result.images[0].save(tmp_path / "a.bmp")
+    assert type(result.images[0].resize((8, 8))) is Image.Image  # an edit is no longer the model's image
+
+
+def test_large_n_streams_to_disk_and_the_grid_is_capped(tmp_path, capsys):
+    from PIL import Image
+
+    from ganstudio.pipeline import GenerationPipeline
+
+    pipe = GenerationPipeline.from_pretrained("fashion-mnist")
+    chunks = list(pipe.stream(10, seed=4, chunk=4, label="bag"))
+    assert [len(c.images) for c in chunks] == [4, 4, 2]
+    whole = pipe(n=10, seed=4, label="bag").tensors
+    assert torch.allclose(torch.cat([c.tensors for c in chunks]), whole, atol=1e-5)
+    assert generate(tmp_path, "-n", "300", "--label", "bag", "--format", "webp") == 0
+    files = sorted((tmp_path / "out").iterdir())
+    assert len(files) == 301 and all(f.suffix == ".webp" for f in files)
+    assert "showing the first 256" in capsys.readouterr().out
+    with Image.open(tmp_path / "out" / "grid.webp") as grid:
+        assert grid.height < 33 * 64 + 100  # 256 images in rows of 8, not 300
+
+
+def test_non_latin_prompts_work_and_huge_sketches_are_refused(tmp_path, capsys):
+    from tests.hostile import png_header_only
+
+    assert generate(tmp_path, "--prompt", "日本語 ブーツ", "-n", "1") == 0
+    assert "no Latin-script words" in capsys.readouterr().err
+    png_header_only(tmp_path / "bomb.png", 20000, 20000)
+    assert generate(tmp_path, "--sketch", str(tmp_path / "bomb.png"), "-n", "1", "--overwrite") == 2
+    assert "scale it down" in capsys.readouterr().err

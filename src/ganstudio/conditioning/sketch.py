@@ -121,7 +121,12 @@ def load_drawing(drawing: Image.Image | str | Path | np.ndarray | torch.Tensor) 
                 _check_size(opened.size, drawing)  # before decoding: no decompression bombs
                 opened.load()
                 drawing = opened.copy()
-        except (OSError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError) as error:
+        except Image.DecompressionBombError:
+            raise ValueError(
+                f"sketch {str(drawing)!r} declares more pixels than {MAX_SKETCH_PIXELS:,} (4096 x 4096) "
+                "(a decompression bomb, or a huge image): scale it down first"
+            ) from None
+        except (OSError, UnidentifiedImageError, SyntaxError) as error:
             raise ValueError(
                 f"sketch {str(drawing)!r} could not be read as an image ({error}); pass a PNG or JPEG drawing"
             ) from None
