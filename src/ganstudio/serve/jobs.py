@@ -144,11 +144,9 @@ class Jobs:
         return str(target)
 
     def running(self) -> int:
-        return sum(
-            1
-            for job in self.jobs.values()
-            if (job.refresh() or job.state in ("starting", "running", "stopping"))
-        )
+        for job in self.jobs.values():
+            job.refresh()
+        return sum(1 for job in self.jobs.values() if job.state in ("starting", "running", "stopping"))
 
     def start(
         self,

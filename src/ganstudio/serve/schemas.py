@@ -1,0 +1,94 @@
+"""The server's settings and the API's request and response models (the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ganstudio.modelfolder import bundled_models
+from ganstudio.pipeline import MAX_GUIDANCE, MAX_SEED
+
+
+@dataclass
+class Settings:
+    models: list[str] = field(
+        default_factory=lambda: sorted(bundled_models(), key=lambda n: n != "fashion-mnist")
+    )
+    token: str | None = None
+    data_root: Path | None = None
+    runs_dir: Path = Path("runs/studio")
+    max_upload_bytes: int = 8 << 20  # sketches and images to verify
+    max_zip_bytes: int = 512 << 20  # an uploaded dataset, unpacked
+    max_pixels: int = 4096 * 4096
+    max_n: int = 64
+    max_prompt_chars: int = 300
+    requests_per_minute: int = 600  # per client address
+    max_jobs: int = 1  # training jobs running at once
+    max_images_kept: int = 5000  # generated files kept for download (oldest dropped first)
+    cors_origins: list[str] = field(default_factory=list)
+    batch_wait_ms: float = 5.0
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="what went wrong and what to do, in words")
+
+
+ERRORS = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in (
+        (400, "the request cannot be served (a bad value; the message says which)"),
+        (401, "missing or wrong access token"),
+        (404, "no such model, image or job"),
+        (413, "an upload or image over the server's limits"),
+        (422, "the request does not match the schema"),
+        (429, "too many requests from this client"),
+        (500, "internal error (details in the server log only)"),
+    )
+}
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    model: str | None = Field(None, description="a model name from /v1/models; default: the first")
+    prompt: str | None = Field(None, description="what to draw, in words (models trained with captions)")
+    label: str | int | None = Field(None, description="a class name or index")
+    attributes: dict[str, float] | None = Field(
+        None, description="attribute name → value in the trained range"
+    )
+    sketch: str | None = Field(None, description="a drawing as base64 PNG/JPEG (a data: URL works)")
+    n: int = Field(4, ge=1, description="how many images (the server caps it)")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="image i uses seed + i; none = random")
+    truncation: float = Field(1.0, ge=0.0, le=1.0)
+    guidance: float | None = Field(None, ge=0.0, le=MAX_GUIDANCE, description="none = the model's default")
+    format: Literal["png", "jpeg", "webp"] = "png"
+    infer_label: bool = True
+
+
+class ImageOut(BaseModel):
+    id: str
+    url: str
+    mime: str
+    seed: int
+    label: str | None
+    metadata: dict[str, Any]
+    data: str = Field(description="the marked file, base64")
+
+
+class GenerateResponse(BaseModel):
+    model: str
+    images: list[ImageOut]
+    notes: list[str]
+
+
+class JobRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    data: str = Field(description="a folder under the server's data root, or fashion-mnist / emoji")
+    kimg: float | None = Field(None, gt=0, le=100_000)
+    minutes: float | None = Field(None, gt=0, le=24 * 60)
+    preset: Literal["cpu-32", "dcgan-32", "gpu-64"] = "cpu-32"
+    sketch: bool = False
