@@ -290,7 +290,18 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ganstudio.serve import serve
 
-    serve(args.host, args.port, args.token, args.model, args.data_root, args.runs, args.cors_origin)
+    if args.requests_per_minute < 1:
+        raise ValueError("--requests-per-minute must be at least 1")
+    serve(
+        args.host,
+        args.port,
+        args.token,
+        args.model,
+        args.data_root,
+        args.runs,
+        args.cors_origin,
+        args.requests_per_minute,
+    )
     return 0
 
 

@@ -30,6 +30,7 @@ def serve(
     data_root: str | Path | None = None,
     runs_dir: str | Path = "runs/studio",
     cors_origins: list[str] | None = None,
+    requests_per_minute: int | None = None,
 ) -> None:
     """Run the studio until interrupted. Outside the loopback address a token is required."""
     try:
@@ -47,6 +48,8 @@ def serve(
             f"{TOKEN_ENV} (clients send Authorization: Bearer TOKEN), or keep the default 127.0.0.1"
         )
     settings = Settings(token=token, runs_dir=Path(runs_dir), cors_origins=list(cors_origins or []))
+    if requests_per_minute is not None:
+        settings.requests_per_minute = requests_per_minute
     if models:
         settings.models = list(models)
     if data_root is not None:
@@ -57,4 +60,5 @@ def serve(
     app = create_app(settings)
     shown = "localhost" if is_loopback(host) else host
     print(f"ganstudio studio: http://{shown}:{port}/  (API: http://{shown}:{port}/docs)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # a long keep-alive: a client reusing a connection the server is just closing sees a reset
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=75)

@@ -214,7 +214,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/v1/health", tags=["server"])
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "models": len(studio.model_names())}
+        batchers = studio.batchers.values()
+        return {
+            "status": "ok",
+            "version": __version__,
+            "models": len(studio.model_names()),
+            "generated": {
+                "images": sum(b.images for b in batchers),
+                "batches": sum(b.batches for b in batchers),
+            },
+        }
 
     @app.get("/v1/models", tags=["generate"], dependencies=api, responses=ERRORS)
     async def models() -> list[dict[str, Any]]:
@@ -235,7 +244,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
         if seed > MAX_SEED - (body.n - 1):
             raise HTTPException(400, f"seed {seed} + n − 1 must stay below {MAX_SEED + 1}")
-        result = await batcher.generate(
+        result, files = await batcher.generate(
+            format=body.format,
             n=body.n,
             seed=seed,
             label=body.label,
@@ -246,16 +256,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             guidance=body.guidance,
             infer_label=body.infer_label,
         )
-
-        def encode() -> list[bytes]:
-            files = []
-            for image in result.images:
-                buffer = io.BytesIO()
-                image.save(buffer, format=body.format)  # marked, as every file the CLI writes
-                files.append(buffer.getvalue())
-            return files
-
-        files = await batcher.call(encode)
         images = []
         for image, data in zip(result.images, files, strict=True):
             image_id = studio.keep(data, MIME[body.format])

@@ -1,9 +1,11 @@
 """Concurrent generate requests on one model, gathered into shared forward passes.
 
-Each request is checked and prepared on its own (`GenerationPipeline.prepare`, so a bad request
-fails alone); the batcher then waits a few milliseconds for company, up to `max_images`, and
-draws the whole group with one `GenerationPipeline.run` on the model's worker thread. The event
-loop never runs torch: 50 waiting clients cost about what one batch of their images does.
+Requests wait in a queue; the worker takes everything that arrived (waiting a few milliseconds
+for company, up to `max_images`) and, on the model's own thread, checks and prepares each one
+(`GenerationPipeline.prepare`: a bad request fails alone) and draws all of them with one
+`GenerationPipeline.run`; the marked files are encoded on a second thread while the next group
+is drawn. The event loop never runs torch, and a group costs one hand-over between threads, not
+one per request: 50 waiting clients cost about what one batch of their images does.
 """
 
 from __future__ import annotations
@@ -11,23 +13,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import io
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ganstudio.pipeline import GenerationPipeline, Request
+from ganstudio.pipeline import GenerationPipeline
 from ganstudio.results import GenerationResult
+
+Outcome = tuple[GenerationResult, list[bytes]] | Exception
 
 
 class Batcher:
     def __init__(self, pipe: GenerationPipeline, max_images: int = 256, max_wait_ms: float = 5.0) -> None:
         self.pipe, self.max_images, self.max_wait = pipe, max_images, max_wait_ms / 1000
-        self.worker = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="generate"
-        )  # one model, one thread
-        self.queue: asyncio.Queue[tuple[Request, asyncio.Future]] | None = None
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")  # one model
+        self.encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
+        self.queue: asyncio.Queue[tuple[dict[str, Any], str, asyncio.Future]] | None = None
         self.task: asyncio.Task | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.batches = 0  # forward groups run, for the load bench
+        self.batches = self.images = 0  # groups and images drawn (health, tests, the load bench)
 
     async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run `fn` on the model's worker thread (torch work stays off the event loop)."""
@@ -35,23 +39,23 @@ class Batcher:
             self.worker, functools.partial(fn, *args, **kwargs)
         )
 
-    async def generate(self, **options: Any) -> GenerationResult:
-        """Check and prepare one request (ValueError for a bad one), then draw it with whatever
-        other requests arrive within the wait."""
-        request = await self.call(self.pipe.prepare, **options)
+    async def generate(self, format: str = "png", **options: Any) -> tuple[GenerationResult, list[bytes]]:  # noqa: A002
+        """One request (`GenerationPipeline.__call__`'s options), drawn with whatever other requests
+        arrive within the wait: the result and each image as a marked file of `format`. A bad
+        request raises its ValueError."""
         loop = asyncio.get_running_loop()
         if self.task is None or self.loop is not loop:  # first use, or a new event loop (tests)
             self.queue, self.loop = asyncio.Queue(), loop
             self.task = loop.create_task(self._drain())
-        future = asyncio.get_running_loop().create_future()
-        await self.queue.put((request, future))
+        future = loop.create_future()
+        await self.queue.put((options, format, future))
         return await future
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             group = [await self.queue.get()]
-            size, deadline = len(group[0][0].z), loop.time() + self.max_wait
+            size, deadline = group[0][0].get("n", 1), loop.time() + self.max_wait
             while size < self.max_images:
                 try:
                     item = self.queue.get_nowait()
@@ -64,18 +68,61 @@ class Batcher:
                     except TimeoutError:
                         break
                 group.append(item)
-                size += len(item[0].z)
+                size += item[0].get("n", 1)
             try:
-                results = await self.call(self.pipe.run, [request for request, _ in group])
+                outcomes = await self.call(self._draw, [options for options, _, _ in group])
             except Exception as error:  # noqa: BLE001 - handed to every waiting request
-                for _, future in group:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
+                outcomes = [error] * len(group)
             self.batches += 1
-            for (_, future), result in zip(group, results, strict=True):
-                if not future.done():  # a client that went away has cancelled its future
-                    future.set_result(result)
+            self.images += size
+            # files are encoded on another thread while the next group is drawn
+            loop.create_task(self._deliver(group, outcomes))
+
+    async def _deliver(self, group: list, outcomes: list) -> None:
+        formats = [fmt for _, fmt, _ in group]
+        try:
+            outcomes = await asyncio.get_running_loop().run_in_executor(
+                self.encoder, self._encode, outcomes, formats
+            )
+        except Exception as error:  # noqa: BLE001
+            outcomes = [error] * len(group)
+        for (_, _, future), outcome in zip(group, outcomes, strict=True):
+            if future.done():  # a client that went away has cancelled its future
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+    @staticmethod
+    def _encode(outcomes: list, formats: list[str]) -> list[Outcome]:
+        encoded = []
+        for outcome, fmt in zip(outcomes, formats, strict=True):
+            if isinstance(outcome, Exception):
+                encoded.append(outcome)
+                continue
+            files = []
+            for image in outcome.images:
+                buffer = io.BytesIO()
+                image.save(buffer, format=fmt)  # marked, as every file the CLI writes
+                files.append(buffer.getvalue())
+            encoded.append((outcome, files))
+        return encoded
+
+    def _draw(self, requests: list[dict[str, Any]]) -> list[GenerationResult | Exception]:
+        """On the worker thread: prepare each request (a bad one fails alone), draw the valid
+        ones together."""
+        outcomes: list[GenerationResult | Exception | None] = [None] * len(requests)
+        prepared, where = [], []
+        for i, options in enumerate(requests):
+            try:
+                prepared.append(self.pipe.prepare(**options))
+                where.append(i)
+            except ValueError as error:
+                outcomes[i] = error
+        for i, result in zip(where, self.pipe.run(prepared) if prepared else [], strict=True):
+            outcomes[i] = result
+        return outcomes
 
     async def close(self) -> None:
         if self.task is not None:
@@ -83,3 +130,4 @@ class Batcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
         self.worker.shutdown(wait=False, cancel_futures=True)
+        self.encoder.shutdown(wait=False, cancel_futures=True)
