@@ -66,7 +66,8 @@ def main() -> None:
             page.get_by_label("Seed").fill("1")
             page.get_by_role("button", name="Generate").click()
             page.wait_for_selector("#gallery li:nth-child(8)")
-            page.screenshot(path=str(ROOT / "docs" / "studio.png"))
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(ROOT / "docs" / "studio.png"), full_page=True)
             browser.close()
     finally:
         server.should_exit = True

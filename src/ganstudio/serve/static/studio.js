@@ -322,6 +322,8 @@ function update(status) {
   const eta = status.eta_s == null ? "" : ` · ETA ${Math.floor(status.eta_s / 60)}:${String(Math.round(status.eta_s % 60)).padStart(2, "0")}`;
   $("job-status").textContent = `${status.state} · ${status.kimg} kimg · ${status.img_per_s} img/s${eta}` + (status.error ? ` · ${status.error}` : "");
   if (status.state === "failed") say(`Training failed: ${status.error}`, true);
+  if (status.state === "finished") say(`Training finished at ${status.kimg} kimg; "Generate with this model" draws from it.`);
+  if (status.state === "cancelled") say("Training stopped; a checkpoint was written. Resume continues it.");
   if (status.has_samples) loadSamples(status.id);
   $("stop").disabled = status.state !== "running";
   $("resume").disabled = !(["cancelled", "failed", "finished"].includes(status.state) && status.has_model);
