@@ -25,6 +25,7 @@ from ganstudio.conditioning.sketch import normalise_sketch
 from ganstudio.conditioning.text import MAX_PROMPT_WORDS
 from ganstudio.config import Config
 from ganstudio.devices import resolve_device
+from ganstudio.grids import Grids
 from ganstudio.imaging import to_pil
 from ganstudio.modelfolder import ModelFolder
 from ganstudio.provenance import DIGITAL_SOURCE_TYPE
@@ -64,7 +65,7 @@ class Request:
 ENGLISH_ENCODERS = {"builtin", "minilm"}  # the shipped encoders; a user's own may read other languages
 
 
-class GenerationPipeline:
+class GenerationPipeline(Grids):
     """A trained generator plus everything needed to turn user conditions into images."""
 
     def __init__(
@@ -393,72 +394,3 @@ class GenerationPipeline:
             raise ValueError(f"n={n}, chunk={chunk}: both must be at least 1")
         for start in range(0, n, chunk):
             yield self(n=min(chunk, n - start), seed=seed + start, **options)
-
-    def class_grid(
-        self,
-        per_class: int = 8,
-        seed: int = 0,
-        attributes: dict[str, float] | None = None,
-        truncation: float = 1.0,
-        prompt: str | None = None,
-        sketch: Any = None,
-        guidance: float | None = None,
-    ) -> GenerationResult:
-        """The same `per_class` seeds for every class, one row per class."""
-        if not self.class_names:
-            raise ValueError(f"model {self.model_id} has no classes; use -n instead of --per-class")
-        if per_class < 1:
-            raise ValueError(f"per_class={per_class}: ask for at least one image per class")
-        return self.rows_grid(
-            [dict(label=i, prompt=prompt, sketch=sketch) for i in range(len(self.class_names))],
-            per_class,
-            seed,
-            attributes,
-            truncation,
-            guidance,
-            row_labels=self.class_names,
-        )
-
-    def prompt_grid(
-        self,
-        prompts: list[str],
-        per_prompt: int = 8,
-        seed: int = 0,
-        truncation: float = 1.0,
-        guidance: float | None = None,
-        infer_label: bool = True,
-    ) -> GenerationResult:
-        """The same `per_prompt` seeds for every prompt, one row per prompt."""
-        return self.rows_grid(
-            [dict(prompt=p, infer_label=infer_label) for p in prompts],
-            per_prompt,
-            seed,
-            truncation=truncation,
-            guidance=guidance,
-            row_labels=[normalise_prompt(p) for p in prompts],
-        )
-
-    def rows_grid(
-        self,
-        rows: list[dict[str, Any]],
-        per_row: int = 8,
-        seed: int = 0,
-        attributes: dict[str, float] | None = None,
-        truncation: float = 1.0,
-        guidance: float | None = None,
-        row_labels: list[str] | None = None,
-    ) -> GenerationResult:
-        """One row of `per_row` images (the same seeds) for each dict of conditions in `rows`;
-        `row_labels` are written left of the rows in the grid."""
-        results = [
-            self(per_row, seed, attributes=attributes, truncation=truncation, guidance=guidance, **row)
-            for row in rows
-        ]
-        return GenerationResult(
-            [im for r in results for im in r.images],
-            [m for r in results for m in r.metadata],
-            grid_columns=per_row,
-            tensors=torch.cat([r.tensors for r in results]),
-            notes=list(dict.fromkeys(note for r in results for note in r.notes)),
-            row_labels=row_labels,
-        )

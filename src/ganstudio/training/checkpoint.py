@@ -22,6 +22,7 @@ from ganstudio.conditioning import CondSpec
 from ganstudio.conditioning.prior import LabelPrior
 from ganstudio.config import Config
 from ganstudio.modelfolder import Card, load_weights
+from ganstudio.untrusted import read_safetensors
 
 
 def load_for_finetuning(name_or_dir: str | Path, nets: dict[str, nn.Module]) -> list[str]:
@@ -123,7 +124,7 @@ def load_training_state(
     path = folder / "training_state.safetensors"
     with safe_open(str(path), framework="pt") as f:
         metadata = f.metadata()
-    tensors = modelfolder.read_safetensors(path)
+    tensors = read_safetensors(path)
     groups = json.loads(metadata["param_groups"])
     for key, optimizer in optimizers.items():
         optimizer.load_state_dict(_unflatten_optimizer(key, tensors, groups[key]))
