@@ -126,3 +126,20 @@ def test_non_latin_prompts_work_and_huge_sketches_are_refused(tmp_path, capsys):
     png_header_only(tmp_path / "bomb.png", 20000, 20000)
     assert generate(tmp_path, "--sketch", str(tmp_path / "bomb.png"), "-n", "1", "--overwrite") == 2
     assert "scale it down" in capsys.readouterr().err
+
+
+def test_verify_reports_the_marks_of_each_file(tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    assert generate(tmp_path, "--label", "bag", "-n", "1", "--format", "jpeg") == 0
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (8, 8)).save(plain)
+    capsys.readouterr()
+    marked = str(tmp_path / "out" / "image-bag-000000.jpg")
+    assert main(["verify", marked]) == 0
+    assert "marked AI-generated" in capsys.readouterr().out
+    assert main(["verify", "--json", marked, str(plain), str(tmp_path / "missing.png")]) == 1
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["ai_generated"] for r in rows] == [True, False, False] and rows[0]["record"]["label"] == "bag"

@@ -17,6 +17,7 @@ from ganstudio.cli.commands import (
     cmd_prepare,
     cmd_serve,
     cmd_train,
+    cmd_verify,
 )
 from ganstudio.cli.editing import add_parsers as add_editing_parsers
 from ganstudio.config import available_presets
@@ -204,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add_parser("models", help="list the bundled models")
     p.set_defaults(func=cmd_models)
+
+    p = add_parser("verify", help="what images say about their origin (the AI-generated marking and record)")
+    p.add_argument("files", nargs="+", help="PNG, JPEG or WebP files")
+    p.add_argument("--json", action="store_true", help="one JSON object per file, for machines")
+    p.set_defaults(func=cmd_verify)
 
     p = add_parser("serve", help="the web studio and REST API (http://127.0.0.1:7860)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on; others need --token")

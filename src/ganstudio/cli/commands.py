@@ -287,6 +287,37 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Exit status 0 when every file carries ganstudio's AI-generated marking, 1 otherwise."""
+    import json
+
+    from ganstudio.provenance import read_provenance
+
+    unmarked = 0
+    for name in args.files:
+        try:
+            report = {"file": name, **read_provenance(name)}
+        except (OSError, ValueError) as error:
+            report = {"file": name, "error": str(error), "ai_generated": False}
+        unmarked += not report["ai_generated"]
+        if args.json:
+            print(json.dumps(report))
+        elif "error" in report:
+            print(f"{name}: cannot read ({report['error']})")
+        elif report["ai_generated"]:
+            record = report["record"] or {}
+            what = ", ".join(
+                f"{k} {record[k]!r}" for k in ("label", "prompt", "sketch") if record.get(k) is not None
+            )
+            print(
+                f"{name}: marked AI-generated (IPTC trainedAlgorithmicMedia) by {record.get('model', '?')}, "
+                f"seed {record.get('seed', '?')}" + (f", {what}" if what else "")
+            )
+        else:
+            print(f"{name}: no AI-generated marking (a re-encode strips metadata; watermarks are planned)")
+    return 1 if unmarked else 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from ganstudio.serve import serve
 
