@@ -38,3 +38,6 @@ lint:
 
 bench:
 	$(PYTHON) -m bench.speed
+
+serve: install
+	ganstudio serve
