@@ -23,12 +23,12 @@ demo: install
 	ganstudio generate --model $(RUN) --per-class 8 --seed 0 --out $(RUN)/grid --overwrite
 	@echo "class x seed grid of your model: $(RUN)/grid/grid.png (bundled model: ganstudio generate --per-class 8)"
 
-# the browser test drives Debian's chromium (never a browser download)
+# the browser test drives Debian's chromium (never a browser download); metadata tests read with exiftool
 test-deps:
-	@if command -v chromium >/dev/null 2>&1; then :; \
-	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then apt-get install -y -qq chromium >/dev/null; \
-	elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then sudo apt-get install -y -qq chromium >/dev/null; \
-	else echo "note: install Debian's chromium for the browser test (it is skipped without it)"; fi
+	@if command -v chromium >/dev/null 2>&1 && command -v exiftool >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then apt-get install -y -qq chromium libimage-exiftool-perl >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then sudo apt-get install -y -qq chromium libimage-exiftool-perl >/dev/null; \
+	else echo "note: install Debian's chromium and libimage-exiftool-perl (the browser and exiftool tests are skipped without them)"; fi
 
 test: install test-deps
 	$(PYTHON) -m pytest -q

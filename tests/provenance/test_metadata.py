@@ -1,9 +1,12 @@
 import json
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 
+import pytest
 from PIL import Image
 
-from ganstudio.provenance import DIGITAL_SOURCE_TYPE, save_png
+from ganstudio.provenance import DIGITAL_SOURCE_TYPE, read_provenance, save_marked, save_png
 from ganstudio.provenance.metadata import XMP_KEY
 
 
@@ -17,3 +20,19 @@ def test_xmp_packet_is_well_formed_xml_that_carries_the_record(tmp_path):
     attributes = description.attrib
     assert attributes["{http://iptc.org/std/Iptc4xmpExt/2008-02-29/}DigitalSourceType"] == DIGITAL_SOURCE_TYPE
     assert json.loads(attributes["{https://github.com/ganstudio/ganstudio/ns/1.0/}generation"]) == record
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="Debian libimage-exiftool-perl is not installed")
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])
+def test_exiftool_reads_the_marking_in_every_format(tmp_path, suffix):
+    record = {"model": "m@1", "seed": 3, "prompt": 'a "quoted" boot', "label": None}
+    path = save_marked(Image.new("RGB", (8, 8)), tmp_path / f"a{suffix}", record)
+    out = subprocess.run(
+        ["exiftool", "-json", "-XMP-iptcExt:DigitalSourceType", "-XMP-xmp:CreatorTool", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (tags,) = json.loads(out.stdout)
+    assert tags["DigitalSourceType"] == DIGITAL_SOURCE_TYPE and tags["CreatorTool"] == "ganstudio"
+    assert read_provenance(path)["record"] == record
