@@ -12,7 +12,7 @@ install:
 		sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist fonts-noto-color-emoji unicode-data >/dev/null; \
 	else echo "note: install the Debian packages dataset-fashion-mnist, fonts-noto-color-emoji and unicode-data for the built-in datasets"; fi
 	$(PYTHON) -m pip install -q torch==2.13.0
-	$(PYTHON) -m pip install -q -e ".[dev,text,serve]"
+	$(PYTHON) -m pip install -q -e ".[dev,text,serve,provenance]"
 
 # the demo trains what converges fastest, labels only, as `python -m bench.quality` measures it: no text (no
 # caption embedding or label-prior fit before the clock starts), attributes always dropped (given

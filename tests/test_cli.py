@@ -3,7 +3,7 @@ import json
 from PIL import Image
 
 from ganstudio.cli import main
-from ganstudio.provenance import read_png_provenance
+from ganstudio.provenance import read_provenance as read_png_provenance
 from tests.conftest import TINY
 
 

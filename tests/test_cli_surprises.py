@@ -5,7 +5,7 @@ import torch
 
 from ganstudio import __version__
 from ganstudio.cli import main
-from ganstudio.provenance import read_png_provenance
+from ganstudio.provenance import read_provenance as read_png_provenance
 
 
 def generate(tmp_path, *args):
@@ -139,7 +139,9 @@ def test_verify_reports_the_marks_of_each_file(tmp_path, capsys):
     capsys.readouterr()
     marked = str(tmp_path / "out" / "image-bag-000000.jpg")
     assert main(["verify", marked]) == 0
-    assert "marked AI-generated" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "made by ganstudio" in out and "watermark: detected" in out and "C2PA: signature valid" in out
     assert main(["verify", "--json", marked, str(plain), str(tmp_path / "missing.png")]) == 1
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["ai_generated"] for r in rows] == [True, False, False] and rows[0]["record"]["label"] == "bag"
+    assert [r["ganstudio"] for r in rows] == [True, False, False]
+    assert rows[0]["metadata"]["record"]["label"] == "bag" and rows[0]["watermark"]["detected"]

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from ganstudio import GenerationPipeline
-from ganstudio.provenance import DIGITAL_SOURCE_TYPE, read_png_provenance
+from ganstudio.provenance import DIGITAL_SOURCE_TYPE
+from ganstudio.provenance import read_provenance as read_png_provenance
 from ganstudio.training.loop import train
 
 

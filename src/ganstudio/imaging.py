@@ -25,6 +25,15 @@ def to_pil(images: torch.Tensor) -> list[Image.Image]:
     return [Image.fromarray(p, "RGB") for p in pixels]
 
 
+def png_bytes(images: torch.Tensor) -> bytes:
+    """The first of (B, C, H, W) images in [-1, 1] as PNG bytes."""
+    import io
+
+    buffer = io.BytesIO()
+    to_pil(images[:1])[0].save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def make_grid(
     images: list[Image.Image],
     columns: int,

@@ -26,9 +26,10 @@ from ganstudio.conditioning.text import MAX_PROMPT_WORDS
 from ganstudio.config import Config
 from ganstudio.devices import resolve_device
 from ganstudio.grids import Grids
-from ganstudio.imaging import to_pil
+from ganstudio.imaging import png_bytes, to_pil
 from ganstudio.modelfolder import ModelFolder
 from ganstudio.provenance import DIGITAL_SOURCE_TYPE
+from ganstudio.provenance.watermark import Watermark, shipped_watermark
 from ganstudio.results import GenerationResult, describe_sketch
 
 TRUNCATION_SAMPLES = 1024
@@ -60,6 +61,7 @@ class Request:
     guidance: float
     records: list[dict[str, Any]]
     notes: list[str]
+    ingredients: list[tuple[str, bytes]]  # inputs recorded in the C2PA manifest: (title, PNG bytes)
 
 
 ENGLISH_ENCODERS = {"builtin", "minilm"}  # the shipped encoders; a user's own may read other languages
@@ -81,6 +83,9 @@ class GenerationPipeline(Grids):
         self.G, self.config, self.spec = G, config, spec
         self.dataset_info, self.model_id, self.device = dataset_info, model_id, device
         self.label_prior = label_prior
+        # every image is watermarked in its pixels (provenance/watermark.py); None turns it off
+        # for internal uses (training the watermark itself, benches of the unmarked model)
+        self.watermark: Watermark | None = shipped_watermark()
 
     @classmethod
     def from_pretrained(cls, name_or_dir: str | Path, device: str = "auto") -> GenerationPipeline:
@@ -123,6 +128,7 @@ class GenerationPipeline(Grids):
             "ai_generated": True,
             "digital_source_type": DIGITAL_SOURCE_TYPE,
             "software": f"ganstudio {__version__}",
+            "watermark": self.watermark is not None,
         }
 
     def guidance(self, guidance: float | None = None) -> float:
@@ -366,7 +372,10 @@ class GenerationPipeline(Grids):
                     guidance=guidance,
                 )
             )
-        return Request(z, cond, truncation, guidance, records, notes)
+        ingredients = []
+        if sketch is not None and cond.sketch is not None and bool(cond.sketch_mask[0]):
+            ingredients.append((describe_sketch(sketch) or "sketch", png_bytes(cond.sketch[:1] * 2 - 1)))
+        return Request(z, cond, truncation, guidance, records, notes, ingredients)
 
     def run(self, requests: list[Request], batch_size: int = 256) -> list[GenerationResult]:
         """Draw prepared requests, those with the same truncation and guidance together in shared
@@ -380,10 +389,12 @@ class GenerationPipeline(Grids):
             z = torch.cat([requests[i].z for i in members])
             cond = Cond.cat([requests[i].cond for i in members])
             images = self.generate(z, cond, truncation, batch_size, guidance)
+            if self.watermark is not None:
+                images = self.watermark.embed(images)
             for i, part in zip(members, images.split([len(requests[i].z) for i in members]), strict=True):
                 outputs[i] = part
         return [
-            GenerationResult(to_pil(images), r.records, tensors=images, notes=r.notes)
+            GenerationResult(to_pil(images), r.records, tensors=images, notes=r.notes, ingredients=r.ingredients)
             for r, images in zip(requests, outputs, strict=True)
         ]
 

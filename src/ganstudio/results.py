@@ -15,6 +15,7 @@ from PIL import Image
 from ganstudio.imaging import make_grid
 from ganstudio.provenance import save_marked
 from ganstudio.provenance.metadata import FORMATS
+from ganstudio.provenance.watermark import shipped
 
 MAX_GRID_IMAGES = 256  # a grid shows at most this many images (the files hold every one)
 
@@ -26,11 +27,13 @@ class GeneratedImage(Image.Image):
     crop, convert) are plain PIL images again: they are no longer what the model drew."""
 
     record: dict[str, Any]
+    ingredients: list[tuple[str, bytes]]  # inputs named in its C2PA manifest (the user's sketch)
 
     @classmethod
-    def of(cls, image: Image.Image, record: dict[str, Any]) -> GeneratedImage:
+    def of(cls, image: Image.Image, record: dict[str, Any], ingredients: list | None = None) -> GeneratedImage:
         image.__class__ = cls
         image.record = record
+        image.ingredients = list(ingredients or [])
         return image
 
     def save(self, fp: Any, format: str | None = None, **params: Any) -> Any:  # noqa: A002 - PIL's name
@@ -39,7 +42,7 @@ class GeneratedImage(Image.Image):
                 "a generated image is saved with its AI-generated marking and fixed settings; "
                 "use image.copy().save(...) for an unmarked file with your own options"
             )
-        return save_marked(self, fp, self.record, format)
+        return save_marked(self, fp, self.record, format, self.ingredients)
 
 
 def _file_stem(prefix: str, record: dict[str, Any]) -> str:
@@ -75,9 +78,12 @@ class GenerationResult:
     tensors: torch.Tensor | None = field(default=None, repr=False)  # (B, C, H, W) in [-1, 1]
     notes: list[str] = field(default_factory=list)  # what the caller should know (a prompt cut short…)
     row_labels: list[str] | None = None  # written left of each grid row (class grids, prompt grids)
+    ingredients: list[tuple[str, bytes]] = field(default_factory=list, repr=False)  # (title, PNG): inputs
 
     def __post_init__(self) -> None:
-        self.images = [GeneratedImage.of(im, r) for im, r in zip(self.images, self.metadata, strict=True)]
+        self.images = [
+            GeneratedImage.of(im, r, self.ingredients) for im, r in zip(self.images, self.metadata, strict=True)
+        ]
 
     def grid(self, scale: int = 2) -> GeneratedImage:
         """The images side by side (at most MAX_GRID_IMAGES of them), marked like the images."""
@@ -86,7 +92,10 @@ class GenerationResult:
         rows = -(-len(shown) // max(columns, 1))
         labels = self.row_labels[:rows] if self.row_labels else None
         image = make_grid(shown, columns=columns, scale=scale, row_labels=labels)
-        return GeneratedImage.of(image, self.grid_record(len(shown)))
+        record = self.grid_record(len(shown))
+        if record.get("watermark"):  # the grid as a whole carries the mark too (each tile has its own)
+            image = shipped().mark_image(image)
+        return GeneratedImage.of(image, record, self.ingredients)
 
     def grid_record(self, count: int | None = None) -> dict[str, Any]:
         """The grid's record: every shown image's seed, the labels and prompts."""

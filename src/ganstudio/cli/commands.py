@@ -288,34 +288,29 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Exit status 0 when every file carries ganstudio's AI-generated marking, 1 otherwise."""
+    """Exit status 0 when every file is recognised as ganstudio's (by its signature, watermark or
+    metadata), 1 otherwise."""
     import json
 
-    from ganstudio.provenance import read_provenance
+    from ganstudio.provenance import verify
 
-    unmarked = 0
+    unrecognised = 0
     for name in args.files:
         try:
-            report = {"file": name, **read_provenance(name)}
+            report = {"file": name, **verify(name)}
         except (OSError, ValueError) as error:
-            report = {"file": name, "error": str(error), "ai_generated": False}
-        unmarked += not report["ai_generated"]
+            report = {"file": name, "error": str(error), "ganstudio": False}
+        unrecognised += not report["ganstudio"]
         if args.json:
             print(json.dumps(report))
         elif "error" in report:
             print(f"{name}: cannot read ({report['error']})")
-        elif report["ai_generated"]:
-            record = report["record"] or {}
-            what = ", ".join(
-                f"{k} {record[k]!r}" for k in ("label", "prompt", "sketch") if record.get(k) is not None
-            )
-            print(
-                f"{name}: marked AI-generated (IPTC trainedAlgorithmicMedia) by {record.get('model', '?')}, "
-                f"seed {record.get('seed', '?')}" + (f", {what}" if what else "")
-            )
         else:
-            print(f"{name}: no AI-generated marking (a re-encode strips metadata; watermarks are planned)")
-    return 1 if unmarked else 0
+            verdict = "made by ganstudio" if report["ganstudio"] else "no ganstudio mark found"
+            print(f"{name}: {verdict}")
+            for line in report["summary"]:
+                print(f"  {line}")
+    return 1 if unrecognised else 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

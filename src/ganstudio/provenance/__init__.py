@@ -1,11 +1,19 @@
-"""Provenance: every image the library writes says it is AI-generated, by which model, from what."""
+"""Provenance: every image the library writes says it is AI-generated, by which model, from
+what — in its metadata (XMP/IPTC), a signed C2PA manifest, and an invisible watermark in its
+pixels — and `verify` checks all three."""
 
 from ganstudio.provenance.metadata import (
     DIGITAL_SOURCE_TYPE,
-    read_png_provenance,
     read_provenance,
     save_marked,
     save_png,
 )
 
-__all__ = ["DIGITAL_SOURCE_TYPE", "read_png_provenance", "read_provenance", "save_marked", "save_png"]
+__all__ = ["DIGITAL_SOURCE_TYPE", "read_provenance", "save_marked", "save_png", "verify"]
+
+
+def verify(source):  # noqa: ANN001, ANN201 - see provenance.verify.verify
+    """Check a file's marks (see `ganstudio.provenance.verify.verify`)."""
+    from ganstudio.provenance.report import verify as check
+
+    return check(source)

@@ -1,54 +1,69 @@
-"""PNG provenance: IPTC DigitalSourceType `trainedAlgorithmicMedia` in XMP, plus model id and seed.
+"""IPTC/XMP metadata that standard tools read, written with exiv2 (pyexiv2): DigitalSourceType
+`trainedAlgorithmicMedia`, creator tool and version, and the generation record (model id, seed,
+conditions) as JSON in ganstudio's own XMP property; JPEGs also carry IPTC IIM Program fields.
+PNG keeps the packet in its standard iTXt chunk, JPEG in APP1, WebP in its XMP chunk.
 
-The XMP packet goes in the standard iTXt chunk `XML:com.adobe.xmp`, which Adobe tools, exiftool
-and the IPTC's own checkers read; plain tEXt fields repeat the essentials for simple readers.
+`encode` makes the bytes of a marked file; `save_marked` adds the C2PA signature over them
+(signing.py) and writes atomically; `read_provenance` reads a file's marks back.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import warnings
 from pathlib import Path
 from typing import Any, BinaryIO
-from xml.etree import ElementTree
-from xml.sax.saxutils import escape
 
-from PIL import Image, PngImagePlugin
+from PIL import Image
+
+from ganstudio import __version__
 
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
-XMP_KEY = "XML:com.adobe.xmp"
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-IPTC_EXT = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 GANSTUDIO_NS = "https://github.com/ganstudio/ganstudio/ns/1.0/"
-
-
-def _xmp(record: dict[str, Any]) -> str:
-    description = escape(f"AI-generated image (ganstudio, model {record.get('model', 'unknown')})")
-    details = escape(json.dumps(record, sort_keys=True), {'"': "&quot;"})  # an XML attribute value
-    return f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about=""
-    xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
-    xmlns:dc="http://purl.org/dc/elements/1.1/"
-    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
-    xmlns:ganstudio="https://github.com/ganstudio/ganstudio/ns/1.0/"
-    Iptc4xmpExt:DigitalSourceType="{DIGITAL_SOURCE_TYPE}"
-    xmp:CreatorTool="ganstudio"
-    ganstudio:generation="{details}">
-   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">{description}</rdf:li></rdf:Alt></dc:description>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-<?xpacket end="w"?>"""
-
-
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+QUALITY = 95  # JPEG and WebP
 
 
-def save_marked(image: Image.Image, fp: Any, record: dict[str, Any], format: str | None = None) -> Any:
-    """Save `image` marked as AI-generated with `record`, as PNG, JPEG or WebP (from `format`,
-    else the file name's suffix): PNG as `save_png`; JPEG and WebP carry the same XMP packet
-    (quality 95). `fp` is a path or a binary file object."""
+def _exiv2() -> Any:
+    import pyexiv2
+
+    if not getattr(_exiv2, "registered", False):
+        try:
+            pyexiv2.registerNs(GANSTUDIO_NS, "ganstudio")
+        except Exception:  # noqa: BLE001 - already registered in this process
+            pass
+        _exiv2.registered = True
+    return pyexiv2
+
+
+def xmp_fields(record: dict[str, Any]) -> dict[str, Any]:
+    model = record.get("model", "unknown")
+    return {
+        "Xmp.iptcExt.DigitalSourceType": DIGITAL_SOURCE_TYPE,
+        "Xmp.xmp.CreatorTool": f"ganstudio {__version__}",
+        "Xmp.dc.description": {'lang="x-default"': f"AI-generated image (ganstudio, model {model})"},
+        "Xmp.ganstudio.generation": json.dumps(record, sort_keys=True, ensure_ascii=False),
+    }
+
+
+def encode(image: Image.Image, format: str, record: dict[str, Any]) -> bytes:
+    """`image` encoded as PNG, JPEG or WebP with the XMP (and for JPEG, IPTC) marking."""
+    buffer = io.BytesIO()
+    if format == "PNG":
+        Image.Image.save(image, buffer, format="PNG")
+    else:
+        rgb = image if image.mode in ("RGB", "L") else image.convert("RGB")
+        Image.Image.save(rgb, buffer, format=format, quality=QUALITY)
+    with _exiv2().ImageData(buffer.getvalue()) as file:
+        file.modify_xmp(xmp_fields(record))
+        if format == "JPEG":
+            file.modify_iptc({"Iptc.Application2.Program": "ganstudio", "Iptc.Application2.ProgramVersion": __version__})
+        return file.get_bytes()
+
+
+def format_of(fp: Any, format: str | None) -> str:
     if format is None:
         suffix = Path(fp).suffix.lower() if isinstance(fp, str | Path) else ""
         if suffix not in FORMATS:
@@ -56,81 +71,97 @@ def save_marked(image: Image.Image, fp: Any, record: dict[str, Any], format: str
                 f"{fp}: generated images are written as {', '.join(FORMATS)} (marked as AI-generated); "
                 "name the file with one of these suffixes"
             )
-        format = FORMATS[suffix]
+        return FORMATS[suffix]
     format = format.upper().replace("JPG", "JPEG")
-    if format == "PNG":
-        if isinstance(fp, str | Path):
-            return save_png(image, fp, record)
-        Image.Image.save(image, fp, format="PNG", pnginfo=_png_info(record))
-        return fp
-    if format not in ("JPEG", "WEBP"):
+    if format not in ("PNG", "JPEG", "WEBP"):
         raise ValueError(f"format {format!r}: generated images are written as PNG, JPEG or WebP")
-    if isinstance(fp, str | Path):
-        Path(fp).parent.mkdir(parents=True, exist_ok=True)
-    rgb = image if image.mode in ("RGB", "L") else image.convert("RGB")
-    Image.Image.save(rgb, fp, format=format, quality=95, xmp=_xmp(record).encode("utf-8"))
-    return Path(fp) if isinstance(fp, str | Path) else fp
+    return format
 
 
-def _png_info(record: dict[str, Any]) -> PngImagePlugin.PngInfo:
-    info = PngImagePlugin.PngInfo()
-    info.add_itxt(XMP_KEY, _xmp(record), zip=False)
-    info.add_text("AI-generated", "true")
-    info.add_text("DigitalSourceType", DIGITAL_SOURCE_TYPE)
-    info.add_text("Software", "ganstudio")
-    info.add_itxt("ganstudio", json.dumps(record, sort_keys=True))
-    return info
+def marked_bytes(
+    image: Image.Image, format: str, record: dict[str, Any], title: str = "image", ingredients: Any = ()
+) -> bytes:
+    """The bytes of a published file: metadata, then the C2PA signature over the final bytes
+    (when c2pa-python is installed; otherwise a warning, once). The pixels' watermark is added
+    earlier, by the pipeline."""
+    from ganstudio.provenance import signing
+
+    data = encode(image, format, record)
+    if not signing.available():
+        if not getattr(marked_bytes, "warned", False):
+            warnings.warn(
+                "c2pa-python is not installed: images carry metadata and the watermark but no signed "
+                "C2PA manifest (pip install 'ganstudio[provenance]')",
+                stacklevel=3,
+            )
+            marked_bytes.warned = True
+        return data
+    return signing.sign(data, format, record, title, list(ingredients))
 
 
-def save_png(image: Image.Image, path: str | Path, record: dict[str, Any]) -> Path:
-    """Save `image` as PNG marked as AI-generated, with `record` (model, seed, conditions)."""
-    path = Path(path)
+def save_marked(
+    image: Image.Image, fp: Any, record: dict[str, Any], format: str | None = None, ingredients: Any = ()
+) -> Any:
+    """Save `image` marked as AI-generated with `record`, as PNG, JPEG or WebP (from `format`,
+    else the file name's suffix): XMP/IPTC metadata, then a C2PA manifest signed over the final
+    bytes, with `ingredients` ((title, PNG bytes): the user's sketch) as inputs. A path is written
+    atomically; `fp` may also be a binary file object."""
+    format = format_of(fp, format)
+    title = Path(fp).name if isinstance(fp, str | Path) else f"image.{format.lower()}"
+    data = marked_bytes(image, format, record, title, ingredients)
+    if not isinstance(fp, str | Path):
+        fp.write(data)
+        return fp
+    path = Path(fp)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.Image.save(image, path, format="PNG", pnginfo=_png_info(record))
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
     return path
 
 
-def read_provenance(source: str | Path | BinaryIO) -> dict[str, Any]:
-    """What a PNG, JPEG or WebP says about itself: {"format", "ai_generated",
-    "digital_source_type", "record"} (`record`: model, seed and conditions) read from its XMP
-    packet; a file without one reads as not marked. Pixels are not decoded."""
+def save_png(image: Image.Image, path: str | Path, record: dict[str, Any]) -> Path:
+    """Save `image` as a marked PNG (see `save_marked`)."""
+    return save_marked(image, path, record, "PNG")
+
+
+def _read_bytes(source: str | Path | BinaryIO) -> bytes:
+    if isinstance(source, str | Path):
+        return Path(source).read_bytes()
+    return source.read()
+
+
+def read_xmp(data: bytes) -> dict[str, Any]:
+    """The XMP properties of an encoded image (empty when it has none or exiv2 cannot read it)."""
     try:
-        with Image.open(source) as image:
+        with _exiv2().ImageData(data) as file:
+            return file.read_xmp()
+    except Exception:  # noqa: BLE001 - exiv2 raises plain RuntimeErrors for unreadable files
+        return {}
+
+
+def read_provenance(source: str | Path | BinaryIO | bytes) -> dict[str, Any]:
+    """What a PNG, JPEG or WebP says about itself in its metadata: {"format", "ai_generated",
+    "digital_source_type", "creator_tool", "record"} (`record`: model, seed and conditions).
+    A file without the marking reads as not marked. Pixels are not decoded."""
+    data = source if isinstance(source, bytes) else _read_bytes(source)
+    try:
+        with Image.open(io.BytesIO(data)) as image:
             fmt = image.format
-            text = dict(getattr(image, "text", {}) or {})
-            xmp = text.get(XMP_KEY) or image.info.get("xmp") or b""
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise ValueError(f"not an image this can read ({error})") from None
-    if isinstance(xmp, bytes):
-        xmp = xmp.decode("utf-8", "replace")
-    source_type, record = None, None
-    if "<x:xmpmeta" in xmp:
-        body = xmp[xmp.index("<x:xmpmeta") : xmp.rindex("</x:xmpmeta>") + len("</x:xmpmeta>")]
+    xmp = read_xmp(data)
+    record = None
+    if details := xmp.get("Xmp.ganstudio.generation"):
         try:
-            root = ElementTree.fromstring(body)
-        except ElementTree.ParseError:
-            root = None
-        if root is not None:
-            for description in root.iter(f"{{{RDF}}}Description"):
-                source_type = description.get(f"{{{IPTC_EXT}}}DigitalSourceType") or source_type
-                details = description.get(f"{{{GANSTUDIO_NS}}}generation")
-                if details:
-                    try:
-                        record = json.loads(details)
-                    except json.JSONDecodeError:
-                        record = None
+            record = json.loads(details)
+        except (json.JSONDecodeError, TypeError):
+            record = None
+    source_type = xmp.get("Xmp.iptcExt.DigitalSourceType")
     return {
         "format": fmt,
         "ai_generated": source_type == DIGITAL_SOURCE_TYPE,
         "digital_source_type": source_type,
+        "creator_tool": xmp.get("Xmp.xmp.CreatorTool"),
         "record": record,
     }
-
-
-def read_png_provenance(path: str | Path) -> dict[str, Any]:
-    """The provenance a PNG carries (see `read_provenance`), also checking its plain text chunks."""
-    found = read_provenance(path)
-    with Image.open(path) as image:
-        text = dict(getattr(image, "text", {}) or {})
-    found["ai_generated"] = found["ai_generated"] and text.get("AI-generated") == "true"
-    return found

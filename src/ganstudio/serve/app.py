@@ -22,6 +22,7 @@ from collections import OrderedDict, defaultdict, deque
 from pathlib import Path
 from typing import Any, Literal
 
+from starlette.concurrency import run_in_threadpool
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -31,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ganstudio import __version__
 from ganstudio.pipeline import MAX_SEED, GenerationPipeline
-from ganstudio.provenance import read_provenance
+from ganstudio.provenance import verify as verify_file
 from ganstudio.serve.batcher import Batcher
 from ganstudio.serve.jobs import Jobs, extract_zip
 from ganstudio.serve.schemas import ERRORS, GenerateRequest, GenerateResponse, ImageOut, JobRequest, Settings
@@ -315,11 +316,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/v1/verify", tags=["verify"], dependencies=api, responses=ERRORS)
     async def verify(file: UploadFile = File(..., description="an image to check")) -> dict[str, Any]:
-        """What an image says about its origin: the AI-generated marking and its record."""
+        """What an image carries and whether it holds: the XMP marking and its record, the C2PA
+        manifest (valid, trusted, tampered or absent) and the invisible watermark."""
         data = await file.read(settings.max_upload_bytes + 1)
         if len(data) > settings.max_upload_bytes:
             raise HTTPException(413, f"the file is larger than {settings.max_upload_bytes:,} bytes")
-        return {"file": file.filename, **read_provenance(io.BytesIO(data))}
+        return {"file": file.filename, **await run_in_threadpool(verify_file, data)}
 
     @app.get("/v1/data", tags=["train"], dependencies=api, responses=ERRORS)
     async def data() -> dict[str, Any]:
