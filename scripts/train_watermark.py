@@ -80,7 +80,13 @@ def colour(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     x = gray + (x - gray) * u(0.6, 1.5)  # saturation
     if x.shape[1] == 3:  # a small hue rotation: mix the channels
         a = float(u(-0.25, 0.25).mean())
-        rot = torch.tensor([[1 - abs(a), max(a, 0), max(-a, 0)], [max(-a, 0), 1 - abs(a), max(a, 0)], [max(a, 0), max(-a, 0), 1 - abs(a)]])
+        rot = torch.tensor(
+            [
+                [1 - abs(a), max(a, 0), max(-a, 0)],
+                [max(-a, 0), 1 - abs(a), max(a, 0)],
+                [max(a, 0), max(-a, 0), 1 - abs(a)],
+            ]
+        )
         x = torch.einsum("ij,bjhw->bihw", rot, x)
     x = (x - 0.5) * u(0.75, 1.3) + 0.5 + u(-0.1, 0.1)  # contrast, brightness
     return x.clamp(1e-4, 1) ** u(0.75, 1.3)  # gamma
@@ -114,7 +120,10 @@ EDITS = {
 
 def random_edit(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     names = list(EDITS)
-    chain = [names[int(torch.randint(len(names), (), generator=g))] for _ in range(int(torch.randint(1, 3, (), generator=g)))]
+    chain = [
+        names[int(torch.randint(len(names), (), generator=g))]
+        for _ in range(int(torch.randint(1, 3, (), generator=g)))
+    ]
     for name in chain:
         x = EDITS[name](quantise(x), g)
     return quantise(x)
@@ -145,7 +154,9 @@ def real_hosts(split: str) -> torch.Tensor:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--strength", type=float, default=2.8, help="residual RMS in levels of 255")
@@ -182,18 +193,27 @@ def main() -> None:
         sched.step()
         if step % 200 == 0 or step == args.steps - 1:
             acc = ((logits > 0).float() == target).float().mean()
-            print(f"step {step} strength {strength:.2f} loss {loss.item():.4f} acc {acc:.3f} {time.time() - start:.0f}s", flush=True)
+            print(
+                f"step {step} strength {strength:.2f} loss {loss.item():.4f} acc {acc:.3f} {time.time() - start:.0f}s",
+                flush=True,
+            )
 
     embedder.eval(), extractor.eval()
     negatives = calibrate(extractor, g)
     threshold = float(np.quantile(negatives, 0.9995))
     keep = np.quantile(negatives, np.linspace(0, 1, 2001)).round(4).tolist()
     out = args.out
-    weights, calibration = (WEIGHTS, CALIBRATION) if out is None else (out / WEIGHTS.name, out / CALIBRATION.name)
+    weights, calibration = (
+        (WEIGHTS, CALIBRATION) if out is None else (out / WEIGHTS.name, out / CALIBRATION.name)
+    )
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    state = {f"embedder.{k}": v.half() if v.is_floating_point() else v for k, v in embedder.state_dict().items()}
-    state |= {f"extractor.{k}": v.half() if v.is_floating_point() else v for k, v in extractor.state_dict().items()}
+    state = {
+        f"embedder.{k}": v.half() if v.is_floating_point() else v for k, v in embedder.state_dict().items()
+    }
+    state |= {
+        f"extractor.{k}": v.half() if v.is_floating_point() else v for k, v in extractor.state_dict().items()
+    }
     save_file({k: v.contiguous() for k, v in state.items()}, str(weights))
     meta = {
         "width": args.width,
@@ -218,7 +238,7 @@ def calibrate(extractor: Extractor, g: torch.Generator) -> np.ndarray:
             b.copy_(b.half().float())
     x = real_hosts("test")
     scores = []
-    for name, edit in EDITS.items():
+    for edit in EDITS.values():
         scores.append(extractor(luma(quantise(edit(x, g)))))
     for _ in range(3):
         scores.append(extractor(luma(random_edit(x, g))))

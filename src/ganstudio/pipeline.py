@@ -394,7 +394,9 @@ class GenerationPipeline(Grids):
             for i, part in zip(members, images.split([len(requests[i].z) for i in members]), strict=True):
                 outputs[i] = part
         return [
-            GenerationResult(to_pil(images), r.records, tensors=images, notes=r.notes, ingredients=r.ingredients)
+            GenerationResult(
+                to_pil(images), r.records, tensors=images, notes=r.notes, ingredients=r.ingredients
+            )
             for r, images in zip(requests, outputs, strict=True)
         ]
 

@@ -30,7 +30,9 @@ class GeneratedImage(Image.Image):
     ingredients: list[tuple[str, bytes]]  # inputs named in its C2PA manifest (the user's sketch)
 
     @classmethod
-    def of(cls, image: Image.Image, record: dict[str, Any], ingredients: list | None = None) -> GeneratedImage:
+    def of(
+        cls, image: Image.Image, record: dict[str, Any], ingredients: list | None = None
+    ) -> GeneratedImage:
         image.__class__ = cls
         image.record = record
         image.ingredients = list(ingredients or [])
@@ -82,7 +84,8 @@ class GenerationResult:
 
     def __post_init__(self) -> None:
         self.images = [
-            GeneratedImage.of(im, r, self.ingredients) for im, r in zip(self.images, self.metadata, strict=True)
+            GeneratedImage.of(im, r, self.ingredients)
+            for im, r in zip(self.images, self.metadata, strict=True)
         ]
 
     def grid(self, scale: int = 2) -> GeneratedImage:

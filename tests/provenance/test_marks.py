@@ -72,7 +72,9 @@ def test_near_copy_index_flags_copies_not_new_images():
     g = torch.Generator().manual_seed(0)
     train = (torch.rand(200, 1, 32, 32, generator=g) * 255).to(torch.uint8)
     train = torch.nn.functional.avg_pool2d(train.float(), 3, 1, 1).to(torch.uint8)  # some structure
-    heldout = torch.nn.functional.avg_pool2d((torch.rand(200, 1, 32, 32, generator=g) * 255), 3, 1, 1).to(torch.uint8)
+    heldout = torch.nn.functional.avg_pool2d((torch.rand(200, 1, 32, 32, generator=g) * 255), 3, 1, 1).to(
+        torch.uint8
+    )
     index = NearCopyIndex.build(train, heldout)
     copies = train[:20].float() / 127.5 - 1
     assert all(r["near_copy"] and r["nearest_item"] == i for i, r in enumerate(index.check(copies)))

@@ -59,7 +59,9 @@ def encode(image: Image.Image, format: str, record: dict[str, Any]) -> bytes:
     with _exiv2().ImageData(buffer.getvalue()) as file:
         file.modify_xmp(xmp_fields(record))
         if format == "JPEG":
-            file.modify_iptc({"Iptc.Application2.Program": "ganstudio", "Iptc.Application2.ProgramVersion": __version__})
+            file.modify_iptc(
+                {"Iptc.Application2.Program": "ganstudio", "Iptc.Application2.ProgramVersion": __version__}
+            )
         return file.get_bytes()
 
 

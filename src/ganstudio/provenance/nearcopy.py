@@ -76,14 +76,19 @@ class NearCopyIndex:
     calibration: str
 
     @classmethod
-    def build(cls, train: torch.Tensor, heldout: torch.Tensor | None = None, batch: int = 2048) -> NearCopyIndex:
+    def build(
+        cls, train: torch.Tensor, heldout: torch.Tensor | None = None, batch: int = 2048
+    ) -> NearCopyIndex:
         """An index over training images (N, C, H, W) uint8; the threshold from `heldout` real
         images (uint8), or when there are none from each of ≤ 2000 training images' distance to its
         nearest *other* training image."""
         to_float = lambda t: t.float() / 127.5 - 1  # noqa: E731
         d = torch.cat([descriptors(to_float(train[i : i + batch])) for i in range(0, len(train), batch)])
         mean = d.mean(0)
-        _, _, v = torch.linalg.svd(d[torch.randperm(len(d), generator=torch.Generator().manual_seed(0))[:20000]] - mean, full_matrices=False)
+        _, _, v = torch.linalg.svd(
+            d[torch.randperm(len(d), generator=torch.Generator().manual_seed(0))[:20000]] - mean,
+            full_matrices=False,
+        )
         components = v[:DIMS]
         projected = (d - mean) @ components.T
         scale = projected.abs().amax(0).clamp(min=1e-6) / 127
@@ -101,7 +106,9 @@ class NearCopyIndex:
         index.calibration = f"{PERCENTILE:g}th percentile of {how}"
         return index
 
-    def nearest(self, images: torch.Tensor, exclude: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def nearest(
+        self, images: torch.Tensor, exclude: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(item, distance) of each image's nearest training image, the image or its mirror,
         in the index's principal-component space. `images` (B, C, H, W) in [-1, 1]; `exclude`
         (B,) training items to skip (calibration)."""
@@ -138,7 +145,11 @@ class NearCopyIndex:
             "mean": self.mean.half(), "components": self.components.half(),
             "codes": self.codes, "scale": self.scale.float(),
         }  # fmt: skip
-        meta = {"threshold": repr(self.threshold), "calibration": self.calibration, "format": "ganstudio-nearcopy-1"}
+        meta = {
+            "threshold": repr(self.threshold),
+            "calibration": self.calibration,
+            "format": "ganstudio-nearcopy-1",
+        }
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata=meta)
         return path
 
@@ -157,11 +168,15 @@ class NearCopyIndex:
         shapes = {"mean": (256,), "components": (DIMS, 256), "codes": (n, DIMS), "scale": (DIMS,)}
         for name, shape in shapes.items():
             if name not in tensors or tuple(tensors[name].shape) != shape:
-                raise ValueError(f"{path}: {name} is missing or not {shape}; rebuild it with `ganstudio export`")
+                raise ValueError(
+                    f"{path}: {name} is missing or not {shape}; rebuild it with `ganstudio export`"
+                )
         try:
             threshold = float(json.loads(meta.get("threshold", "")))
         except (ValueError, TypeError):
-            raise ValueError(f"{path}: its threshold is missing; rebuild it with `ganstudio export`") from None
+            raise ValueError(
+                f"{path}: its threshold is missing; rebuild it with `ganstudio export`"
+            ) from None
         return cls(
             tensors["mean"].float(), tensors["components"].float(), tensors["codes"].to(torch.int8),
             tensors["scale"].float(), threshold, meta.get("calibration", ""),

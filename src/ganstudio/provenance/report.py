@@ -30,7 +30,9 @@ def verify(source: str | Path | bytes) -> dict[str, Any]:
         c2pa = {"state": "unchecked" if fmt in signing.MIME else "absent"}
     with Image.open(io.BytesIO(data)) as image:
         if image.width * image.height > MAX_PIXELS:
-            raise ValueError(f"the image is {image.width}×{image.height}; verify reads at most 4096×4096 pixels")
+            raise ValueError(
+                f"the image is {image.width}×{image.height}; verify reads at most 4096×4096 pixels"
+            )
         try:
             watermark = shipped().detect(image)
         except OSError as error:  # a damaged file: the pixels cannot be decoded
@@ -55,7 +57,9 @@ def summary(metadata: dict[str, Any], c2pa: dict[str, Any], watermark: dict[str,
     """One plain line per mark."""
     record = metadata.get("record") or {}
     if metadata["ai_generated"]:
-        what = ", ".join(f"{k} {record[k]!r}" for k in ("label", "prompt", "sketch") if record.get(k) is not None)
+        what = ", ".join(
+            f"{k} {record[k]!r}" for k in ("label", "prompt", "sketch") if record.get(k) is not None
+        )
         lines = [
             f"metadata: AI-generated (IPTC trainedAlgorithmicMedia) by {record.get('model', '?')}, "
             f"seed {record.get('seed', '?')}" + (f", {what}" if what else "")
@@ -64,16 +68,25 @@ def summary(metadata: dict[str, Any], c2pa: dict[str, Any], watermark: dict[str,
         lines = ["metadata: no AI-generated marking (a re-encode or an editor can strip it)"]
     state = c2pa["state"]
     if state in ("valid", "trusted"):
-        trust = "trusted (this machine's ganstudio root)" if c2pa.get("trusted") else "not on this machine's trust list"
+        trust = (
+            "trusted (this machine's ganstudio root)"
+            if c2pa.get("trusted")
+            else "not on this machine's trust list"
+        )
         lines.append(f"C2PA: signature valid, signed by {c2pa.get('signer')} ({c2pa.get('issuer')}), {trust}")
     elif state == "invalid":
-        lines.append("C2PA: TAMPERED or broken — " + "; ".join(c2pa.get("errors") or ["the manifest does not validate"]))
+        lines.append(
+            "C2PA: TAMPERED or broken — "
+            + "; ".join(c2pa.get("errors") or ["the manifest does not validate"])
+        )
     elif state == "unchecked":
         lines.append("C2PA: not checked (pip install 'ganstudio[provenance]')")
     else:
         lines.append("C2PA: no manifest (never signed, or removed by a re-save)")
     if watermark["detected"]:
-        lines.append(f"watermark: detected (score {watermark['score']}, p ≤ {max(watermark['p_value'], 1e-4):.0e} by chance)")
+        lines.append(
+            f"watermark: detected (score {watermark['score']}, p ≤ {max(watermark['p_value'], 1e-4):.0e} by chance)"
+        )
     elif watermark.get("error"):
         lines.append(f"watermark: cannot be read, the pixels do not decode ({watermark['error']})")
     else:

@@ -72,7 +72,7 @@ def make_local_chain(folder: Path) -> tuple[Path, Path, Path]:
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     start, end = now - datetime.timedelta(days=1), now + datetime.timedelta(days=3650)
     root_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     user = os.environ.get("USER", "user")
@@ -100,7 +100,11 @@ def make_local_chain(folder: Path) -> tuple[Path, Path, Path]:
     pem = serialization.Encoding.PEM
     key_bytes = leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     paths = folder / "root.pem", folder / "chain.pem", folder / "signer.key"
-    for path, data in zip(paths, (root.public_bytes(pem), leaf.public_bytes(pem) + root.public_bytes(pem), key_bytes)):
+    for path, data in zip(
+        paths,
+        (root.public_bytes(pem), leaf.public_bytes(pem) + root.public_bytes(pem), key_bytes),
+        strict=True,
+    ):
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
@@ -131,7 +135,9 @@ def manifest(record: dict[str, Any], title: str) -> dict[str, Any]:
     """The manifest of one generated image: a `c2pa.created` action (IPTC digital source type,
     software agent, model, weights hash, seed and conditions) and training/mining `notAllowed`."""
     model = str(record.get("model", "unknown"))
-    parameters = {k: v for k, v in record.items() if k not in ("ai_generated", "digital_source_type", "software")}
+    parameters = {
+        k: v for k, v in record.items() if k not in ("ai_generated", "digital_source_type", "software")
+    }
     parameters["weights_sha256"] = record.get("weights_sha256") or model.partition("@")[2]
     return {
         "claim_generator_info": [{"name": "ganstudio", "version": __version__}],
@@ -180,7 +186,9 @@ def sign(
     builder = c2pa.Builder(manifest(record, title), context=_context(None))
     for name, png in ingredients:
         builder.add_ingredient(
-            json.dumps({"title": name, "relationship": "inputTo", "format": "image/png"}), "image/png", io.BytesIO(png)
+            json.dumps({"title": name, "relationship": "inputTo", "format": "image/png"}),
+            "image/png",
+            io.BytesIO(png),
         )
     signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain, key, None))
     out = io.BytesIO()
@@ -205,7 +213,11 @@ def read(data: bytes, format: str) -> dict[str, Any]:
     try:
         reader = c2pa.Reader(MIME[format], io.BytesIO(data), context=_context(root))
     except c2pa.C2paError as error:
-        if "ManifestNotFound" in type(error).__name__ or "no JUMBF" in str(error) or "not found" in str(error).lower():
+        if (
+            "ManifestNotFound" in type(error).__name__
+            or "no JUMBF" in str(error)
+            or "not found" in str(error).lower()
+        ):
             return {"state": "absent"}
         return {"state": "invalid", "errors": [str(error)]}
     try:
@@ -220,7 +232,9 @@ def read(data: bytes, format: str) -> dict[str, Any]:
     created, training = None, None
     for assertion in active.get("assertions", []):
         if assertion.get("label", "").startswith("c2pa.actions"):
-            created = next((a for a in assertion["data"].get("actions", []) if a.get("action") == "c2pa.created"), None)
+            created = next(
+                (a for a in assertion["data"].get("actions", []) if a.get("action") == "c2pa.created"), None
+            )
         if assertion.get("label") == "cawg.training-mining":
             training = {k: v.get("use") for k, v in assertion["data"].get("entries", {}).items()}
     return {

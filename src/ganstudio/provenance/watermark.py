@@ -148,7 +148,6 @@ class Watermark:
             "p_value": beaten / len(self.negatives),
         }
 
-
     def mark_image(self, image: Image.Image) -> Image.Image:
         """A marked copy of a PIL image (mode L or RGB)."""
         mode = "L" if image.mode == "L" else "RGB"
