@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
+from ganstudio.provenance.watermark import luma
 from ganstudio.untrusted import read_safetensors
 
 SIDE = 16
@@ -33,9 +34,7 @@ def centred_luma(images: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) in [-1, 1] → luma (B, 1, H, W) moved (sub-pixel, bilinear) so that its ink —
     the difference from the border's median colour — has its centre of mass in the middle: a
     copy that moved lands where its original did, so no shift search is needed."""
-    x = images.float()
-    if x.shape[1] == 3:
-        x = (x * x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    x = luma(images.float())  # linear, so the [-1, 1] range is kept
     b, _, h, w = x.shape
     border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], -1).flatten(1)
     ink = (x - border.median(1).values.view(b, 1, 1, 1)).abs()[:, 0]  # (B, H, W)
