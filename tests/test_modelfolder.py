@@ -62,6 +62,7 @@ def test_exported_model_folder_is_readable_by_the_team(tmp_path):
     for path in target.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044, path.name
     assert modelfolder.ModelFolder.open(target).build_generator() is not None
+    assert (target / "nearcopy.safetensors").is_file()  # the near-copy index travels with the model
 
 
 def test_data_source_is_parsed_once_for_every_form(tmp_path):

@@ -50,6 +50,7 @@ class DataConfig:
     fit: str = "pad"  # how non-square images become square: "crop" (centre) or "pad"
     background: str = "#ffffff"  # colour RGBA images are composited on, and padding colour
     channels: str = "auto"  # "auto" (1 if every image is grayscale), "1" or "3"
+    opt_out: str = ""  # a list of file names / SHA-256 never to train on (besides <config>/opt-out.txt)
 
 
 @dataclass

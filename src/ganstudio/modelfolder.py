@@ -5,6 +5,7 @@
     generator_ema.safetensors     the weights generation uses (plus generator / discriminator
                                   in a run's checkpoints, for fine-tuning and resuming)
     label_prior.safetensors       optional: the class a prompt or sketch describes
+    nearcopy.safetensors          optional: the training set's near-copy index (provenance/nearcopy.py)
     dataset.json                  what the model was trained on (source, fingerprint, classes…)
     model_card.md                 rendered from config.json's card fields and dataset.json
 
@@ -43,6 +44,7 @@ from ganstudio.untrusted import (
 
 FORMAT = "ganstudio-model"
 FORMAT_VERSION = 1
+NEARCOPY_FILE = "nearcopy.safetensors"  # provenance/nearcopy.py reads and writes it
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".bin"}
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 RUN_CANDIDATES = ("best", "checkpoint", ".checkpoint.old")  # what a run folder resolves to, in order
@@ -220,6 +222,16 @@ def describe_prior(report: dict[str, float] | None) -> str:
     return f"class read from a prompt or sketch when no label is given ({measured})"
 
 
+def describe_rights(rights: dict[str, Any] | None) -> str:
+    """The model card's line about what the training data's rights allowed (counts, no names)."""
+    if not rights:
+        return "not recorded (prepared before ganstudio read training rights)"
+    licences = ", ".join(f"{k} ({v})" for k, v in rights.get("licences", {}).items()) or "none"
+    excluded = rights.get("excluded", 0)
+    why = ", ".join(f"{k}: {v}" for k, v in rights.get("excluded_by", {}).items())
+    return f"licences {licences}; {excluded} file(s) excluded" + (f" ({why})" if why else "")
+
+
 @dataclass
 class Card:
     """The model card's fields (stored in config.json; model_card.md is rendered from them)."""
@@ -257,6 +269,7 @@ class Card:
             f"- Attributes: {attributes}",
             f"- Text prompts: {text}",
             f"- Label prior: {describe_prior(self.label_prior)}",
+            f"- Training rights: {describe_rights(dataset_info.get('rights'))}",
         ]
         if self.kimg is not None:
             lines.append(
@@ -279,8 +292,10 @@ def save(
     D: nn.Module | None = None,
     label_prior: LabelPrior | None = None,
     dtype: torch.dtype = torch.float32,
+    nearcopy: Any = None,
 ) -> None:
-    """Write a model folder into `folder` (which must exist)."""
+    """Write a model folder into `folder` (which must exist); `nearcopy` is the training set's
+    near-copy index (a provenance.nearcopy.NearCopyIndex), written beside the weights."""
     folder = Path(folder)
     write_json(
         folder / "config.json",
@@ -299,6 +314,8 @@ def save(
             save_file(_state(module, dtype), str(folder / f"{name}.safetensors"), metadata={"format": FORMAT})
     if label_prior is not None:
         save_label_prior(label_prior, folder, dtype)
+    if nearcopy is not None:
+        nearcopy.save(folder)
     write_json(folder / "dataset.json", dataset_info)
     (folder / "model_card.md").write_text(card.render(config, dataset_info), encoding="utf-8")
     share(folder)
@@ -322,8 +339,9 @@ def update_card(folder: Path, **fields: Any) -> Card:
 
 
 def export(source: Path, target: Path, dtype: torch.dtype = torch.float16) -> Path:
-    """Copy a model folder's G_ema (cast to `dtype`), label prior, config, dataset info and card
-    into `target`: the small folder to publish or bundle, without D, G or training state.
+    """Copy a model folder's G_ema (cast to `dtype`), label prior, near-copy index, config, dataset
+    info and card into `target`: the small folder to publish or bundle, without D, G or training
+    state.
     Written beside `target` and renamed into place, readable by everyone (umask permitting)."""
     source, target = Path(source), Path(target)
     _, spec, raw = read_config(source)
@@ -339,7 +357,9 @@ def export(source: Path, target: Path, dtype: torch.dtype = torch.float16) -> Pa
     prior = load_label_prior(source, spec)
     if prior is not None:
         save_label_prior(prior, tmp, dtype)
-    for name in ("dataset.json", "model_card.md"):
+    for name in ("dataset.json", "model_card.md", NEARCOPY_FILE):
+        if name == NEARCOPY_FILE and not (source / name).is_file():
+            continue
         shutil.copyfile(source / name, tmp / name)
     share(tmp)
     if target.exists():

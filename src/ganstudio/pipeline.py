@@ -19,9 +19,8 @@ from typing import Any
 import torch
 
 from ganstudio import __version__
-from ganstudio.conditioning import Cond, CondSpec, load_text_encoder, normalise_prompt
+from ganstudio.conditioning import Cond, CondSpec, normalise_prompt
 from ganstudio.conditioning.prior import LabelPrior
-from ganstudio.conditioning.sketch import normalise_sketch
 from ganstudio.conditioning.text import MAX_PROMPT_WORDS
 from ganstudio.config import Config
 from ganstudio.devices import resolve_device
@@ -29,8 +28,10 @@ from ganstudio.grids import Grids
 from ganstudio.imaging import png_bytes, to_pil
 from ganstudio.modelfolder import ModelFolder
 from ganstudio.provenance import DIGITAL_SOURCE_TYPE
+from ganstudio.provenance.nearcopy import MAX_REDRAWS, POLICIES, NearCopyIndex, screen
 from ganstudio.provenance.watermark import Watermark, shipped_watermark
 from ganstudio.results import GenerationResult, describe_sketch
+from ganstudio.userconditions import UserConditions
 
 TRUNCATION_SAMPLES = 1024
 MAX_GUIDANCE = 5.0
@@ -62,12 +63,14 @@ class Request:
     records: list[dict[str, Any]]
     notes: list[str]
     ingredients: list[tuple[str, bytes]]  # inputs recorded in the C2PA manifest: (title, PNG bytes)
+    on_copy: str = "warn"  # what a near-copy of a training image does: warn, block (redraw) or allow
+    spare_seed: int = 0  # block redraws with this seed, then the ones after it
 
 
 ENGLISH_ENCODERS = {"builtin", "minilm"}  # the shipped encoders; a user's own may read other languages
 
 
-class GenerationPipeline(Grids):
+class GenerationPipeline(UserConditions, Grids):
     """A trained generator plus everything needed to turn user conditions into images."""
 
     def __init__(
@@ -86,6 +89,10 @@ class GenerationPipeline(Grids):
         # every image is watermarked in its pixels (provenance/watermark.py); None turns it off
         # for internal uses (training the watermark itself, benches of the unmarked model)
         self.watermark: Watermark | None = shipped_watermark()
+        # every image is compared with the training set when the model folder has an index
+        # (provenance/nearcopy.py); `on_copy` is what a near-copy does unless a request says
+        self.nearcopy: NearCopyIndex | None = None
+        self.on_copy = "warn"
 
     @classmethod
     def from_pretrained(cls, name_or_dir: str | Path, device: str = "auto") -> GenerationPipeline:
@@ -93,7 +100,7 @@ class GenerationPipeline(Grids):
         checkpoint, else its latest: see `modelfolder.resolve`)."""
         folder = ModelFolder.open(name_or_dir)
         dev = resolve_device(device)
-        return cls(
+        pipe = cls(
             folder.build_generator().to(dev).eval().requires_grad_(False),
             folder.config,
             folder.spec,
@@ -102,6 +109,8 @@ class GenerationPipeline(Grids):
             dev,
             folder.label_prior(),
         )
+        pipe.nearcopy = NearCopyIndex.load(folder.path)
+        return pipe
 
     @classmethod
     def from_modules(
@@ -135,121 +144,6 @@ class GenerationPipeline(Grids):
         """`guidance`, or when None this model's default (`model.guidance` in its config: the
         value measured best for its architecture, see BENCHMARKS.md)."""
         return self.config.model.guidance if guidance is None else guidance
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.dataset_info.get("class_names", []))
-
-    @property
-    def attribute_names(self) -> list[str]:
-        return list(self.spec.attribute_names)
-
-    def label_index(self, label: int | str) -> int:
-        names = self.class_names
-        if not names:
-            raise ValueError(f"model {self.model_id} was trained without classes; do not pass label")
-        if isinstance(label, bool) or not isinstance(label, int | str):
-            raise ValueError(f"label {label!r} must be a class index or name; valid: {', '.join(names)}")
-        if isinstance(label, str) and label.strip().isdigit():
-            label = int(label)
-        if isinstance(label, int):
-            if 0 <= label < len(names):
-                return label
-            raise ValueError(
-                f"label index {label} is out of range 0..{len(names) - 1}; classes: {', '.join(names)}"
-            )
-        lowered = [n.lower() for n in names]
-        if label.strip().lower() in lowered:
-            return lowered.index(label.strip().lower())
-        raise ValueError(f"label {label!r} is unknown; valid labels: {', '.join(names)}")
-
-    def encode_prompt(self, prompt: str) -> torch.Tensor:
-        """The model's text encoder applied to a prompt: (1, T). Empty prompts are an error;
-        prompts over MAX_PROMPT_WORDS words are cut there (`GenerationResult.notes` says so)."""
-        return self._encode(normalise_prompt(prompt))
-
-    def _encode(self, prompt: str) -> torch.Tensor:
-        """`encode_prompt` for a prompt already normalised."""
-        if not self.spec.has_text:
-            raise ValueError(
-                f"model {self.model_id} was trained without text, so it cannot follow a prompt; "
-                "train on a dataset with captions (metadata.jsonl `text` or .txt files) to use prompts"
-            )
-        return load_text_encoder(self.spec.text_encoder).encode([prompt])
-
-    def normalise_sketch(self, sketch: Any) -> torch.Tensor:
-        """A drawing (PIL image, path or array; any size, mode and polarity) → (1, 1, R, R)."""
-        if not self.spec.has_sketch:
-            raise ValueError(
-                f"model {self.model_id} was trained without sketches; train with --sketch "
-                "(model.sketch=true) to turn drawings into images"
-            )
-        return normalise_sketch(sketch, self.spec.sketch_resolution, self.spec.sketch_margin)
-
-    def make_cond(
-        self,
-        n: int,
-        label: int | str | list | None = None,
-        attributes: dict[str, float] | None = None,
-        prompt: str | None = None,
-        sketch: Any = None,
-        infer_label: bool = True,
-    ) -> Cond:
-        """Turn user conditions into a Cond for `n` images (label may be one value or a list of n).
-        With `infer_label`, a prompt or sketch without a label also gets the class the model's
-        label prior reads from it (see `infer_labels`)."""
-        prompt = normalise_prompt(prompt) if prompt is not None else None
-        return self._conditions(n, label, attributes, prompt, sketch, infer_label)
-
-    def _conditions(
-        self,
-        n: int,
-        label: int | str | list | None,
-        attributes: dict[str, float] | None,
-        prompt: str | None,
-        sketch: Any,
-        infer_label: bool,
-    ) -> Cond:
-        """`make_cond` for a prompt already normalised."""
-        cond = Cond.for_spec(self.spec, n)
-        if sketch is not None:
-            cond.sketch = self.normalise_sketch(sketch).expand(n, -1, -1, -1)
-            cond.sketch_mask[:] = True
-        if prompt is not None:
-            cond.text = self._encode(prompt).expand(n, -1)
-            cond.text_mask[:] = True
-        if label is not None:
-            labels = label if isinstance(label, list | tuple) else [label] * n
-            if len(labels) != n:
-                raise ValueError(f"label list has {len(labels)} entries but n={n}")
-            cond.labels = torch.tensor([self.label_index(x) for x in labels])
-            cond.label_mask[:] = True
-        for name, value in (attributes or {}).items():
-            if name not in self.spec.attribute_names:
-                valid = ", ".join(self.spec.attribute_names) or "none (this model has no attributes)"
-                raise ValueError(f"attribute {name!r} is unknown; valid attributes: {valid}")
-            i = self.spec.attribute_names.index(name)
-            try:
-                raw = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"attribute {name}={value!r} must be a number") from None
-            seen = self.dataset_info.get("attributes", {}).get(name)
-            if seen:
-                margin = 0.25 * (seen["max"] - seen["min"]) + 1e-3
-                if not seen["min"] - margin <= raw <= seen["max"] + margin:
-                    raise ValueError(
-                        f"attribute {name}={raw:g} is outside what the model saw in training "
-                        f"({seen['min']:.3g}..{seen['max']:.3g}); pick a value in that range"
-                    )
-            cond.attributes[:, i] = (raw - self.spec.attribute_mean[i]) / self.spec.attribute_std[i]
-            cond.attribute_mask[:, i] = True
-        return self.infer_labels(cond) if infer_label else cond
-
-    def infer_labels(self, cond: Cond) -> Cond:
-        """Where an image has a prompt or a sketch but no label, add the class the label prior
-        finds most likely (models without a prior: unchanged). The generator follows a label far
-        more reliably than words or outlines alone, and still gets the prompt and sketch."""
-        return cond if self.label_prior is None else self.label_prior.infer_labels(cond)
 
     def map(self, z: torch.Tensor, cond: Cond, guidance: float | None = None) -> torch.Tensor:
         """w (B, w_dim) for latents z and conditions, with condition guidance (`guided_map`)."""
@@ -305,13 +199,18 @@ class GenerationPipeline(Grids):
         sketch: Any = None,
         guidance: float | None = None,
         infer_label: bool = True,
+        on_copy: str | None = None,
     ) -> GenerationResult:
         """Generate `n` images; image i uses seed `seed + i`. Same seed and conditions → same pixels.
         `sketch` (a drawing: PIL image, path or array), `prompt`, `label` and `attributes`
         combine; any of them may be left out. Without a label, `infer_label` lets the model's
         label prior pick the class a prompt or sketch describes (recorded as `label`, with
-        `label_inferred` true)."""
-        request = self.prepare(n, seed, label, attributes, truncation, prompt, sketch, guidance, infer_label)
+        `label_inferred` true). `on_copy` (default `self.on_copy`) decides what an image that
+        copies a training image does: "warn" (a note), "block" (drawn again with the next unused
+        seed, noted) or "allow"; each record holds the check (`near_copy`)."""
+        request = self.prepare(
+            n, seed, label, attributes, truncation, prompt, sketch, guidance, infer_label, on_copy
+        )
         return self.run([request], batch_size)[0]
 
     def prepare(
@@ -325,9 +224,12 @@ class GenerationPipeline(Grids):
         sketch: Any = None,
         guidance: float | None = None,
         infer_label: bool = True,
+        on_copy: str | None = None,
+        spare_seed: int | None = None,
     ) -> Request:
         """Check a request and turn it into latents, conditions and records (arguments as
-        `__call__`); `run` draws any number of prepared requests in shared forward passes."""
+        `__call__`; `spare_seed`, default seed + n, is the first seed a blocked near-copy is drawn
+        again with); `run` draws any number of prepared requests in shared forward passes."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n={n}: ask for at least one image")
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED - (n - 1):
@@ -341,6 +243,12 @@ class GenerationPipeline(Grids):
                 f"guidance={guidance} must be between 0 (conditions ignored) and {MAX_GUIDANCE:g}; "
                 "1 is the plain model, 1.5-2 follows label and prompt more closely"
             )
+        on_copy = self.on_copy if on_copy is None else on_copy
+        if on_copy not in POLICIES:
+            raise ValueError(f"on_copy={on_copy!r}: use {', '.join(POLICIES)}")
+        spare_seed = seed + n if spare_seed is None else spare_seed
+        if on_copy == "block" and not 0 <= spare_seed <= MAX_SEED - MAX_REDRAWS * n:
+            raise ValueError(f"seed {seed}: too close to {MAX_SEED} to leave seeds for redrawing near-copies")
         notes = []
         if prompt is not None:
             words = len(str(prompt).split())
@@ -354,9 +262,7 @@ class GenerationPipeline(Grids):
                 )
         guidance = self.guidance(guidance)
         cond = self._conditions(n, label, attributes, prompt, sketch, infer_label)
-        z = torch.stack(
-            [torch.randn(self.G.z_dim, generator=torch.Generator().manual_seed(seed + i)) for i in range(n)]
-        )  # (n, z_dim)
+        z = self.latents(range(seed, seed + n))
         records = []
         for i in range(n):
             label_name = self.class_names[int(cond.labels[i])] if bool(cond.label_mask[i]) else None
@@ -375,7 +281,13 @@ class GenerationPipeline(Grids):
         ingredients = []
         if sketch is not None and cond.sketch is not None and bool(cond.sketch_mask[0]):
             ingredients.append((describe_sketch(sketch) or "sketch", png_bytes(cond.sketch[:1] * 2 - 1)))
-        return Request(z, cond, truncation, guidance, records, notes, ingredients)
+        return Request(z, cond, truncation, guidance, records, notes, ingredients, on_copy, spare_seed)
+
+    def latents(self, seeds: range | list[int]) -> torch.Tensor:
+        """(len(seeds), z_dim): the latent of each seed, the same whatever else is drawn with it."""
+        return torch.stack(
+            [torch.randn(self.G.z_dim, generator=torch.Generator().manual_seed(s)) for s in seeds]
+        )
 
     def run(self, requests: list[Request], batch_size: int = 256) -> list[GenerationResult]:
         """Draw prepared requests, those with the same truncation and guidance together in shared
@@ -389,9 +301,16 @@ class GenerationPipeline(Grids):
             z = torch.cat([requests[i].z for i in members])
             cond = Cond.cat([requests[i].cond for i in members])
             images = self.generate(z, cond, truncation, batch_size, guidance)
-            if self.watermark is not None:
+            sizes = [len(requests[i].z) for i in members]
+            images = torch.cat(
+                [
+                    self._screen(requests[i], part)
+                    for i, part in zip(members, images.split(sizes), strict=True)
+                ]
+            )
+            if self.watermark is not None:  # marked after the near-copy check, which sees what G drew
                 images = self.watermark.embed(images)
-            for i, part in zip(members, images.split([len(requests[i].z) for i in members]), strict=True):
+            for i, part in zip(members, images.split(sizes), strict=True):
                 outputs[i] = part
         return [
             GenerationResult(
@@ -400,10 +319,28 @@ class GenerationPipeline(Grids):
             for r, images in zip(requests, outputs, strict=True)
         ]
 
+    def _screen(self, request: Request, images: torch.Tensor) -> torch.Tensor:
+        """The near-copy check of a request's images (`nearcopy.screen`); blocked copies are drawn
+        again with the request's spare seeds and its conditions."""
+        if self.nearcopy is None:
+            for record in request.records:
+                record["near_copy"] = None
+            return images
+
+        def redraw(rows: list[int], seeds: list[int]) -> torch.Tensor:
+            cond = request.cond.select(torch.tensor(rows))
+            return self.generate(self.latents(seeds), cond, request.truncation, guidance=request.guidance)
+
+        policy, spare = request.on_copy, request.spare_seed
+        return screen(self.nearcopy, images, request.records, request.notes, policy, spare, redraw)
+
     def stream(self, n: int, seed: int = 0, chunk: int = 256, **options: Any) -> Iterator[GenerationResult]:
         """`self(n=n, seed=seed, **options)` in results of at most `chunk` images, drawn one after
         the other: the same pixels (image i still uses seed + i) in bounded memory, for large n."""
         if n < 1 or chunk < 1:
             raise ValueError(f"n={n}, chunk={chunk}: both must be at least 1")
-        for start in range(0, n, chunk):
-            yield self(n=min(chunk, n - start), seed=seed + start, **options)
+        for start in range(0, n, chunk):  # blocked near-copies redraw from seeds after all of n
+            spare = seed + n + start * MAX_REDRAWS
+            batch_size = options.pop("batch_size", 256)
+            request = self.prepare(min(chunk, n - start), seed + start, spare_seed=spare, **options)
+            yield self.run([request], batch_size)[0]

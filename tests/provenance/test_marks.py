@@ -81,3 +81,57 @@ def test_near_copy_index_flags_copies_not_new_images():
     assert sum(r["near_copy"] for r in index.check(copies.flip(3))) == 20
     fresh = heldout[100:].float() / 127.5 - 1
     assert sum(r["near_copy"] for r in index.check(fresh)) <= 10
+
+
+def test_every_generation_is_checked_and_copies_are_warned_blocked_or_allowed():
+    from ganstudio import GenerationPipeline
+    from ganstudio.config import DataConfig
+    from ganstudio.data.builtin import fashion_mnist
+
+    pipe = GenerationPipeline.from_pretrained("fashion-mnist")
+    assert pipe.nearcopy is not None and len(pipe.nearcopy.codes) == 60000  # shipped with the model
+    pipe.watermark = None
+    drawn = pipe(n=4, seed=0, label="sneaker")
+    assert all(not r["near_copy"]["near_copy"] for r in drawn.metadata) and not drawn.notes
+    # a training set that holds what seeds 0-3 draw: the model now reproduces training images
+    own = ((drawn.tensors + 1) * 127.5).round().to(torch.uint8)
+    real = fashion_mnist(DataConfig(), "test").images[:2000]
+    pipe.nearcopy = NearCopyIndex.build(torch.cat([own, real]))
+    warned = pipe(n=4, seed=0, label="sneaker")
+    assert [r["near_copy"]["nearest_item"] for r in warned.metadata] == [0, 1, 2, 3]
+    assert all(r["near_copy"]["near_copy"] for r in warned.metadata)
+    assert len(warned.notes) == 4 and "near-copy of training image #0" in warned.notes[0]
+    allowed = pipe(n=4, seed=0, label="sneaker", on_copy="allow")
+    assert all(r["near_copy"]["near_copy"] for r in allowed.metadata) and not allowed.notes
+    blocked = pipe(n=4, seed=0, label="sneaker", on_copy="block")  # drawn again with seeds 4-7
+    assert [r["seed"] for r in blocked.metadata] == [4, 5, 6, 7]
+    assert [r["redrawn_from"] for r in blocked.metadata] == [[0], [1], [2], [3]]
+    assert not any(r["near_copy"]["near_copy"] for r in blocked.metadata)
+    assert "drew seed 4 instead" in blocked.notes[0]
+    assert torch.allclose(blocked.tensors, pipe(n=4, seed=4, label="sneaker").tensors, atol=1e-4)
+    # a model that draws nothing but copies is refused under block, not published
+    pipe.nearcopy = NearCopyIndex.build(torch.cat([own, real]))
+    pipe.nearcopy.threshold = 10.0
+    with pytest.raises(ValueError, match="keep drawing near-copies"):
+        pipe(n=2, seed=0, label="sneaker", on_copy="block")
+    with pytest.raises(ValueError, match="on_copy='maybe'"):
+        pipe(n=1, on_copy="maybe")
+
+
+def test_the_index_is_built_for_the_data_a_model_was_trained_on(tmp_path):
+    import shutil
+
+    from ganstudio import modelfolder
+    from ganstudio.provenance.nearcopy import build_for_folder
+
+    folder = tmp_path / "emoji"
+    shutil.copytree(modelfolder.PRETRAINED_DIR / "emoji", folder)
+    (folder / "nearcopy.safetensors").unlink()
+    index = build_for_folder(folder)  # from the source dataset.json records
+    assert NearCopyIndex.load(folder).threshold == pytest.approx(index.threshold)
+    assert "nearest other training image" in index.calibration  # emoji's test split is inside train
+    with pytest.raises(ValueError, match="not the data this model was trained on"):
+        build_for_folder(folder, "fashion-mnist")
+    (folder / "nearcopy.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    with pytest.raises(ValueError):
+        NearCopyIndex.load(folder)

@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="embed the captions now and cache them: auto, minilm, builtin, none, or a local "
         "sentence-transformers folder",
     )
+    p.add_argument(
+        "--opt-out",
+        help="a list of file names or SHA-256 digests never to train on (one per line; "
+        "<config>/opt-out.txt is always read too)",
+    )
     p.set_defaults(func=cmd_prepare)
 
     p = add_parser("train", help="train a model")
@@ -77,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset", default="cpu-32", help=f"preset name ({', '.join(available_presets())}) or YAML path"
     )
     p.add_argument("--out", required=True, help="run folder (checkpoints, samples, metrics)")
+    p.add_argument("--opt-out", help="as in prepare: files never to train on (data.opt_out)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--minutes", type=float, help="train for this many minutes (default 10)")
     length.add_argument("--kimg", type=float, help="train on this many thousand images")
@@ -153,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --prompt or --sketch and no --label, do not let the label prior pick the class",
     )
+    p.add_argument(
+        "--on-copy",
+        choices=("warn", "block", "allow"),
+        default="warn",
+        help="an image that copies a training image (the model folder's near-copy index): say so "
+        "(warn), draw it again with the next unused seed (block), or only record it (allow)",
+    )
     p.add_argument("--out", default="out", help="output folder")
     p.add_argument(
         "--overwrite",
@@ -192,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model folder or run folder")
     p.add_argument("--out", required=True, help="target folder")
     p.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16", help="weights' precision")
+    p.add_argument(
+        "--data",
+        help="the training data, to (re)build the near-copy index when the model folder has none or "
+        "the data moved since training (default: where dataset.json says it was)",
+    )
     p.set_defaults(func=cmd_export)
 
     p = add_parser(

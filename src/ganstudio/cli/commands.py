@@ -22,7 +22,13 @@ def _config(args: argparse.Namespace) -> Config:
         overrides.append(f"model.text_encoder={args.text_encoder}")
     if getattr(args, "sketch", False) is True:
         overrides.append("model.sketch=true")
+    if getattr(args, "opt_out", None):
+        overrides.append(f"data.opt_out={args.opt_out}")
     return apply_overrides(config, overrides)
+
+
+def _licences(rights: dict) -> str:
+    return ", ".join(f"{name} ×{count}" for name, count in rights.get("licences", {}).items()) or "none"
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -35,12 +41,15 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             f"data.fit={args.fit}",
             f"data.background={args.background}",
             f"data.channels={args.channels}",
+            *([f"data.opt_out={args.opt_out}"] if args.opt_out else []),
         ],
     )
     dataset = prepare(args.source, config.data, data_progress)
     path = dataset.save(args.out)
     for item in dataset.skipped:
         print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)
+    for item in dataset.excluded:
+        print(f"excluded {item['file']}: {item['reason']}", file=sys.stderr)
     info = dataset.describe()
     if args.text_encoder != "none" and info["num_captioned"]:
         from ganstudio.conditioning.text import resolve_text_encoder
@@ -54,7 +63,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     print(
         f"packed {len(dataset)} images ({info['resolution']} px, {info['channels']} channel(s), "
         f"{len(info['class_names'])} classes, attributes: {', '.join(info['attributes'])}, "
-        f"{info['num_captioned']} captioned, {len(dataset.skipped)} skipped) → {path} "
+        f"{info['num_captioned']} captioned, {len(dataset.skipped)} skipped, {len(dataset.excluded)} "
+        f"excluded by their rights; licences: {_licences(info['rights'])}) → {path} "
         f"[fingerprint {dataset.fingerprint}]"
     )
     return 0
@@ -84,6 +94,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"skipped {len(dataset.skipped)} unusable files (see `ganstudio prepare` for the list)",
             file=sys.stderr,
         )
+    for item in dataset.excluded:
+        print(f"excluded {item['file']}: {item['reason']}", file=sys.stderr)
     stop = {"requested": False}
 
     def on_interrupt(signum, frame):  # first Ctrl-C: finish the step and checkpoint; second: quit now
@@ -222,6 +234,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.seed == "random":
         say(f"seed: {seed} (recorded in every image; --seed {seed} draws them again)")
     pipe = GenerationPipeline.from_pretrained(args.model, device=args.device)
+    pipe.on_copy = args.on_copy
+    if pipe.nearcopy is None and args.on_copy != "allow":
+        say(
+            f"note: {args.model} has no near-copy index, so images are not checked against its training "
+            "set; `ganstudio export --model ... --out ...` builds one from the training data"
+        )
     attributes = _parse_attributes(args.attr)
     common = dict(truncation=args.truncation, guidance=args.guidance)  # guidance None: the model's own
     if args.per_class is not None:
@@ -248,10 +266,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
             infer_label=not args.no_infer_label,
             **common,
         )
-        count, grid = 0, None
+        count, grid, said = 0, None, set()
         for result in chunks:
-            if count == 0:
-                for note in result.notes:
+            for note in dict.fromkeys(result.notes):  # a prompt's note comes with every chunk: once
+                if note not in said:
+                    said.add(note)
                     say(f"note: {note}")
             paths = result.save(out, overwrite=args.overwrite, grid=count == 0, format=args.format)
             grid = grid or paths[-1]
@@ -377,10 +396,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     import torch
 
     from ganstudio import modelfolder
+    from ganstudio.provenance import nearcopy
 
     source, _ = modelfolder.resolve(args.model)
     dtype = {"fp16": torch.float16, "fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
     target = modelfolder.export(source, Path(args.out), dtype)
+    if args.data is not None or nearcopy.NearCopyIndex.load(target) is None:
+        try:
+            index = nearcopy.build_for_folder(target, args.data)
+            say(f"near-copy index: {len(index.codes)} training images, threshold {index.threshold:.4f}")
+        except ValueError as error:
+            say(
+                f"warning: no near-copy index, so generation cannot check for copies of training images: {error}"
+            )
     size = sum(p.stat().st_size for p in target.iterdir()) / 1e6
     print(f"exported {source} → {target} ({args.dtype} G_ema only, {size:.1f} MB)")
     return 0

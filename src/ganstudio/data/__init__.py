@@ -10,6 +10,7 @@ from ganstudio.config import DataConfig
 from ganstudio.data import builtin  # noqa: F401  (registers the built-in datasets)
 from ganstudio.data.folder import ProgressFn, fingerprint_source, prepare_folder
 from ganstudio.data.packed import PackedDataset
+from ganstudio.data.rights import OptOut, check_packed
 from ganstudio.data.source import DataSource
 from ganstudio.paths import cache_dir
 from ganstudio.registry import DATASETS
@@ -26,7 +27,9 @@ def prepare(
         return DATASETS.get(source.name)(config, source.split)
     if source.kind == "folder":
         return prepare_folder(Path(source.name), config, progress)
-    return PackedDataset.load(Path(source.name))
+    dataset = PackedDataset.load(Path(source.name))
+    check_packed(dataset.manifest, dataset.excluded, OptOut.load(config.opt_out), Path(source.name))
+    return dataset
 
 
 def load_dataset(
@@ -37,6 +40,7 @@ def load_dataset(
     path = Path(source.name)
     if source.kind == "packed":
         dataset = PackedDataset.load(path)
+        check_packed(dataset.manifest, dataset.excluded, OptOut.load(config.opt_out), path)
         if dataset.resolution != config.resolution:
             raise ValueError(
                 f"{path} is packed at {dataset.resolution} px but the config asks for {config.resolution} px; "

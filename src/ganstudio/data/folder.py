@@ -7,7 +7,10 @@ Conventions (ImageFolder and Hugging Face imagefolder):
   (user attributes, stored beside the measured ones); other columns are kept out;
 - an optional sidecar `name.txt` beside `name.png`: one caption per non-empty line;
 - a `sketch` column names the user's own sketch of that image (a file, relative to the
-  metadata.jsonl): used instead of the extracted outline, and not trained on as an image.
+  metadata.jsonl): used instead of the extracted outline, and not trained on as an image;
+- a `license` (or `licence`) column: counted into dataset.json and the model card; one that
+  forbids training excludes the image, as do C2PA / PLUS data-mining prohibitions and the
+  user's opt-out list (data/rights.py).
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from ganstudio.config import DataConfig
 from ganstudio.data import attributes as measured
 from ganstudio.data.images import IMAGE_EXTENSIONS, ImageSkipped, load_image, parse_color
 from ganstudio.data.packed import PackedDataset
+from ganstudio.data.rights import OptOut, licence_of, refusal, summary
 
-RESERVED_COLUMNS = {"file_name", "label", "text", "sketch"}
+RESERVED_COLUMNS = {"file_name", "label", "text", "sketch", "license", "licence"}
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 ProgressFn = Callable[[int, int], None]
 
@@ -212,11 +216,15 @@ def read_metadata(root: Path) -> tuple[dict[str, dict[str, Any] | None], list[di
 
 
 def fingerprint_source(root: Path, config: DataConfig) -> tuple[str, list[dict[str, Any]]]:
-    """SHA-256 of every image, metadata and caption file plus the preparation options."""
+    """SHA-256 of every image, metadata and caption file plus the preparation options and the
+    opt-out list (a changed list prepares the folder again)."""
     manifest = []
     h = hashlib.sha256(
         json.dumps([config.resolution, config.fit, config.background, config.channels]).encode()
     )
+    opt_out = OptOut.load(config.opt_out).key()
+    if opt_out:
+        h.update(f"opt-out\0{opt_out}\n".encode())
     for path in scan(root) + _side_files(root):
         entry = {"file": path.relative_to(root).as_posix(), "sha256": _sha256(path)}
         manifest.append(entry)
@@ -259,6 +267,9 @@ def prepare_folder(
     source_fp, manifest = fingerprint or fingerprint_source(root, config)
     rows, problems = read_metadata(root)
     skipped += problems
+    opt_out, digests = OptOut.load(config.opt_out), {m["file"]: m["sha256"] for m in manifest}
+    excluded: list[dict[str, str]] = []
+    licences: dict[str, int] = {}
     background = parse_color(config.background)
     sketch_files = {row["sketch"] for row in rows.values() if row is not None and "sketch" in row}
     arrays, grays, labels_raw, captions, user_attrs, sketches = [], [], [], [], [], []
@@ -266,6 +277,11 @@ def prepare_folder(
         rel = path.relative_to(root).as_posix()
         if rel in sketch_files or (rel in rows and rows[rel] is None):
             continue  # a user's sketch, or an image whose metadata row was rejected (reported)
+        row = rows.get(rel) or {}
+        reason = refusal(path, rel, digests.get(rel) or _sha256(path), row, opt_out)
+        if reason is not None:
+            excluded.append({"file": rel, "reason": reason})
+            continue
         try:
             array, is_gray = load_image(path, config.resolution, config.fit, background)
         except ImageSkipped as reason:
@@ -274,7 +290,7 @@ def prepare_folder(
         finally:
             if progress is not None:
                 progress(i + 1, len(files))
-        row = rows.get(rel) or {}
+        licences[licence_of(row)] = licences.get(licence_of(row), 0) + 1
         parts = Path(rel).parts
         label = row.get("label", parts[0] if len(parts) > 1 else None)
         arrays.append(array)
@@ -284,10 +300,10 @@ def prepare_folder(
         sketches.append(_sketch(root, row, config, skipped))
         user_attrs.append({k: v for k, v in row.items() if k not in RESERVED_COLUMNS})
     if not arrays:
-        reasons = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped[:5])
+        reasons = "; ".join(f"{s['file']}: {s['reason']}" for s in (excluded + skipped)[:5])
         raise ValueError(
             f"no usable images in {root} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))} files"
-            + (f"; skipped {len(skipped)}: {reasons}" if skipped else "")
+            + (f"; skipped {len(excluded + skipped)}: {reasons}" if excluded or skipped else "")
             + ")"
         )
     channels = {"auto": 1 if all(grays) else 3, "1": 1, "3": 3}.get(config.channels)
@@ -328,6 +344,8 @@ def prepare_folder(
         source=f"folder:{root.resolve()}#{source_fp}",
         manifest=manifest,
         skipped=skipped,
+        excluded=excluded,
+        rights=summary(excluded, licences) | {"opt_out_lists": len(opt_out.files)},
         sketches=user_sketches,
         sketch_given=given if user_sketches is not None else None,
     )

@@ -54,6 +54,8 @@ class PackedDataset:
     manifest: list[dict[str, Any]] = field(default_factory=list)  # {"file", "sha256"} per source file
     skipped: list[dict[str, str]] = field(default_factory=list)  # {"file", "reason"}
     licence: str = "unknown"
+    excluded: list[dict[str, str]] = field(default_factory=list)  # {"file", "reason"}: rights (rights.py)
+    rights: dict[str, Any] = field(default_factory=dict)  # counts: excluded, excluded_by, licences
     fingerprint: str = ""
     sketches: torch.Tensor | None = None  # (N, 1, H, W) uint8, 255 = stroke: users' own sketches
     sketch_given: torch.Tensor | None = None  # (N,) bool, which rows of `sketches` were given
@@ -120,6 +122,8 @@ class PackedDataset:
             "num_captioned": sum(1 for c in self.captions if c),
             "licence": self.licence,
             "skipped": len(self.skipped),
+            "rights": self.rights
+            or {"excluded": 0, "excluded_by": {}, "licences": {self.licence: len(self)}},
         }
 
     def save(self, path: str | Path) -> Path:
@@ -134,6 +138,8 @@ class PackedDataset:
             "source": self.source,
             "manifest": json.dumps(self.manifest),
             "skipped": json.dumps(self.skipped),
+            "excluded": json.dumps(self.excluded),
+            "rights": json.dumps(self.rights),
             "licence": self.licence,
             "fingerprint": self.fingerprint,
         }
@@ -180,6 +186,8 @@ class PackedDataset:
                 source=metadata["source"],
                 manifest=json.loads(metadata["manifest"]),
                 skipped=json.loads(metadata["skipped"]),
+                excluded=json.loads(metadata.get("excluded", "[]")),
+                rights=json.loads(metadata.get("rights", "{}")),
                 licence=metadata.get("licence", "unknown"),
                 fingerprint=metadata["fingerprint"],
                 sketches=tensors.get("sketches"),
@@ -219,6 +227,11 @@ class PackedDataset:
             isinstance(c, list) and all(isinstance(t, str) for t in c) for c in self.captions
         ):
             raise ValueError("captions must be a list of lists of strings")
+        if not isinstance(self.rights, dict) or not all(
+            isinstance(e, dict) and isinstance(e.get("file"), str) and isinstance(e.get("reason"), str)
+            for e in (self.excluded if isinstance(self.excluded, list) else [None])
+        ):
+            raise ValueError("rights must be an object and excluded a list of {file, reason}")
         if self.sketches is not None and (
             self.sketches.dtype != torch.uint8
             or tuple(self.sketches.shape) != (n, 1, *images.shape[2:])

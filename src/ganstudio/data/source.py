@@ -59,6 +59,15 @@ class DataSource:
         the data itself (a folder has no split)."""
         return DataSource("builtin", self.name, "test") if self.kind == "builtin" else self
 
+    def heldout(self) -> DataSource | None:
+        """The held-out split of a built-in whose test images are not in its training split
+        (emoji's test split is a subset of its whole set); None for everything else."""
+        from ganstudio.data.builtin import SEPARATE_TEST_SPLIT
+
+        if self.kind == "builtin" and self.split == "train" and self.name in SEPARATE_TEST_SPLIT:
+            return DataSource("builtin", self.name, "test")
+        return None
+
     def loadable(self) -> bool:
         """Whether the data is still there (a folder or file may have moved since training)."""
         return self.kind == "builtin" or Path(self.name).exists()

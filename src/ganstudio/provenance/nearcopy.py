@@ -14,20 +14,26 @@ moved or turned still counts. The threshold is calibrated at export on how close
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.nn import functional as F
 
+from ganstudio.modelfolder import NEARCOPY_FILE
 from ganstudio.provenance.watermark import luma
 from ganstudio.untrusted import read_safetensors
 
 SIDE = 16
 DIMS = 32
 PERCENTILE = 1.0  # the threshold: this percentile of held-out real images' nearest distances
-FILE = "nearcopy.safetensors"
+FILE = NEARCOPY_FILE
 POLICIES = ("warn", "block", "allow")
+MAX_REDRAWS = 8  # "block": draws per image before giving up on its conditions
+DUPLICATE = 1e-3  # calibration skips pairs this close: the same file twice in a folder
 
 
 def centred_luma(images: torch.Tensor) -> torch.Tensor:
@@ -88,7 +94,7 @@ class NearCopyIndex:
             d[torch.randperm(len(d), generator=torch.Generator().manual_seed(0))[:20000]] - mean,
             full_matrices=False,
         )
-        components = v[:DIMS]
+        components = F.pad(v[:DIMS], (0, 0, 0, max(0, DIMS - len(v))))  # fewer images than DIMS: zeros
         projected = (d - mean) @ components.T
         scale = projected.abs().amax(0).clamp(min=1e-6) / 127
         codes = (projected / scale).round().clamp(-127, 127).to(torch.int8)
@@ -101,7 +107,8 @@ class NearCopyIndex:
             picks = torch.randperm(len(train), generator=torch.Generator().manual_seed(1))[:2000]
             distances = index.nearest(to_float(train[picks]), exclude=picks)[1]
             how = f"{len(picks)} training images' distance to their nearest other training image"
-        index.threshold = float(torch.quantile(distances, PERCENTILE / 100))
+        distances = distances[distances > DUPLICATE]  # a file that is in the set twice says nothing
+        index.threshold = float(torch.quantile(distances, PERCENTILE / 100)) if len(distances) else 0.0
         index.calibration = f"{PERCENTILE:g}th percentile of {how}"
         return index
 
@@ -149,7 +156,12 @@ class NearCopyIndex:
             "calibration": self.calibration,
             "format": "ganstudio-nearcopy-1",
         }
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata=meta)
+        tmp = path.with_name(f".{FILE}.tmp")
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
+        mask = os.umask(0)
+        os.umask(mask)
+        tmp.chmod(0o666 & ~mask)  # safetensors writes files private to the owner
+        os.replace(tmp, path)
         return path
 
     @classmethod
@@ -163,7 +175,7 @@ class NearCopyIndex:
         tensors = read_safetensors(path)
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-        n = tensors["codes"].shape[0]
+        n = tensors["codes"].shape[0] if "codes" in tensors and tensors["codes"].dim() == 2 else -1
         shapes = {"mean": (256,), "components": (DIMS, 256), "codes": (n, DIMS), "scale": (DIMS,)}
         for name, shape in shapes.items():
             if name not in tensors or tuple(tensors[name].shape) != shape:
@@ -180,3 +192,83 @@ class NearCopyIndex:
             tensors["mean"].float(), tensors["components"].float(), tensors["codes"].to(torch.int8),
             tensors["scale"].float(), threshold, meta.get("calibration", ""),
         )  # fmt: skip
+
+
+def build_for_folder(folder: Path, data: str | Path | None = None) -> NearCopyIndex:
+    """Build and save a model folder's index from its training data: `data`, or the source its
+    dataset.json records. The data must be what the model was trained on (same fingerprint);
+    the threshold is calibrated on the data's held-out split where it has a separate one, else
+    leave-one-out."""
+    from ganstudio.data import DataSource, load_dataset
+    from ganstudio.modelfolder import read_config, read_dataset_info
+
+    config, _, _ = read_config(folder)
+    info = read_dataset_info(folder)
+    source = DataSource.parse(data if data is not None else info.get("source", ""))
+    if not source.loadable():
+        raise ValueError(
+            f"the training data {source} is not there any more; pass --data with where it is now"
+        )
+    dataset = load_dataset(source, config.data)
+    if dataset.describe().get("fingerprint") != info.get("fingerprint"):
+        raise ValueError(
+            f"{source} is not the data this model was trained on (fingerprint "
+            f"{dataset.describe().get('fingerprint')} ≠ {info.get('fingerprint')}); pass --data with that data"
+        )
+    heldout = source.heldout()
+    index = NearCopyIndex.build(
+        dataset.images, load_dataset(heldout, config.data).images if heldout else None
+    )
+    index.save(folder)
+    return index
+
+
+def screen(
+    index: NearCopyIndex,
+    images: torch.Tensor,
+    records: list[dict[str, Any]],
+    notes: list[str],
+    policy: str,
+    spare_seed: int,
+    redraw: Callable[[list[int], list[int]], torch.Tensor],
+) -> torch.Tensor:
+    """Check generated images (B, C, H, W) against the index and apply the policy. Each record
+    gets `near_copy` (nearest training item, distance, threshold, whether it is a copy). "warn":
+    a copy adds a note. "block": `redraw(rows, seeds)` draws those rows again with the next unused
+    seeds, from `spare_seed` on, until none is a copy (noted; the record's seed becomes the new
+    one and `redrawn_from` lists the old ones); a row still copying after MAX_REDRAWS draws is an
+    error. "allow": recorded only."""
+    checks = index.check(images)
+    for _ in range(MAX_REDRAWS if policy == "block" else 0):
+        flagged = [i for i, check in enumerate(checks) if check["near_copy"]]
+        if not flagged:
+            break
+        seeds = list(range(spare_seed, spare_seed + len(flagged)))
+        spare_seed += len(flagged)
+        again = redraw(flagged, seeds)
+        images = images.clone()
+        for i, seed, image, check in zip(flagged, seeds, again, index.check(again), strict=True):
+            notes.append(f"seed {records[i]['seed']} drew {_copy_of(checks[i])}; drew seed {seed} instead")
+            records[i].setdefault("redrawn_from", []).append(records[i]["seed"])
+            records[i]["seed"], images[i], checks[i] = seed, image, check
+    for record, check in zip(records, checks, strict=True):
+        record["near_copy"] = check
+        if check["near_copy"] and policy == "block":
+            raise ValueError(
+                f"these conditions keep drawing near-copies of training images ({MAX_REDRAWS + 1} "
+                f"draws for seed {record['redrawn_from'][0]}); change the conditions, or pass "
+                "--on-copy warn to see the images"
+            )
+        if check["near_copy"] and policy == "warn":
+            notes.append(
+                f"seed {record['seed']} is {_copy_of(check)}: check it before publishing, or draw "
+                "with --on-copy block"
+            )
+    return images
+
+
+def _copy_of(check: dict[str, Any]) -> str:
+    return (
+        f"a near-copy of training image #{check['nearest_item']} (distance {check['distance']:.3f} "
+        f"< {check['threshold']:.3f})"
+    )

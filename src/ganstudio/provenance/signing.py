@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ganstudio import __version__
+from ganstudio.paths import config_home
 
 DOCUMENT_SIGNING = "1.3.6.1.4.1.311.10.3.12"  # the documentSigning EKU C2PA accepts
 MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
@@ -39,7 +40,7 @@ def available() -> bool:
 
 
 def config_dir() -> Path:
-    return Path(os.environ.get("GANSTUDIO_CONFIG", Path.home() / ".config" / "ganstudio")) / "c2pa"
+    return config_home() / "c2pa"
 
 
 def _name(common_name: str) -> Any:
@@ -235,8 +236,12 @@ def read(data: bytes, format: str) -> dict[str, Any]:
             created = next(
                 (a for a in assertion["data"].get("actions", []) if a.get("action") == "c2pa.created"), None
             )
-        if assertion.get("label") == "cawg.training-mining":
-            training = {k: v.get("use") for k, v in assertion["data"].get("entries", {}).items()}
+        if assertion.get("label") in ("cawg.training-mining", "c2pa.training-mining"):
+            entries = assertion.get("data", {}).get("entries", {})
+            training = {
+                **(training or {}),
+                **{k: v.get("use") for k, v in entries.items() if isinstance(v, dict)},
+            }
     return {
         "state": {"Trusted": "trusted", "Valid": "valid"}.get(state, "invalid"),
         "trusted": state == "Trusted",

@@ -256,6 +256,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             truncation=body.truncation,
             guidance=body.guidance,
             infer_label=body.infer_label,
+            on_copy=body.on_copy,
         )
         images = []
         for image, data in zip(result.images, files, strict=True):

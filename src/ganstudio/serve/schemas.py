@@ -66,6 +66,11 @@ class GenerateRequest(BaseModel):
     guidance: float | None = Field(None, ge=0.0, le=MAX_GUIDANCE, description="none = the model's default")
     format: Literal["png", "jpeg", "webp"] = "png"
     infer_label: bool = True
+    on_copy: Literal["warn", "block", "allow"] = Field(
+        "warn",
+        description="an image that copies a training image: a note (warn), drawn again with the next "
+        "unused seed (block), or recorded only (allow); each image's metadata holds the check",
+    )
 
 
 class ImageOut(BaseModel):

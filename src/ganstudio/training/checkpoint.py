@@ -75,13 +75,26 @@ def save_checkpoint(
     card: Card,
     name: str = "checkpoint",
     label_prior: LabelPrior | None = None,
+    nearcopy: Any = None,
 ) -> Path:
-    """Atomically write `run_dir/<name>`: a full model folder plus training_state.safetensors."""
+    """Atomically write `run_dir/<name>`: a full model folder (with the near-copy index when
+    given) plus training_state.safetensors."""
     final = run_dir / name
     tmp = run_dir / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    modelfolder.save(tmp, config, spec, dataset_info, card, nets["G_ema"], nets["G"], nets["D"], label_prior)
+    modelfolder.save(
+        tmp,
+        config,
+        spec,
+        dataset_info,
+        card,
+        nets["G_ema"],
+        nets["G"],
+        nets["D"],
+        label_prior,
+        nearcopy=nearcopy,
+    )
     tensors: dict[str, torch.Tensor] = {"rng_state": rng_state.clone()}
     groups = {}
     for key, optimizer in optimizers.items():

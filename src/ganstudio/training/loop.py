@@ -30,6 +30,7 @@ from ganstudio.modelfolder import Card, describe_prior, load_label_prior, write_
 from ganstudio.models import build_models
 from ganstudio.models.layers import recalibrate_batchnorm
 from ganstudio.provenance import save_png
+from ganstudio.provenance.nearcopy import NearCopyIndex
 from ganstudio.training.checkpoint import (
     find_checkpoint,
     holding_run_lock,
@@ -181,6 +182,9 @@ def train(
         )
     if world.is_main:
         write_json(run_dir / "resolved_config.json", config.to_dict())
+    # the training set's near-copy index, saved in every checkpoint: generation checks each image
+    # against it (a second or two for 60k images; calibrated leave-one-out, see nearcopy.py)
+    nearcopy = NearCopyIndex.build(dataset.images) if world.is_main and len(dataset) > 1 else None
 
     data = TrainingData(
         dataset.images.to(dev),  # (N, C, H, W) uint8, decoded once
@@ -243,6 +247,7 @@ def train(
             card,
             name,
             label_prior,
+            nearcopy,
         )
 
     def write_samples() -> None:

@@ -1,0 +1,129 @@
+"""User conditions — a class name or index, attribute values, a prompt, a drawing — checked and
+turned into a `Cond` batch, as methods of `GenerationPipeline` (a mixin, so pipeline.py stays
+about generation). Every error names what is valid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ganstudio.conditioning import Cond, load_text_encoder, normalise_prompt
+from ganstudio.conditioning.sketch import normalise_sketch
+
+
+class UserConditions:
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.dataset_info.get("class_names", []))
+
+    @property
+    def attribute_names(self) -> list[str]:
+        return list(self.spec.attribute_names)
+
+    def label_index(self, label: int | str) -> int:
+        names = self.class_names
+        if not names:
+            raise ValueError(f"model {self.model_id} was trained without classes; do not pass label")
+        if isinstance(label, bool) or not isinstance(label, int | str):
+            raise ValueError(f"label {label!r} must be a class index or name; valid: {', '.join(names)}")
+        if isinstance(label, str) and label.strip().isdigit():
+            label = int(label)
+        if isinstance(label, int):
+            if 0 <= label < len(names):
+                return label
+            raise ValueError(
+                f"label index {label} is out of range 0..{len(names) - 1}; classes: {', '.join(names)}"
+            )
+        lowered = [n.lower() for n in names]
+        if label.strip().lower() in lowered:
+            return lowered.index(label.strip().lower())
+        raise ValueError(f"label {label!r} is unknown; valid labels: {', '.join(names)}")
+
+    def encode_prompt(self, prompt: str) -> torch.Tensor:
+        """The model's text encoder applied to a prompt: (1, T). Empty prompts are an error;
+        prompts over MAX_PROMPT_WORDS words are cut there (`GenerationResult.notes` says so)."""
+        return self._encode(normalise_prompt(prompt))
+
+    def _encode(self, prompt: str) -> torch.Tensor:
+        """`encode_prompt` for a prompt already normalised."""
+        if not self.spec.has_text:
+            raise ValueError(
+                f"model {self.model_id} was trained without text, so it cannot follow a prompt; "
+                "train on a dataset with captions (metadata.jsonl `text` or .txt files) to use prompts"
+            )
+        return load_text_encoder(self.spec.text_encoder).encode([prompt])
+
+    def normalise_sketch(self, sketch: Any) -> torch.Tensor:
+        """A drawing (PIL image, path or array; any size, mode and polarity) → (1, 1, R, R)."""
+        if not self.spec.has_sketch:
+            raise ValueError(
+                f"model {self.model_id} was trained without sketches; train with --sketch "
+                "(model.sketch=true) to turn drawings into images"
+            )
+        return normalise_sketch(sketch, self.spec.sketch_resolution, self.spec.sketch_margin)
+
+    def make_cond(
+        self,
+        n: int,
+        label: int | str | list | None = None,
+        attributes: dict[str, float] | None = None,
+        prompt: str | None = None,
+        sketch: Any = None,
+        infer_label: bool = True,
+    ) -> Cond:
+        """Turn user conditions into a Cond for `n` images (label may be one value or a list of n).
+        With `infer_label`, a prompt or sketch without a label also gets the class the model's
+        label prior reads from it (see `infer_labels`)."""
+        prompt = normalise_prompt(prompt) if prompt is not None else None
+        return self._conditions(n, label, attributes, prompt, sketch, infer_label)
+
+    def _conditions(
+        self,
+        n: int,
+        label: int | str | list | None,
+        attributes: dict[str, float] | None,
+        prompt: str | None,
+        sketch: Any,
+        infer_label: bool,
+    ) -> Cond:
+        """`make_cond` for a prompt already normalised."""
+        cond = Cond.for_spec(self.spec, n)
+        if sketch is not None:
+            cond.sketch = self.normalise_sketch(sketch).expand(n, -1, -1, -1)
+            cond.sketch_mask[:] = True
+        if prompt is not None:
+            cond.text = self._encode(prompt).expand(n, -1)
+            cond.text_mask[:] = True
+        if label is not None:
+            labels = label if isinstance(label, list | tuple) else [label] * n
+            if len(labels) != n:
+                raise ValueError(f"label list has {len(labels)} entries but n={n}")
+            cond.labels = torch.tensor([self.label_index(x) for x in labels])
+            cond.label_mask[:] = True
+        for name, value in (attributes or {}).items():
+            if name not in self.spec.attribute_names:
+                valid = ", ".join(self.spec.attribute_names) or "none (this model has no attributes)"
+                raise ValueError(f"attribute {name!r} is unknown; valid attributes: {valid}")
+            i = self.spec.attribute_names.index(name)
+            try:
+                raw = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"attribute {name}={value!r} must be a number") from None
+            seen = self.dataset_info.get("attributes", {}).get(name)
+            if seen:
+                margin = 0.25 * (seen["max"] - seen["min"]) + 1e-3
+                if not seen["min"] - margin <= raw <= seen["max"] + margin:
+                    raise ValueError(
+                        f"attribute {name}={raw:g} is outside what the model saw in training "
+                        f"({seen['min']:.3g}..{seen['max']:.3g}); pick a value in that range"
+                    )
+            cond.attributes[:, i] = (raw - self.spec.attribute_mean[i]) / self.spec.attribute_std[i]
+            cond.attribute_mask[:, i] = True
+        return self.infer_labels(cond) if infer_label else cond
+
+    def infer_labels(self, cond: Cond) -> Cond:
+        """Where an image has a prompt or a sketch but no label, add the class the label prior
+        finds most likely (models without a prior: unchanged). The generator follows a label far
+        more reliably than words or outlines alone, and still gets the prompt and sketch."""
+        return cond if self.label_prior is None else self.label_prior.infer_labels(cond)
