@@ -95,7 +95,7 @@ def main() -> None:
     print(json.dumps(rows, indent=2))
     lines = [
         "Command: `python -m bench.nearcopy " + f"--minutes {args.minutes:g} --memorise {args.memorise}`",
-        f"Machine: {machine_line()}",
+        machine_line(),
         "",
         "| images | n | near-copies | rate | median distance | threshold |",
         "|---|---|---|---|---|---|",

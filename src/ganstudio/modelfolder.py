@@ -33,6 +33,7 @@ from torch import nn
 from ganstudio.conditioning import CondSpec
 from ganstudio.conditioning.prior import PRIOR_FILE, LabelPrior, wants_prior
 from ganstudio.config import Config, config_from_dict
+from ganstudio.data.rights import describe_rights
 from ganstudio.untrusted import (
     MAX_JSON_BYTES,
     MAX_PARAMETERS,
@@ -220,16 +221,6 @@ def describe_prior(report: dict[str, float] | None) -> str:
     heads = ", ".join(f"{k.removesuffix('_acc')} head {v:.1%}" for k, v in report.items())
     measured = f"held-out accuracy: {heads}" if heads else "too few labelled images to hold some out"
     return f"class read from a prompt or sketch when no label is given ({measured})"
-
-
-def describe_rights(rights: dict[str, Any] | None) -> str:
-    """The model card's line about what the training data's rights allowed (counts, no names)."""
-    if not rights:
-        return "not recorded (prepared before ganstudio read training rights)"
-    licences = ", ".join(f"{k} ({v})" for k, v in rights.get("licences", {}).items()) or "none"
-    excluded = rights.get("excluded", 0)
-    why = ", ".join(f"{k}: {v}" for k, v in rights.get("excluded_by", {}).items())
-    return f"licences {licences}; {excluded} file(s) excluded" + (f" ({why})" if why else "")
 
 
 @dataclass

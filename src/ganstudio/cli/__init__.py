@@ -1,5 +1,6 @@
-"""`ganstudio prepare|train|generate|evaluate|invert|vary|interpolate|edit|export|fit-prior|models`: a thin face over the
-library. This file holds the argument parser; the commands are in commands.py."""
+"""`ganstudio prepare|train|generate|evaluate|invert|vary|interpolate|edit|export|fit-prior|models|verify|detector|serve`:
+a thin face over the library. This file holds the argument parser; the commands are in commands.py, editing.py
+(invert, vary, interpolate, edit) and safeguards.py (verify, detector, export, with their parsers)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,15 @@ from ganstudio.cli.commands import (
     _Once,
     _seed,
     cmd_evaluate,
-    cmd_export,
     cmd_fit_prior,
     cmd_generate,
     cmd_models,
     cmd_prepare,
     cmd_serve,
     cmd_train,
-    cmd_verify,
 )
 from ganstudio.cli.editing import add_parsers as add_editing_parsers
+from ganstudio.cli.safeguards import add_parsers as add_safeguard_parsers
 from ganstudio.config import available_presets
 from ganstudio.registry import DATASETS, METRICS, MODELS
 
@@ -201,17 +201,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_editing_parsers(add_parser)
 
-    p = add_parser("export", help="write a small model folder (G_ema only) to publish or bundle")
-    p.add_argument("--model", required=True, help="model folder or run folder")
-    p.add_argument("--out", required=True, help="target folder")
-    p.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16", help="weights' precision")
-    p.add_argument(
-        "--data",
-        help="the training data, to (re)build the near-copy index when the model folder has none or "
-        "the data moved since training (default: where dataset.json says it was)",
-    )
-    p.set_defaults(func=cmd_export)
-
     p = add_parser(
         "fit-prior",
         help="fit the label prior (class from prompt or sketch) of a model trained before it existed",
@@ -224,10 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add_parser("models", help="list the bundled models")
     p.set_defaults(func=cmd_models)
 
-    p = add_parser("verify", help="what images say about their origin (the AI-generated marking and record)")
-    p.add_argument("files", nargs="+", help="PNG, JPEG or WebP files")
-    p.add_argument("--json", action="store_true", help="one JSON object per file, for machines")
-    p.set_defaults(func=cmd_verify)
+    add_safeguard_parsers(add_parser)
 
     p = add_parser("serve", help="the web studio and REST API (http://127.0.0.1:7860)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on; others need --token")

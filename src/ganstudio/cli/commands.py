@@ -306,32 +306,6 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
-    """Exit status 0 when every file is recognised as ganstudio's (by its signature, watermark or
-    metadata), 1 otherwise."""
-    import json
-
-    from ganstudio.provenance import verify
-
-    unrecognised = 0
-    for name in args.files:
-        try:
-            report = {"file": name, **verify(name)}
-        except (OSError, ValueError) as error:
-            report = {"file": name, "error": str(error), "ganstudio": False}
-        unrecognised += not report["ganstudio"]
-        if args.json:
-            print(json.dumps(report))
-        elif "error" in report:
-            print(f"{name}: cannot read ({report['error']})")
-        else:
-            verdict = "made by ganstudio" if report["ganstudio"] else "no ganstudio mark found"
-            print(f"{name}: {verdict}")
-            for line in report["summary"]:
-                print(f"  {line}")
-    return 1 if unrecognised else 0
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     from ganstudio.serve import serve
 
@@ -389,26 +363,4 @@ def cmd_fit_prior(args: argparse.Namespace) -> int:
     folder, _ = resolve(args.model)
     prior = add_label_prior(folder, args.data, args.kimg, say)
     print(f"wrote {folder / 'label_prior.safetensors'}: {describe_prior(prior.report)}")
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    import torch
-
-    from ganstudio import modelfolder
-    from ganstudio.provenance import nearcopy
-
-    source, _ = modelfolder.resolve(args.model)
-    dtype = {"fp16": torch.float16, "fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
-    target = modelfolder.export(source, Path(args.out), dtype)
-    if args.data is not None or nearcopy.NearCopyIndex.load(target) is None:
-        try:
-            index = nearcopy.build_for_folder(target, args.data)
-            say(f"near-copy index: {len(index.codes)} training images, threshold {index.threshold:.4f}")
-        except ValueError as error:
-            say(
-                f"warning: no near-copy index, so generation cannot check for copies of training images: {error}"
-            )
-    size = sum(p.stat().st_size for p in target.iterdir()) / 1e6
-    print(f"exported {source} → {target} ({args.dtype} G_ema only, {size:.1f} MB)")
     return 0

@@ -21,6 +21,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ganstudio.paths import config_home
 
@@ -171,3 +172,13 @@ def summary(excluded: list[dict[str, str]], licences: dict[str, int]) -> dict:
         kind = item["reason"].split(" (")[0].split(" says")[0]
         by[kind] = by.get(kind, 0) + 1
     return {"excluded": len(excluded), "excluded_by": by, "licences": dict(sorted(licences.items()))}
+
+
+def describe_rights(rights: dict[str, Any] | None) -> str:
+    """The model card's line about what the training data's rights allowed (counts, no names)."""
+    if not rights:
+        return "not recorded (prepared before ganstudio read training rights)"
+    licences = ", ".join(f"{k} ({v})" for k, v in rights.get("licences", {}).items()) or "none"
+    excluded = rights.get("excluded", 0)
+    why = ", ".join(f"{k}: {v}" for k, v in rights.get("excluded_by", {}).items())
+    return f"licences {licences}; {excluded} file(s) excluded" + (f" ({why})" if why else "")

@@ -12,8 +12,8 @@ from ganstudio.provenance.metadata import (
 __all__ = ["DIGITAL_SOURCE_TYPE", "read_provenance", "save_marked", "save_png", "verify"]
 
 
-def verify(source):  # noqa: ANN001, ANN201 - see provenance.verify.verify
-    """Check a file's marks (see `ganstudio.provenance.verify.verify`)."""
+def verify(source, models=None):  # noqa: ANN001, ANN201 - see provenance.report.verify
+    """Check a file's marks (see `ganstudio.provenance.report.verify`)."""
     from ganstudio.provenance.report import verify as check
 
-    return check(source)
+    return check(source, models)

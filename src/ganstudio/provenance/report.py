@@ -1,26 +1,32 @@
 """`verify(path)`: what a file carries and whether it holds — the XMP/IPTC marking, the C2PA
 manifest (valid, trusted, tampered or absent, and who signed it), and the invisible watermark
-with its confidence. Used by `ganstudio verify` and `/v1/verify`."""
+with its confidence; when neither the signature nor the watermark holds, the detectors of the
+bundled models (and of the models named) give their guess. Used by `ganstudio verify` and
+`/v1/verify`."""
 
 from __future__ import annotations
 
 import io
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from ganstudio.provenance import signing
+from ganstudio.provenance.detector import Detector
 from ganstudio.provenance.metadata import read_provenance
 from ganstudio.provenance.watermark import shipped
 
 MAX_PIXELS = 4096 * 4096
 
 
-def verify(source: str | Path | bytes) -> dict[str, Any]:
+def verify(source: str | Path | bytes, models: list[str] | None = None) -> dict[str, Any]:
     """Check one file (a path or its bytes). Returns {"format", "metadata", "c2pa", "watermark",
-    "ganstudio", "summary"}: `ganstudio` is true when any mark that cannot be forged by editing
-    metadata alone holds (a valid signature or the watermark) or the metadata says so."""
+    "detector", "ganstudio", "likely_generated", "summary"}: `ganstudio` is true when a mark holds
+    (a valid signature, the watermark, or the metadata's own claim); `detector` (None when a
+    signature or the watermark holds) lists each detector's guess — of the bundled models and of
+    `models` (model folders with a detector) — and `likely_generated` is whether any says so."""
     data = Path(source).read_bytes() if isinstance(source, str | Path) else bytes(source)
     metadata = read_provenance(data)
     fmt = metadata.pop("format")
@@ -37,15 +43,56 @@ def verify(source: str | Path | bytes) -> dict[str, Any]:
             watermark = shipped().detect(image)
         except OSError as error:  # a damaged file: the pixels cannot be decoded
             watermark = {"detected": False, "score": None, "p_value": 1.0, "error": str(error)}
-    signed = c2pa["state"] in ("valid", "trusted") and _ganstudio_agent(c2pa)
+        signed = c2pa["state"] in ("valid", "trusted") and _ganstudio_agent(c2pa)
+        detector = None
+        if not signed and not watermark["detected"] and not watermark.get("error"):
+            detector = [
+                {"model": name, **d.detect(image)} for name, d in detectors(tuple(models or ())).items()
+            ]
+    guessed = bool(detector and any(d["generated"] for d in detector))
     return {
         "format": fmt,
         "metadata": metadata,
         "c2pa": c2pa,
         "watermark": watermark,
+        "detector": detector,
         "ganstudio": bool(signed or watermark["detected"] or metadata["ai_generated"]),
-        "summary": summary(metadata, c2pa, watermark),
+        "likely_generated": bool(signed or watermark["detected"] or guessed),
+        "summary": summary(metadata, c2pa, watermark) + _detector_lines(detector),
     }
+
+
+@cache
+def detectors(models: tuple[str, ...] = ()) -> dict[str, Detector]:
+    """The detectors of the bundled models and of `models` (names or folders), loaded once."""
+    from ganstudio.modelfolder import bundled_models, resolve
+
+    found = {}
+    for name in (*bundled_models(), *models):
+        folder, model = resolve(name)
+        detector = Detector.load(folder)
+        if detector is not None:
+            found[model] = detector
+        elif name in models:
+            raise ValueError(f"{name} has no detector; train one with `ganstudio detector --model {name}`")
+    return found
+
+
+def _detector_lines(detector: list[dict[str, Any]] | None) -> list[str]:
+    if detector is None:
+        return []
+    hits = [d for d in detector if d["generated"]]
+    if not hits:
+        return [
+            f"detector: looks real to {len(detector)} model detector(s)"
+            if detector
+            else "detector: none installed"
+        ]
+    return [
+        f"detector: likely made by {d['model']} (score {d['score']}; {d['p_real']:.1%} of real images score as "
+        "high) — a statistical guess, not proof"
+        for d in hits
+    ]
 
 
 def _ganstudio_agent(c2pa: dict[str, Any]) -> bool:
