@@ -1,6 +1,7 @@
 """The detectors, measured: for each bundled model, train its detector (its unmarked samples
 against real images: fashion-mnist's test split, emoji's own images) and report AUC, and the
-detection and false-positive rates at the threshold that lets 1% of clean real images through,
+detection and false-positive rates at the thresholds verify uses (one per kind of file: full size
+or smaller, lossless or lossy; each lets ≤ 1% of that kind's real images through),
 on images neither side trained on — as they are, after JPEG 75, after resizing ×0.5 and ×2, and
 after JPEG 75 with a ×0.75 resize. With --write the detectors are saved into the bundled model
 folders (that is how the shipped ones were made); otherwise into a temporary copy.
@@ -41,7 +42,7 @@ def main() -> None:
         f"Command: `python -m bench.detector{' --write' if args.write else ''} --steps {args.steps}`",
         machine_line(),
         "",
-        "AUC / detection rate / false-positive rate at the clean 1% threshold, on held-out images:",
+        "AUC / detection rate / false-positive rate at verify's threshold for that kind of file, on held-out images:",
         "",
         "| model | train (fake + real) | test (fake + real) | " + " | ".join(EDITS) + " | minutes |",
         "|---|---|---|" + "---|" * len(EDITS) + "---|",

@@ -5,8 +5,10 @@ the metadata and signature were stripped.
 It is trained on the model's own samples (unmarked, so it cannot lean on the watermark) against
 real images the generator learnt from or their held-out split, each seen as is and after the
 edits images meet (JPEG 50–95, resizing 0.5–2×, small crops), and it ships beside the model
-(`detector.safetensors`). Its threshold lets 1% of held-out real images through as "generated";
-a verdict is a statistical guess about one model, never proof — verify says so.
+(`detector.safetensors`). A file shows what happened to it — smaller than the model draws, or
+lossy (JPEG, WebP) — so it is judged against real images that went through the same kind of
+edit: one threshold per KIND, each calling at most 1% of those held-out real images "generated".
+A verdict is a statistical guess about one model, never proof — verify says so.
 
     ganstudio detector --model runs/mine        # ≈ 2–4 CPU-minutes; AUCs in the model card
 
@@ -34,6 +36,19 @@ FILE = "detector.safetensors"
 SIZE = 32
 FALSE_POSITIVE_RATE = 0.01  # the share of held-out real images called generated
 EDITS = ("none", "jpeg75", "resize0.5", "resize2", "jpeg75+resize0.75")
+# what a file can show of its history, and the edits that calibrate each kind's threshold
+KINDS = {
+    "full": ("none", "resize2"),
+    "full-lossy": ("jpeg75",),
+    "small": ("resize0.5",),
+    "small-lossy": ("jpeg75+resize0.75",),
+}
+
+
+def kind(image: Image.Image) -> str:
+    """The KINDS entry of an image: smaller than SIZE, and decoded from a lossy format."""
+    small = "small" if min(image.size) < SIZE else "full"
+    return small + ("-lossy" if image.format in ("JPEG", "WEBP", "MPO") else "")
 
 
 class DetectorNet(nn.Module):
@@ -104,8 +119,8 @@ def auc(positive: torch.Tensor, negative: torch.Tensor) -> float:
 class Detector:
     net: DetectorNet
     channels: int
-    threshold: float
-    negatives: list[float]  # sorted scores of held-out real images (p-values)
+    thresholds: dict[str, float]  # per KINDS entry
+    negatives: dict[str, list[float]]  # per kind: sorted scores of held-out real images (p-values)
     report: dict[str, Any]
 
     @torch.no_grad()
@@ -113,14 +128,17 @@ class Detector:
         return self.net(to_tensor(images, self.channels))
 
     def detect(self, image: Image.Image) -> dict[str, Any]:
-        """{"generated", "score", "p_real"}: p_real is the share of held-out real images that
-        scored at least as high."""
+        """{"generated", "score", "p_real", "kind"}: p_real is the share of held-out real images,
+        edited the way this one looks edited, that scored at least as high."""
         score = float(self.scores([image])[0])
-        beaten = len(self.negatives) - int(np.searchsorted(self.negatives, score, side="left"))
+        seen = kind(image)
+        negatives = self.negatives[seen]
+        beaten = len(negatives) - int(np.searchsorted(negatives, score, side="left"))
         return {
-            "generated": score > self.threshold,
+            "generated": score > self.thresholds[seen],
             "score": round(score, 3),
-            "p_real": beaten / len(self.negatives),
+            "p_real": beaten / len(negatives),
+            "kind": seen,
         }
 
     def save(self, folder: Path) -> Path:
@@ -129,7 +147,7 @@ class Detector:
         path = Path(folder) / FILE
         tmp = path.with_name(f".{FILE}.tmp")
         meta = {
-            "format": "ganstudio-detector-1", "channels": str(self.channels), "threshold": repr(self.threshold),
+            "format": "ganstudio-detector-2", "channels": str(self.channels), "thresholds": json.dumps(self.thresholds),
             "negatives": json.dumps(self.negatives), "report": json.dumps(self.report),
         }  # fmt: skip
         state = {k: v.half() if v.is_floating_point() else v for k, v in self.net.state_dict().items()}
@@ -156,10 +174,14 @@ class Detector:
                 raise ValueError(channels)
             net = DetectorNet(channels)
             net.load_state_dict({k: v.float() for k, v in read_safetensors(path).items()})
-            negatives = sorted(float(v) for v in json.loads(meta["negatives"]))
-            threshold, report = float(meta["threshold"]), json.loads(meta.get("report", "{}"))
-        except (KeyError, ValueError, TypeError, RuntimeError) as error:
+            thresholds = {k: float(json.loads(meta["thresholds"])[k]) for k in KINDS}
+            negatives = {
+                k: sorted(float(v) for v in json.loads(meta["negatives"])[k]) or [thresholds[k]]
+                for k in KINDS
+            }
+            report = json.loads(meta.get("report", "{}"))
+        except (KeyError, ValueError, TypeError, RuntimeError, AttributeError) as error:
             raise ValueError(
                 f"{path} is damaged ({str(error)[:80]}); train it again with `ganstudio detector`"
             ) from None
-        return cls(net.eval(), channels, threshold, negatives or [threshold], report)
+        return cls(net.eval(), channels, thresholds, negatives, report)
