@@ -83,11 +83,14 @@ def main() -> None:
     }
     index = GenerationPipeline.from_pretrained("fashion-mnist").nearcopy
     real = load_dataset("fashion-mnist:test", DataConfig(resolution=32)).images[5000:10000]
-    flagged = sum(c["near_copy"] for c in index.check(real.float() / 127.5 - 1))
+    checks = index.check(real.float() / 127.5 - 1)
+    flagged = sum(c["near_copy"] for c in checks)
     rows["fashion-mnist test images 5000-9999 (real)"] = {
         "n": len(real),
         "near_copies": flagged,
         "rate": flagged / len(real),
+        "median_distance": float(torch.tensor([c["distance"] for c in checks]).median()),
+        "threshold": index.threshold,
     }
     rows[f"memorised: cpu-32 on {args.memorise} images, {args.minutes:g} min"] = memorise(
         args.memorise, args.minutes, out, 1000

@@ -3,7 +3,7 @@ bundled models (500 each, seeds from 10⁶: never training hosts) and false posi
 images unmarked and on fashion-mnist test images 5000–6999 (outside the calibration), after each
 edit; PSNR of marked against unmarked.
 
-    python -m bench.watermark        # ≈ 2 CPU-minutes
+    python -m bench.watermark        # ≈ 6 CPU-minutes
 """
 
 import io
@@ -25,7 +25,7 @@ def jpeg(im, q=75):
     b = io.BytesIO()
     im.save(b, "JPEG", quality=q)
     b.seek(0)
-    return Image.open(b).convert(im.mode)
+    return Image.open(b)  # as a reader gets it: format "JPEG" (the watermark reads it)
 
 
 E = {
@@ -66,7 +66,8 @@ for e in E:
     )
 
 # Image quality, marked vs unmarked: the same 10k fashion-mnist samples scored both ways by the
-# independent reference classifier's features (the watermark must not move the metrics).
+# independent reference classifier's features (the watermark must not move the metrics), beside
+# a second unmarked draw (other latents): the spread between two draws is the noise to compare with.
 from ganstudio.metrics import ReferenceData, score_images  # noqa: E402
 from ganstudio.metrics.evaluate import generate_for_scoring  # noqa: E402
 
@@ -74,6 +75,9 @@ pipe = GenerationPipeline.from_pretrained("fashion-mnist")
 reference = ReferenceData.for_model(pipe.dataset_info)
 labels = reference.eval_labels(10000, 0)
 clean = generate_for_scoring(pipe, 10000, labels, 0)
-for tag, images in (("unmarked", clean), ("marked", wm.embed(clean))):
+other = generate_for_scoring(pipe, 10000, labels, 1)
+for tag, images in (("unmarked", clean), ("marked", wm.embed(clean)), ("unmarked, other latents", other)):
     scores = score_images(images, labels, reference, class_names=pipe.class_names)
-    print(f"quality {tag:9s} " + "  ".join(f"{k} {v:.4g}" for k, v in scores.items() if isinstance(v, float)))
+    print(
+        f"quality {tag:24s} " + "  ".join(f"{k} {v:.4g}" for k, v in scores.items() if isinstance(v, float))
+    )

@@ -68,6 +68,21 @@ def test_unmarked_real_images_are_not_called_marked():
     assert (wm.scores(marked) > wm.threshold).float().mean() >= 0.95
 
 
+def test_halved_images_are_read_against_their_own_threshold():
+    from ganstudio.config import DataConfig
+    from ganstudio.data.builtin import fashion_mnist
+
+    wm = shipped()
+    assert wm.threshold_small is not None and wm.threshold_for(16, 16) == wm.threshold_small
+    assert wm.threshold_for(32, 28) == wm.threshold
+    real = fashion_mnist(DataConfig(), "test").images[9500:9700]  # outside the calibration
+    halves = [Image.fromarray(a[0].numpy(), "L").resize((16, 16), Image.BICUBIC) for a in real]
+    assert sum(wm.detect(h)["detected"] for h in halves) <= 2
+    marked = [wm.mark_image(Image.fromarray(a[0].numpy(), "L")) for a in real]
+    halves = [m.resize((16, 16), Image.BICUBIC) for m in marked]
+    assert sum(wm.detect(h)["detected"] for h in halves) >= 0.85 * len(halves)
+
+
 def test_near_copy_index_flags_copies_not_new_images():
     g = torch.Generator().manual_seed(0)
     train = (torch.rand(200, 1, 32, 32, generator=g) * 255).to(torch.uint8)

@@ -136,6 +136,8 @@ def summary(metadata: dict[str, Any], c2pa: dict[str, Any], watermark: dict[str,
         )
     elif watermark.get("error"):
         lines.append(f"watermark: cannot be read, the pixels do not decode ({watermark['error']})")
+    elif watermark.get("unreadable"):
+        lines.append(f"watermark: cannot be read: {watermark['unreadable']}")
     else:
         lines.append(f"watermark: not detected (score {watermark['score']})")
     return lines
