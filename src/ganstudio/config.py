@@ -84,7 +84,8 @@ class ModelConfig:
     # dcgan: D's normalisation: "batch" (the paper's BatchNorm), "spectral" (spectral norm on every
     # layer and no BatchNorm, Miyato et al. 2018: D's Lipschitz constant is bounded, so it cannot
     # run away from G), "none", or "auto" (spectral + projection with text or sketches, else batch;
-    # models/dcgan.py:d_recipe). Configs saved before the key were trained with "batch".
+    # models/dcgan.py:d_recipe). The cpu-32 preset uses "spectral" with the projection term.
+    # Configs saved before the key were trained with "batch".
     d_norm: str = "batch"
     # the condition guidance the pipeline uses for this model unless told otherwise (1 = the plain
     # model): measured per architecture (BENCHMARKS.md); models saved before the key had 1.5
