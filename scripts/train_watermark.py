@@ -124,9 +124,13 @@ def resize_edit(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return rescale(x, s, ["bilinear", "bicubic"][int(torch.randint(2, (), generator=g))])
 
 
+def crop_by(x: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
+    """Cut pixels off each side, then back to SIZE as the reader does."""
+    return resize(x[..., top : SIZE - bottom, left : SIZE - right], SIZE)
+
+
 def crop(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    t, b, left, r = (int(v) for v in torch.randint(0, 5, (4,), generator=g))
-    return resize(x[..., t : SIZE - b, left : SIZE - r], SIZE)
+    return crop_by(x, *(int(v) for v in torch.randint(0, 5, (4,), generator=g)))
 
 
 def quantise(x: torch.Tensor) -> torch.Tensor:
@@ -290,7 +294,7 @@ def calibrate(extractor: Extractor, g: torch.Generator) -> tuple[list[np.ndarray
     x = real_hosts("test")
     fixed = [lambda x: x, lambda x: jpeg(x, 75), lambda x: jpeg(x, 50)]
     fixed += [lambda x, s=s, m=m: rescale(x, s, m) for s in (0.75, 1.5, 2) for m in ("bilinear", "bicubic")]
-    fixed += [lambda x, c=c: resize(x[..., c[0] : SIZE - c[1], c[2] : SIZE - c[3]], SIZE) for c in CROPS]
+    fixed += [lambda x, c=c: crop_by(x, *c) for c in CROPS]
     random = [EDITS["colour"], EDITS["colour"], random_edit, random_edit, random_edit]
     score = lambda y: extractor(luma(quantise(y))).numpy()  # noqa: E731
     full = [score(edit(x)) for edit in fixed] + [score(edit(x, g)) for edit in random]

@@ -30,6 +30,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ganstudio.provenance.watermark import LOSSY
 from ganstudio.untrusted import read_safetensors
 
 FILE = "detector.safetensors"
@@ -48,7 +49,7 @@ KINDS = {
 def kind(image: Image.Image) -> str:
     """The KINDS entry of an image: smaller than SIZE, and decoded from a lossy format."""
     small = "small" if min(image.size) < SIZE else "full"
-    return small + ("-lossy" if image.format in ("JPEG", "WEBP", "MPO") else "")
+    return small + ("-lossy" if (image.format or "").upper() in LOSSY else "")
 
 
 class DetectorNet(nn.Module):
