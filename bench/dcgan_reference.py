@@ -5,8 +5,9 @@ script reaches. G: z times a learned class embedding, 4x4 transposed convs 256 �
 BatchNorm + ReLU, tanh. D: one-hot class planes beside the image, strided 4x4 convs 64 → 128 →
 256 with LeakyReLU 0.2 and BatchNorm (none on the first). Init N(0, 0.02); Adam 2e-4, β (0.5,
 0.999); batch 128; the non-saturating loss; bf16 autocast where the CPU has bf16 units and
-channels-last tensors (40% faster convs on a CPU, the same arithmetic), as a user making it
-fast would.
+channels-last tensors (40% faster convs on a CPU, the same arithmetic), and no gradients for
+D's weights while G learns (G's update needs only the gradient through D's input: 30% more images
+per second here, the same arithmetic), as a user making it fast would.
 """
 
 from __future__ import annotations
@@ -84,11 +85,13 @@ def train(
             opt_D.zero_grad()
             loss_d.float().backward()
             opt_D.step()
+            D.requires_grad_(False)
             with autocast:
                 loss_g = F.softplus(-D(fake, y)).mean()
             opt_G.zero_grad()
             loss_g.float().backward()
             opt_G.step()
+            D.requires_grad_(True)
             seen += batch
     seconds = time.perf_counter() - start
     return G, {

@@ -81,6 +81,9 @@ class ModelConfig:
     # dcgan: D also scores the conditions by a projection on its pooled 4x4 features (Miyato &
     # Koyama 2018), besides the conditional bias at its input
     d_projection: bool = False
+    # dcgan: the conditions also scale and shift G's channels after each BatchNorm (conditional
+    # BatchNorm), besides scaling z
+    cond_norm: bool = False
     # dcgan: D's normalisation: "batch" (the paper's BatchNorm), "spectral" (spectral norm on every
     # layer and no BatchNorm, Miyato et al. 2018: D's Lipschitz constant is bounded, so it cannot
     # run away from G), "none", or "auto" (spectral + projection with text or sketches, else batch;

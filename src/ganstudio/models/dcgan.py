@@ -10,8 +10,10 @@ concatenating them to z instead let the class swamp z and collapsed each class t
 the first minute (per-class pixel spread 0.08 against 0.24, BENCHMARKS.md). They reach D as a
 per-channel bias after its first conv, computed from embed(cond): for a class this is what
 concatenating one-hot class planes to the image does (a conv over constant planes is a bias),
-and it works for attributes and text alike. A sketch modulates G after each
-BatchNorm, SPADE-style (Park et al. 2019), and enters D as two extra input channels.
+and it works for attributes and text alike. With `model.cond_norm` the conditions also set a
+per-channel scale and shift after each of G's BatchNorms (conditional BatchNorm, as the
+projection-D paper's generator; Miyato & Koyama 2018), starting at no change. A sketch modulates
+G after each BatchNorm, SPADE-style (Park et al. 2019), and enters D as two extra input channels.
 
 G runs its BatchNorm on batch statistics while training; the training loop re-estimates G_ema's
 running statistics before it samples or saves (`recalibrate_batchnorm`), so a saved model
@@ -62,7 +64,14 @@ class Generator(nn.Module):
             if 2 * r < resolution:
                 self.norms.append(nn.BatchNorm2d(out))
             r *= 2
+        # conditional BatchNorm: embed(cond) → (scale, shift) per channel of each BatchNorm stage
+        self.cond_norm = None
+        if config.cond_norm and self.embed is not None:
+            self.cond_norm = nn.ModuleList([nn.Linear(config.z_dim, 2 * n.num_features) for n in self.norms])
         init_dcgan(self)
+        if self.cond_norm is not None:  # starts as the plain BatchNorm
+            for m in self.cond_norm:
+                nn.init.zeros_(m.weight), nn.init.zeros_(m.bias)
         # built after init_dcgan: its output convs start at zero, so an untrained encoder changes nothing
         below = [r for r in widths if r < resolution]  # G's BatchNorm stages: the full size has none
         self.sketch = SketchEncoder(widths, outputs=below) if spec.has_sketch else None
@@ -81,9 +90,13 @@ class Generator(nn.Module):
             maps = self.sketch(cond.sketch.to(w.dtype), cond.sketch_mask)
         elif cond is not None and bool(cond.sketch_mask.any()):
             raise ValueError("this model was trained without sketches; do not pass a sketch")
+        e = self.embed(cond, w.shape[0], w.device).to(w.dtype) if self.cond_norm is not None else None
         x = self.basis(w).view(w.shape[0], -1, 4, 4)  # (B, C4, 4, 4)
         for i, up in enumerate(self.ups):
             x = self.norms[i](x)
+            if e is not None:
+                scale, shift = self.cond_norm[i](e).to(x.dtype)[:, :, None, None].chunk(2, dim=1)  # (B, C, 1, 1)
+                x = x * (1 + scale) + shift
             if maps is not None:
                 gamma, beta = maps[x.shape[-1]]  # (B or 1, C, r, r)
                 x = x * (1 + gamma) + beta
