@@ -193,3 +193,29 @@ def test_default_discriminator_is_spectral_with_projection_and_auto_keeps_batchn
         # the first port's projection started at about ±24: far from these (the spectral-norm
         # D with its projection term starts near ±2)
         assert D(torch.rand(64, 1, 32, 32) * 2 - 1, cond).abs().mean() < 5.0
+
+
+def test_conditional_batchnorm_starts_as_the_plain_generator_and_then_follows_the_label():
+    """`model.cond_norm`: the label's scale and shift after each BatchNorm start at no change, so
+    the plain weights give the same image; once learnt, the label moves the image through them."""
+    spec = CondSpec(num_classes=3)
+    dcgan = ModelConfig(**{**SMALL.__dict__, "arch": "dcgan"})
+    torch.manual_seed(0)
+    plain, _ = build_models(dcgan, 16, 1, spec)
+    torch.manual_seed(0)
+    cbn, _ = build_models(ModelConfig(**{**dcgan.__dict__, "cond_norm": True}), 16, 1, spec)
+    assert cbn.cond_norm is not None and plain.cond_norm is None
+    cbn.load_state_dict(plain.state_dict(), strict=False)
+    cond = Cond.for_spec(spec, 4)
+    cond.labels, cond.label_mask[:] = torch.tensor([0, 1, 2, 0]), True
+    z = torch.randn(4, 16)
+    assert torch.allclose(plain(z, cond), cbn(z, cond), atol=1e-6)
+    with torch.no_grad():
+        cbn.map = lambda z, cond: z  # the label reaches the image only through the BatchNorms now
+        for m in cbn.cond_norm:
+            torch.nn.init.normal_(m.weight, std=0.3)
+        out = cbn(z[:1].expand(3, -1), Cond.for_spec(spec, 3))
+        cond.labels = torch.tensor([0, 1, 2, 0])
+        labelled = cbn(z[:1].expand(4, -1), cond)
+    assert not torch.allclose(labelled[0], labelled[1], atol=1e-3)
+    assert not torch.allclose(labelled[0], out[0], atol=1e-3)
