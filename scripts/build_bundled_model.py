@@ -8,10 +8,11 @@ The DCGAN recipe with a spectral-norm D (2026-12-01; BENCHMARKS.md, "Why trainin
         --set model.d_projection=true
     python -m scripts.build_bundled_model runs/fashion-sn/checkpoint --name fashion-mnist
 
-    ganstudio train --data emoji --preset cpu-32 --kimg 400 --out runs/emoji-sn --eval-every 50 \
-        --set model.d_norm=spectral --set model.d_projection=true --set train.diversity=0 \
-        --set train.cond_drop=0.15 --set train.text_drop=0.4 --set train.prior_kimg=100
-    python -m scripts.build_bundled_model runs/emoji-sn/checkpoint --name emoji -n 2000
+    # emoji, 2026-12-02: the cpu-32 preset with conditional BatchNorm, lr_d 4e-4, EMA 5 kimg
+    ganstudio train --data emoji --preset cpu-32 --kimg 400 --out runs/emoji-cbn --eval-every 50 \
+        --set train.diversity=0 --set train.cond_drop=0.15 --set train.text_drop=0.4 --set train.prior_kimg=100
+    python -m scripts.build_bundled_model runs/emoji-cbn/checkpoint --name emoji -n 2000
+    ganstudio detector --model src/ganstudio/pretrained/emoji
 
 Both bundled models are their run's final checkpoint (name `run/checkpoint`: a run folder alone
 resolves to `run/best`). Exports G_ema in fp16 into src/ganstudio/pretrained/NAME, scores it

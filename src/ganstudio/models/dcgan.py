@@ -95,7 +95,9 @@ class Generator(nn.Module):
         for i, up in enumerate(self.ups):
             x = self.norms[i](x)
             if e is not None:
-                scale, shift = self.cond_norm[i](e).to(x.dtype)[:, :, None, None].chunk(2, dim=1)  # (B, C, 1, 1)
+                scale, shift = (
+                    self.cond_norm[i](e).to(x.dtype)[:, :, None, None].chunk(2, dim=1)
+                )  # (B, C, 1, 1)
                 x = x * (1 + scale) + shift
             if maps is not None:
                 gamma, beta = maps[x.shape[-1]]  # (B or 1, C, r, r)
