@@ -15,7 +15,6 @@ import json
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from bench import dcgan_reference
 from ganstudio.config import DataConfig
