@@ -219,3 +219,31 @@ def test_conditional_batchnorm_starts_as_the_plain_generator_and_then_follows_th
         labelled = cbn(z[:1].expand(4, -1), cond)
     assert not torch.allclose(labelled[0], labelled[1], atol=1e-3)
     assert not torch.allclose(labelled[0], out[0], atol=1e-3)
+
+
+@pytest.mark.parametrize("d_norm", ["batch", "spectral"])
+def test_class_planes_in_d_are_the_textbook_concatenation(d_norm):
+    """`model.d_cond=planes`: what D's first conv adds for a label is exactly the conv of one-hot
+    class planes concatenated to the image (border included), a missing label takes its own
+    "absent" plane, and labels-only models keep no bias path; attributes still get one."""
+    spec = CondSpec(num_classes=3)
+    config = ModelConfig(**{**SMALL.__dict__, "arch": "dcgan", "d_cond": "planes", "d_norm": d_norm})
+    torch.manual_seed(0)
+    _, D = build_models(config, 16, 1, spec)
+    assert D.cond_bias is None and D.class_conv is not None
+    D.eval()  # spectral norm's power iteration moves the weight a little on each training-mode read
+    images = torch.rand(4, 1, 16, 16) * 2 - 1
+    cond = Cond.for_spec(spec, 4)
+    cond.labels, cond.label_mask = torch.tensor([0, 1, 2, 1]), torch.tensor([True, True, True, False])
+    one_hot = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 3]), 4).float()
+    planes = one_hot[:, :, None, None].expand(-1, -1, 16, 16)  # the last image has no label
+    expected = torch.nn.functional.conv2d(planes, D.class_conv.weight, stride=2, padding=1)
+    got = D.class_planes(cond, images)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert not torch.allclose(got[0, :, 0, 0], got[0, :, 3, 3])  # zero padding: not a plain bias
+    assert D(images, cond).shape == (4,)
+    _, with_attributes = build_models(config, 16, 1, SPECS["both"])
+    assert with_attributes.cond_bias is not None and with_attributes.class_conv is not None
+    with pytest.raises(ValueError, match="d_cond"):
+        build_models(ModelConfig(**{**config.__dict__, "d_cond": "concat"}), 16, 1, spec)
+    assert load_preset("dcgan-32").model.d_cond == "planes"

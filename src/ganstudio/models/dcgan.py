@@ -8,9 +8,12 @@ first, a 4x4 conv to one logit. Weights start at N(0, 0.02), BatchNorm scales at
 Conditions scale z in G, as the textbook conditional DCGAN multiplies z by a class embedding:
 concatenating them to z instead let the class swamp z and collapsed each class to one image in
 the first minute (per-class pixel spread 0.08 against 0.24, BENCHMARKS.md). They reach D as a
-per-channel bias after its first conv, computed from embed(cond): for a class this is what
-concatenating one-hot class planes to the image does (a conv over constant planes is a bias),
-and it works for attributes and text alike. With `model.cond_norm` the conditions also set a
+per-channel bias after its first conv, computed from embed(cond), which works for attributes and
+text alike. With `model.d_cond: planes` a class reaches D as the textbook has it instead: one-hot
+class planes beside the image. That is not the same as a learnt bias: the zero padding makes the
+planes' response differ at the border, and each class's response moves at the conv's own
+learning rate rather than through a 128-wide embedding (the bias path cost recall 0.11 in the
+10-minute bench, BENCHMARKS.md). With `model.cond_norm` the conditions also set a
 per-channel scale and shift after each of G's BatchNorms (conditional BatchNorm, as the
 projection-D paper's generator; Miyato & Koyama 2018), starting at no change. A sketch modulates
 G after each BatchNorm, SPADE-style (Park et al. 2019), and enters D as two extra input channels.
@@ -129,8 +132,16 @@ class Discriminator(nn.Module):
         widths = stage_widths(resolution, config.d_channel_base or config.channel_base, config.channel_max)
         extra = 2 if spec.has_sketch else 0
         self.first = nn.Conv2d(channels + extra, widths[resolution // 2], 4, 2, 1)
+        if config.d_cond not in ("bias", "planes"):
+            raise ValueError(f"model.d_cond {config.d_cond!r} is unknown; use bias or planes")
+        # "planes": the first conv's weights for the one-hot class planes (+ an "absent" plane)
+        planes = config.d_cond == "planes" and spec.num_classes > 0
+        self.class_conv = (
+            nn.Conv2d(spec.num_classes + 1, widths[resolution // 2], 4, 2, 1, bias=False) if planes else None
+        )
         self.embed = CondEmbedding(spec, config.cond_dim) if spec.is_conditional else None
-        self.cond_bias = nn.Linear(config.cond_dim, widths[resolution // 2]) if self.embed else None
+        biased = self.embed is not None and (not planes or spec.num_attributes > 0 or spec.has_text)
+        self.cond_bias = nn.Linear(config.cond_dim, widths[resolution // 2]) if biased else None
         norm, projection = d_recipe(config, spec)
         batch_norm = norm == "batch"
         layers: list[nn.Module] = []
@@ -148,7 +159,7 @@ class Discriminator(nn.Module):
         self.project = nn.Linear(config.cond_dim, widths[4]) if use_projection else None
         init_dcgan(self)
         if norm == "spectral":  # after init: the parametrization keeps the initial direction
-            for m in [self.first, self.out, *self.net]:
+            for m in [self.first, self.class_conv, self.out, *self.net]:
                 if isinstance(m, nn.Conv2d):
                     nn.utils.parametrizations.spectral_norm(m)
 
@@ -159,7 +170,9 @@ class Discriminator(nn.Module):
             mask = cond.sketch_mask.to(images.dtype)[:, None, None, None].expand_as(cond.sketch)
             images = torch.cat([images, cond.sketch.to(images.dtype) * mask, mask], dim=1)  # (B, C+2, R, R)
         x = self.first(images)  # (B, C, R/2, R/2)
-        if self.embed is not None:
+        if self.class_conv is not None:
+            x = x + self.class_planes(cond, images)
+        if self.cond_bias is not None:
             x = x + self.cond_bias(self.embed(cond, x.shape[0], x.device)).to(x.dtype)[:, :, None, None]
         x = self.net(nn.functional.leaky_relu(x, 0.2))  # (B, C4, 4, 4)
         logits = self.out(x).flatten()  # (B,)
@@ -167,6 +180,23 @@ class Discriminator(nn.Module):
             e = self.project(self.embed(cond, x.shape[0], x.device)).to(x.dtype)  # (B, C4)
             logits = logits + (e * x.sum(dim=(2, 3))).sum(dim=1)
         return logits
+
+
+    def class_planes(self, cond: Cond | None, images: torch.Tensor) -> torch.Tensor:
+        """What the first conv adds for one-hot class planes beside the images (B, C, R/2, R/2).
+        Every image of a class has the same planes, so the conv runs once per class (K + 1 maps,
+        the last for "no label") and each image takes its class's map: the same sums as
+        concatenating the planes, without K more input channels per image."""
+        k = self.spec.num_classes + 1
+        if cond is None:
+            cond = Cond.for_spec(self.spec, images.shape[0], images.device)
+        index = torch.where(cond.label_mask, cond.labels, torch.full_like(cond.labels, k - 1))
+        weight = self.class_conv.weight  # (C, K, 4, 4); with spectral norm, the normalised one
+        c = weight.shape[0]
+        ones = torch.ones(1, 1, *images.shape[2:], dtype=images.dtype, device=images.device)
+        maps = nn.functional.conv2d(ones, weight.to(images.dtype).transpose(0, 1).reshape(k * c, 1, 4, 4),
+                                    stride=2, padding=1)  # (1, K*C, R/2, R/2): plane k through its weights
+        return maps.view(k, c, *maps.shape[2:])[index]  # (B, C, R/2, R/2)
 
 
 @MODELS.register("dcgan")
