@@ -1,30 +1,41 @@
-"""One difference between the textbook script and ganstudio's in-loop DCGAN, tested alone.
+"""Differences between the textbook script and ganstudio's in-loop DCGAN, tested one at a time.
 
-    python -m bench.port_gap --minutes 10
+    python -m bench.port_gap --minutes 10 [--change bias] [--change biases] ...
 
-Trains bench/dcgan_reference.py with one change: the class reaches D as the loop's port gives it,
-a learnt embedding mapped to a per-channel bias after D's first conv, instead of one-hot class
-planes concatenated to the image. Everything else is the script's. Scored as bench/quality.py
-scores the script (10k images, reference classifier); prints one JSON row.
+Trains bench/dcgan_reference.py with the named changes, each one way the loop's port differs:
+
+- `bias`: the class reaches D as a learnt embedding mapped to a per-channel bias after D's first
+  conv (the port before `model.d_cond: planes`) instead of one-hot planes beside the image;
+- `biases`: D's first and last convs and G's last transposed conv have biases, as the port's;
+- `replacement`: batches drawn with replacement, as the loop draws them, instead of epochs.
+
+The trained G is scored twice, as bench/quality.py scores each side (10k images, reference
+classifier): sampled as the script samples (BatchNorm on each batch's statistics) and as the
+loop's saved models sample (running statistics re-estimated for the final weights, eval mode,
+weights stored in fp16). Prints one JSON row per scoring.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import time
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from bench import dcgan_reference
 from ganstudio.config import DataConfig
 from ganstudio.data import load_dataset
 from ganstudio.devices import cpu_bf16_is_faster
 from ganstudio.metrics import ReferenceData, score_images
+from ganstudio.models.layers import recalibrate_batchnorm
 
 
 class BiasConditionedD(dcgan_reference.Discriminator):
-    """The script's D with the class as a learnt bias after the first conv (the loop's port)."""
+    """The script's D with the class as a learnt bias after the first conv (the port's old path)."""
 
     def __init__(self, num_classes: int, channels: int) -> None:
         super().__init__(num_classes, channels)
@@ -38,20 +49,91 @@ class BiasConditionedD(dcgan_reference.Discriminator):
         return self.net[1:](x).flatten()  # (B,)
 
 
+def with_biases(cls: type) -> type:
+    """`cls` with a bias on its first and last conv (D) or its last transposed conv (G)."""
+
+    class Biased(cls):
+        def __init__(self, *args) -> None:
+            super().__init__(*args)
+            convs = [m for m in self.net if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)]
+            for conv in {convs[0], convs[-1]} if cls is not dcgan_reference.Generator else {convs[-1]}:
+                conv.bias = nn.Parameter(torch.zeros(conv.out_channels))
+
+    return Biased
+
+
+def replacement_train(images, labels, num_classes, minutes, bf16, seed=0):
+    """dcgan_reference.train with batches drawn with replacement (its step, re-stated)."""
+    torch.manual_seed(seed)
+    G = dcgan_reference.Generator(num_classes, images.shape[1])
+    D = dcgan_reference.Discriminator(num_classes, images.shape[1])
+    G.apply(dcgan_reference.init_weights), D.apply(dcgan_reference.init_weights)
+    G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+    batch, seen, start = 128, 0, time.perf_counter()
+    while time.perf_counter() - start < minutes * 60:
+        index = torch.randint(len(images), (batch,))
+        real, y = images[index].float() / 127.5 - 1, labels[index]
+        real = real.contiguous(memory_format=torch.channels_last)
+        with autocast:
+            fake = G(torch.randn(batch, dcgan_reference.Z_DIM), y)
+            loss_d = F.softplus(-D(real, y)).mean() + F.softplus(D(fake.detach(), y)).mean()
+        opt_D.zero_grad()
+        loss_d.float().backward()
+        opt_D.step()
+        D.requires_grad_(False)
+        with autocast:
+            loss_g = F.softplus(-D(fake, y)).mean()
+        opt_G.zero_grad()
+        loss_g.float().backward()
+        opt_G.step()
+        D.requires_grad_(True)
+        seen += batch
+    seconds = time.perf_counter() - start
+    return G, {"kimg": seen / 1000, "img_per_s": seen / seconds, "loss_d": loss_d.item(), "loss_g": loss_g.item()}
+
+
+@torch.no_grad()
+def sample_as_the_loop(G: nn.Module, labels: torch.Tensor, num_classes: int, seed: int = 0) -> torch.Tensor:
+    """G's weights through fp16, BatchNorm statistics re-estimated on random labels, eval mode."""
+    G = copy.deepcopy(G)
+    for p in G.parameters():
+        p.copy_(p.half().float())
+    G.z_dim = dcgan_reference.Z_DIM
+    G_call = G.forward
+    G.forward = lambda z, y: G_call(z, y)
+    recalibrate_batchnorm(G, lambda n: torch.randint(num_classes, (n,)), seed=seed + 1)
+    G.eval()
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(len(labels), dcgan_reference.Z_DIM, generator=g)
+    return torch.cat([G(z[i : i + 500], labels[i : i + 500]).float() for i in range(0, len(z), 500)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("-n", type=int, default=10_000)
+    parser.add_argument("--change", action="append", default=[], choices=["bias", "biases", "replacement"])
     args = parser.parse_args()
     train_set = load_dataset("fashion-mnist", DataConfig(resolution=32))
     reference = ReferenceData.load("fashion-mnist:test", 32, 1)
-    dcgan_reference.Discriminator = BiasConditionedD  # train() builds D by this name
-    G, counters = dcgan_reference.train(
-        train_set.images, train_set.labels, 10, args.minutes, cpu_bf16_is_faster()
-    )
+    if "bias" in args.change:
+        dcgan_reference.Discriminator = BiasConditionedD  # train() builds D by this name
+    if "biases" in args.change:
+        dcgan_reference.Discriminator = with_biases(dcgan_reference.Discriminator)
+        dcgan_reference.Generator = with_biases(dcgan_reference.Generator)
+    trainer = replacement_train if "replacement" in args.change else dcgan_reference.train
+    G, counters = trainer(train_set.images, train_set.labels, 10, args.minutes, cpu_bf16_is_faster())
     labels = reference.eval_labels(args.n)
-    scores = score_images(dcgan_reference.sample(G, labels), labels, reference)
-    print(json.dumps({"name": "script, class as a learnt bias in D", **counters, **scores}, default=str))
+    name = "script" + "".join(f" + {c}" for c in args.change)
+    for how, fake in [
+        ("batch statistics", dcgan_reference.sample(G, labels)),
+        ("as the loop samples", sample_as_the_loop(G, labels, 10)),
+    ]:
+        scores = score_images(fake, labels, reference)
+        print(json.dumps({"name": f"{name}, sampled with {how}", **counters, **scores}, default=str), flush=True)
 
 
 if __name__ == "__main__":

@@ -143,6 +143,11 @@ class TrainConfig:
     # look real; 0 = off. (Class-only models skip it: at 5 CPU-minutes it cost a third of the
     # speed for no FD gain, see BENCHMARKS.md.)
     mismatch: float = 1.0
+    # which wrong conditions that loss shows D: "any" = the next image's, label included (a wrong
+    # class alone counts); "same-class" = the caption and sketch of another image of the same
+    # class, so D (and through it G) must follow the words and strokes within a class; "both" =
+    # half the rows each way
+    mismatch_pairs: str = "any"
     # thousand samples each head of the label prior (class from prompt / from sketch) is fitted on,
     # before the GAN trains; 0 = no prior. Only models with classes and text or sketches get one.
     prior_kimg: float = 100.0

@@ -110,3 +110,24 @@ def test_mismatched_pairs_only_count_rows_whose_conditions_differ():
     assert torch.equal(wrong.labels, torch.tensor([1, 0, 0, 1]))
     # row 0 vs row 3: label absent in 3, captions 5 vs 7 differ → counts; row 1 vs 0: same → not
     assert differs.tolist() == [True, False, True, True]
+
+
+def test_same_class_mismatch_swaps_only_words_between_images_of_one_class():
+    cond = Cond.empty(6, text_dim=2)
+    cond.labels = torch.tensor([2, 0, 2, 0, 1, 2])
+    cond.label_mask = torch.tensor([True, True, True, True, True, False])
+    cond.text = torch.arange(12.0).view(6, 2)
+    cond.text_mask[:] = True
+    captions = torch.tensor([10, 11, 12, 11, 14, 15])
+    wrong, differs = mismatched(cond, captions, "same-class")
+    assert torch.equal(wrong.labels, cond.labels) and torch.equal(wrong.label_mask, cond.label_mask)
+    # class 2: rows 0 and 2 swap words; class 0: rows 1 and 3 share a caption (no pair);
+    # row 4 is alone in class 1 and row 5 alone without a label: their own words, no pair
+    assert torch.equal(wrong.text[[0, 2, 4, 5]], cond.text[[2, 0, 4, 5]])
+    assert differs.tolist() == [True, False, True, False, False, False]
+
+    # "both": the first half of the rows as above, the rest as "any" (the neighbour's everything)
+    wrong, differs = mismatched(cond, captions, "both")
+    assert torch.equal(wrong.text[:3], cond.text[[2, 3, 0]]) and torch.equal(wrong.labels[:3], cond.labels[:3])
+    assert torch.equal(wrong.labels[3:], cond.labels[[2, 3, 4]]) and torch.equal(wrong.text[3:], cond.text[[2, 3, 4]])
+    assert differs.tolist() == [True, False, True, True, True, True]

@@ -96,15 +96,64 @@ def grid_conditions(spec: CondSpec, text: TrainingText | None = None, columns: i
     return cond
 
 
-def mismatched(cond: Cond, captions: torch.Tensor | None) -> tuple[Cond, torch.Tensor]:
-    """Each image's conditions paired with its neighbour's, and which rows truly differ
-    (another class, another caption, or another image's sketch), for the matching-aware loss."""
-    perm = torch.roll(torch.arange(len(cond), device=cond.labels.device), 1)
-    wrong = cond.select(perm)
-    differs = cond.label_mask & wrong.label_mask & (cond.labels != wrong.labels)
+def mismatched(cond: Cond, captions: torch.Tensor | None, pairs: str = "any") -> tuple[Cond, torch.Tensor]:
+    """Each image's conditions paired with another image's, and which rows truly differ (another
+    class, another caption, or another image's sketch), for the matching-aware loss.
+
+    `pairs`: "any" = the neighbour's conditions, label included; "same-class" = only the caption
+    and sketch of the next image of the same class in the batch (images without a label pair
+    among themselves), so D must read the words and strokes within a class, not only which class
+    they name; "both" = the first half of the rows one way, the rest the other."""
+    n = len(cond)
+    rows = torch.arange(n, device=cond.labels.device)
+    roll = torch.roll(rows, 1)
+    wrong_any = cond.select(roll)
+    differs_any = cond.label_mask & wrong_any.label_mask & (cond.labels != wrong_any.labels)
     if captions is not None:
-        differs |= cond.text_mask & wrong.text_mask & (captions != captions[perm])
-    return wrong, differs | (cond.sketch_mask & wrong.sketch_mask)
+        differs_any |= cond.text_mask & wrong_any.text_mask & (captions != captions[roll])
+    differs_any |= cond.sketch_mask & wrong_any.sketch_mask
+    if pairs == "any":
+        return wrong_any, differs_any
+    same = same_class_partners(torch.where(cond.label_mask, cond.labels, -1))
+    other = cond.select(same)
+    wrong = dataclasses.replace(
+        cond, text=other.text, text_mask=other.text_mask, sketch=other.sketch, sketch_mask=other.sketch_mask
+    )
+    differs = cond.sketch_mask & wrong.sketch_mask & (same != rows)
+    if captions is not None:
+        differs |= cond.text_mask & wrong.text_mask & (captions != captions[same])
+    if pairs == "same-class":
+        return wrong, differs
+    if pairs != "both":
+        raise ValueError(f"train.mismatch_pairs {pairs!r} is unknown; use any, same-class or both")
+    first = rows < n // 2
+    mixed = {
+        f.name: torch.where(
+            first.view(-1, *[1] * (getattr(wrong, f.name).dim() - 1)),
+            getattr(wrong, f.name),
+            getattr(wrong_any, f.name),
+        )
+        for f in dataclasses.fields(cond)
+    }
+    return dataclasses.replace(cond, **mixed), torch.where(first, differs, differs_any)
+
+
+def same_class_partners(key: torch.Tensor) -> torch.Tensor:
+    """For each row, another row with the same `key` (the next one, cyclically within the key's
+    rows); a row alone with its key is its own partner. (B,) → (B,) indices."""
+    n = len(key)
+    sorted_key, order = torch.sort(key, stable=True)
+    pos = torch.arange(n, device=key.device)
+    starts = torch.ones(n, dtype=torch.bool, device=key.device)
+    starts[1:] = sorted_key[1:] != sorted_key[:-1]
+    group_start = torch.cummax(torch.where(starts, pos, 0), 0).values
+    nxt = pos + 1
+    last = torch.ones(n, dtype=torch.bool, device=key.device)  # last row of its group
+    last[:-1] = starts[1:]
+    nxt = torch.where(last, group_start, nxt)
+    perm = torch.empty_like(order)
+    perm[order] = order[nxt]
+    return perm
 
 
 def augment_pair(

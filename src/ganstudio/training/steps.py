@@ -131,6 +131,10 @@ class Steps:
         # captions and sketches nearly fix the image: those models get the matching-aware D term
         # and the diversity term; class-only models skip both
         self.strong_conditions = strong_conditions
+        if tc.mismatch_pairs not in ("any", "same-class", "both"):
+            raise ValueError(
+                f"train.mismatch_pairs {tc.mismatch_pairs!r} is unknown; use any, same-class or both"
+            )
         # pairs in the global batch, and on this rank (see `Batch.shard`)
         self.world = world = world or World()
         self.global_pairs = tc.batch // 2 if tc.diversity > 0 and strong_conditions else 0
@@ -177,7 +181,7 @@ class Steps:
             losses["loss_aux_d"] = aux
             total = total + tc.aux * aux
         if tc.mismatch > 0 and self.strong_conditions:
-            wrong, differs = mismatched(cond_real, batch.captions)
+            wrong, differs = mismatched(cond_real, batch.captions, tc.mismatch_pairs)
             if bool(differs.any()):
                 with self.autocast():
                     wrong_logits = D(real_in[differs], wrong.select(differs))
