@@ -244,6 +244,15 @@ def test_class_planes_in_d_are_the_textbook_concatenation(d_norm):
     assert D(images, cond).shape == (4,)
     _, with_attributes = build_models(config, 16, 1, SPECS["both"])
     assert with_attributes.cond_bias is not None and with_attributes.class_conv is not None
+    # ...and the class stays out of that bias: only the planes carry it
+    assert with_attributes.embed.classes is None
+    with_attributes.eval()
+    both = Cond.for_spec(SPECS["both"], 2)
+    both.labels, both.label_mask = torch.tensor([0, 1]), torch.tensor([True, True])
+    x = torch.rand(1, 1, 16, 16).expand(2, -1, -1, -1)
+    bias = with_attributes.cond_bias(with_attributes.embed(both, 2, "cpu"))
+    assert torch.allclose(bias[0], bias[1])
+    assert not torch.allclose(*with_attributes(x, both).unbind())  # the planes still tell them apart
     with pytest.raises(ValueError, match="d_cond"):
         build_models(ModelConfig(**{**config.__dict__, "d_cond": "concat"}), 16, 1, spec)
     assert load_preset("dcgan-32").model.d_cond == "planes"

@@ -291,3 +291,17 @@ def test_batchnorm_generator_draws_each_image_independently_of_the_batch(tiny_co
     one, four = pipe(n=1, seed=3).tensors, pipe(n=4, seed=3).tensors
     assert torch.allclose(one[0], four[0], atol=1e-5)
     assert not torch.allclose(four[0], four[1])
+
+
+def test_attributes_dropped_on_every_step_are_not_a_condition_of_the_model(tiny_config, tiny_dataset, tmp_path):
+    """`train.attribute_drop=1`: G never saw an attribute, so the model does not list them and a
+    request for one is refused clearly rather than silently ignored."""
+    from ganstudio import GenerationPipeline
+
+    assert tiny_dataset.attribute_names  # the data has them
+    config = apply_overrides(tiny_config, ["train.attribute_drop=1.0"])
+    pipe = GenerationPipeline.from_pretrained(train(config, tiny_dataset, tmp_path, kimg=0.016))
+    assert pipe.spec.attribute_names == [] and pipe.spec.num_classes == tiny_dataset.num_classes
+    with pytest.raises(ValueError, match="no attributes"):
+        pipe(n=1, attributes={tiny_dataset.attribute_names[0]: 0.5})
+    assert pipe(n=2, label=0).tensors.shape[0] == 2

@@ -153,11 +153,14 @@ class CondEmbedding(nn.Module):
     """Embeds a Cond into (B, dim): class table (+ an "absent" row), masked attribute MLP and
     masked text MLP, summed."""
 
-    def __init__(self, spec: CondSpec, dim: int) -> None:
+    def __init__(self, spec: CondSpec, dim: int, classes: bool = True) -> None:
+        """`classes=False`: the class is left out (a model that takes it another way, e.g. the
+        DCGAN D's one-hot planes); labels passed in are then ignored, not an error."""
         super().__init__()
         self.spec = spec
         self.dim = dim
-        self.classes = nn.Embedding(spec.num_classes + 1, dim) if spec.num_classes else None
+        self.use_classes = classes
+        self.classes = nn.Embedding(spec.num_classes + 1, dim) if spec.num_classes and classes else None
         self.attributes = _masked_mlp(spec.num_attributes, dim) if spec.num_attributes else None
         self.text = (
             nn.Sequential(nn.Linear(spec.text_dim + 1, dim), nn.LeakyReLU(0.2), nn.Linear(dim, dim))
@@ -174,7 +177,7 @@ class CondEmbedding(nn.Module):
                 cond.label_mask, cond.labels, torch.full_like(cond.labels, self.spec.num_classes)
             )
             out = out + self.classes(index)
-        elif bool(cond.label_mask.any()):
+        elif self.use_classes and bool(cond.label_mask.any()):
             raise ValueError("this model was trained without class labels; do not pass a label")
         if self.attributes is not None:
             mask = cond.attribute_mask.to(out.dtype)

@@ -139,9 +139,15 @@ class Discriminator(nn.Module):
         self.class_conv = (
             nn.Conv2d(spec.num_classes + 1, widths[resolution // 2], 4, 2, 1, bias=False) if planes else None
         )
-        self.embed = CondEmbedding(spec, config.cond_dim) if spec.is_conditional else None
-        biased = self.embed is not None and (not planes or spec.num_attributes > 0 or spec.has_text)
-        self.cond_bias = nn.Linear(config.cond_dim, widths[resolution // 2]) if biased else None
+        # the bias (and projection) path carries what the planes do not: with planes, the class
+        # stays out of it (both at once measured as the bias path alone, BENCHMARKS.md)
+        others = spec.num_attributes > 0 or spec.has_text
+        self.embed = (
+            CondEmbedding(spec, config.cond_dim, classes=not planes)
+            if spec.is_conditional and (not planes or others)
+            else None
+        )
+        self.cond_bias = nn.Linear(config.cond_dim, widths[resolution // 2]) if self.embed is not None else None
         norm, projection = d_recipe(config, spec)
         batch_norm = norm == "batch"
         layers: list[nn.Module] = []

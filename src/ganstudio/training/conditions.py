@@ -20,16 +20,24 @@ from ganstudio.paths import cache_dir
 
 
 def cond_spec(
-    dataset: PackedDataset, text_encoder: str = "", text_dim: int = 0, sketches: torch.Tensor | None = None
+    dataset: PackedDataset,
+    text_encoder: str = "",
+    text_dim: int = 0,
+    sketches: torch.Tensor | None = None,
+    attributes: bool = True,
 ) -> CondSpec:
+    """What the model is conditioned on. `attributes=False` leaves the dataset's attributes out
+    (a run that drops them on every step, `train.attribute_drop=1`, cannot learn to follow them,
+    and a model that lists them would mislead its users)."""
     stats = dataset.attribute_stats()
+    names = list(dataset.attribute_names) if attributes else []
     return CondSpec(
         sketch_resolution=dataset.resolution if sketches is not None else 0,
         sketch_margin=sketch_margin(sketches) if sketches is not None else DEFAULT_SKETCH_MARGIN,
         num_classes=dataset.num_classes,
-        attribute_names=list(dataset.attribute_names),
-        attribute_mean=[stats[n]["mean"] for n in dataset.attribute_names],
-        attribute_std=[max(stats[n]["std"], 1e-6) for n in dataset.attribute_names],
+        attribute_names=names,
+        attribute_mean=[stats[n]["mean"] for n in names],
+        attribute_std=[max(stats[n]["std"], 1e-6) for n in names],
         text_encoder=text_encoder,
         text_dim=text_dim,
     )
@@ -63,7 +71,7 @@ class TrainingText:
 def dataset_conditions(dataset: PackedDataset, spec: CondSpec) -> Cond:
     """Every image's labels and attributes, normalised, as one Cond (missing values masked out);
     text is filled per step by `TrainingText.fill`."""
-    values = dataset.attributes
+    values = dataset.attributes if spec.num_attributes else dataset.attributes[:, :0]
     mask = ~torch.isnan(values)
     mean, std = torch.tensor(spec.attribute_mean), torch.tensor(spec.attribute_std)
     normalised = torch.where(mask, (values - mean) / std, torch.zeros_like(values))

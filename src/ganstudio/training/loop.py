@@ -134,7 +134,13 @@ def train(
     # Networks, conditions and optimizers.
     text = TrainingText.load(dataset, config.model.text_encoder)
     sketches = dataset_sketches(dataset) if config.model.sketch else None  # (N, 1, R, R) uint8
-    spec = cond_spec(dataset, text.encoder if text else "", text.embeddings.shape[1] if text else 0, sketches)
+    spec = cond_spec(
+        dataset,
+        text.encoder if text else "",
+        text.embeddings.shape[1] if text else 0,
+        sketches,
+        attributes=tc.attribute_drop < 1,  # always dropped: nothing to learn, so not a condition
+    )
     with torch.random.fork_rng(devices=[]):  # seeded init, without touching the caller's RNG
         torch.manual_seed(tc.seed)
         G, D = build_models(config.model, dataset.resolution, dataset.channels, spec)
