@@ -10,7 +10,8 @@ concatenating them to z instead let the class swamp z and collapsed each class t
 the first minute (per-class pixel spread 0.08 against 0.24, BENCHMARKS.md). They reach D as a
 per-channel bias after its first conv, computed from embed(cond), which works for attributes and
 text alike. With `model.d_cond: planes` a class reaches D as the textbook has it instead: one-hot
-class planes beside the image. That is not the same as a learnt bias: the zero padding makes the
+class planes beside the image, and the bias path carries only attributes and text. That is not
+the same as a learnt bias: the zero padding makes the
 planes' response differ at the border, and each class's response moves at the conv's own
 learning rate rather than through a 128-wide embedding (the bias path cost recall 0.11 in the
 10-minute bench, BENCHMARKS.md). With `model.cond_norm` the conditions also set a
