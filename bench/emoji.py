@@ -88,7 +88,11 @@ def main() -> None:
         ),
         "real_group_acc": real_accuracy,
         "own_emoji": own_emoji_score(
-            pipe, classifier, test, known, load_dataset("emoji", DataConfig(resolution=test.resolution)),
+            pipe,
+            classifier,
+            test,
+            known,
+            load_dataset("emoji", DataConfig(resolution=test.resolution)),
             args.per_prompt,
         ),
     }

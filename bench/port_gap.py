@@ -92,7 +92,12 @@ def replacement_train(images, labels, num_classes, minutes, bf16, seed=0):
         D.requires_grad_(True)
         seen += batch
     seconds = time.perf_counter() - start
-    return G, {"kimg": seen / 1000, "img_per_s": seen / seconds, "loss_d": loss_d.item(), "loss_g": loss_g.item()}
+    return G, {
+        "kimg": seen / 1000,
+        "img_per_s": seen / seconds,
+        "loss_d": loss_d.item(),
+        "loss_g": loss_g.item(),
+    }
 
 
 @torch.no_grad()
@@ -133,7 +138,9 @@ def main() -> None:
         ("as the loop samples", sample_as_the_loop(G, labels, 10)),
     ]:
         scores = score_images(fake, labels, reference)
-        print(json.dumps({"name": f"{name}, sampled with {how}", **counters, **scores}, default=str), flush=True)
+        print(
+            json.dumps({"name": f"{name}, sampled with {how}", **counters, **scores}, default=str), flush=True
+        )
 
 
 if __name__ == "__main__":

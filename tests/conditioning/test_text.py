@@ -128,6 +128,10 @@ def test_same_class_mismatch_swaps_only_words_between_images_of_one_class():
 
     # "both": the first half of the rows as above, the rest as "any" (the neighbour's everything)
     wrong, differs = mismatched(cond, captions, "both")
-    assert torch.equal(wrong.text[:3], cond.text[[2, 3, 0]]) and torch.equal(wrong.labels[:3], cond.labels[:3])
-    assert torch.equal(wrong.labels[3:], cond.labels[[2, 3, 4]]) and torch.equal(wrong.text[3:], cond.text[[2, 3, 4]])
+    assert torch.equal(wrong.text[:3], cond.text[[2, 3, 0]]) and torch.equal(
+        wrong.labels[:3], cond.labels[:3]
+    )
+    assert torch.equal(wrong.labels[3:], cond.labels[[2, 3, 4]]) and torch.equal(
+        wrong.text[3:], cond.text[[2, 3, 4]]
+    )
     assert differs.tolist() == [True, False, True, True, True, True]

@@ -293,7 +293,9 @@ def test_batchnorm_generator_draws_each_image_independently_of_the_batch(tiny_co
     assert not torch.allclose(four[0], four[1])
 
 
-def test_attributes_dropped_on_every_step_are_not_a_condition_of_the_model(tiny_config, tiny_dataset, tmp_path):
+def test_attributes_dropped_on_every_step_are_not_a_condition_of_the_model(
+    tiny_config, tiny_dataset, tmp_path
+):
     """`train.attribute_drop=1`: G never saw an attribute, so the model does not list them and a
     request for one is refused clearly rather than silently ignored."""
     from ganstudio import GenerationPipeline

@@ -148,7 +148,9 @@ class Discriminator(nn.Module):
             if spec.is_conditional and (not planes or others)
             else None
         )
-        self.cond_bias = nn.Linear(config.cond_dim, widths[resolution // 2]) if self.embed is not None else None
+        self.cond_bias = (
+            nn.Linear(config.cond_dim, widths[resolution // 2]) if self.embed is not None else None
+        )
         norm, projection = d_recipe(config, spec)
         batch_norm = norm == "batch"
         layers: list[nn.Module] = []
@@ -188,7 +190,6 @@ class Discriminator(nn.Module):
             logits = logits + (e * x.sum(dim=(2, 3))).sum(dim=1)
         return logits
 
-
     def class_planes(self, cond: Cond | None, images: torch.Tensor) -> torch.Tensor:
         """What the first conv adds for one-hot class planes beside the images (B, C, R/2, R/2).
         Every image of a class has the same planes, so the conv runs once per class (K + 1 maps,
@@ -201,8 +202,9 @@ class Discriminator(nn.Module):
         weight = self.class_conv.weight  # (C, K, 4, 4); with spectral norm, the normalised one
         c = weight.shape[0]
         ones = torch.ones(1, 1, *images.shape[2:], dtype=images.dtype, device=images.device)
-        maps = nn.functional.conv2d(ones, weight.to(images.dtype).transpose(0, 1).reshape(k * c, 1, 4, 4),
-                                    stride=2, padding=1)  # (1, K*C, R/2, R/2): plane k through its weights
+        maps = nn.functional.conv2d(
+            ones, weight.to(images.dtype).transpose(0, 1).reshape(k * c, 1, 4, 4), stride=2, padding=1
+        )  # (1, K*C, R/2, R/2): plane k through its weights
         return maps.view(k, c, *maps.shape[2:])[index]  # (B, C, R/2, R/2)
 
 
