@@ -61,8 +61,26 @@ def init_weights(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
+def batches(n: int, batch: int, replacement: bool):
+    """Index batches forever: epochs of a fresh permutation (the last short batch skipped), or,
+    with `replacement`, `batch` random indices each time (as ganstudio's loop draws them)."""
+    while True:
+        if replacement:
+            yield torch.randint(n, (batch,))
+            continue
+        for index in torch.randperm(n).split(batch):
+            if len(index) == batch:
+                yield index
+
+
 def train(
-    images: torch.Tensor, labels: torch.Tensor, num_classes: int, minutes: float, bf16: bool, seed: int = 0
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    minutes: float,
+    bf16: bool,
+    seed: int = 0,
+    replacement: bool = False,
 ) -> tuple[Generator, dict]:
     """Train on uint8 images (N, C, 32, 32) with labels (N,) for `minutes`; returns G and counters."""
     torch.manual_seed(seed)
@@ -73,26 +91,25 @@ def train(
     opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
     batch, seen, start = 128, 0, time.perf_counter()
-    while time.perf_counter() - start < minutes * 60:
-        for index in torch.randperm(len(images)).split(batch):
-            if len(index) < batch or time.perf_counter() - start >= minutes * 60:
-                break
-            real, y = images[index].float() / 127.5 - 1, labels[index]
-            real = real.contiguous(memory_format=torch.channels_last)
-            with autocast:
-                fake = G(torch.randn(batch, Z_DIM), y)
-                loss_d = F.softplus(-D(real, y)).mean() + F.softplus(D(fake.detach(), y)).mean()
-            opt_D.zero_grad()
-            loss_d.float().backward()
-            opt_D.step()
-            D.requires_grad_(False)
-            with autocast:
-                loss_g = F.softplus(-D(fake, y)).mean()
-            opt_G.zero_grad()
-            loss_g.float().backward()
-            opt_G.step()
-            D.requires_grad_(True)
-            seen += batch
+    for index in batches(len(images), batch, replacement):
+        if time.perf_counter() - start >= minutes * 60:
+            break
+        real, y = images[index].float() / 127.5 - 1, labels[index]
+        real = real.contiguous(memory_format=torch.channels_last)
+        with autocast:
+            fake = G(torch.randn(batch, Z_DIM), y)
+            loss_d = F.softplus(-D(real, y)).mean() + F.softplus(D(fake.detach(), y)).mean()
+        opt_D.zero_grad()
+        loss_d.float().backward()
+        opt_D.step()
+        D.requires_grad_(False)
+        with autocast:
+            loss_g = F.softplus(-D(fake, y)).mean()
+        opt_G.zero_grad()
+        loss_g.float().backward()
+        opt_G.step()
+        D.requires_grad_(True)
+        seen += batch
     seconds = time.perf_counter() - start
     return G, {
         "kimg": seen / 1000,

@@ -20,11 +20,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import time
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from bench import dcgan_reference
 from ganstudio.config import DataConfig
@@ -62,53 +60,13 @@ def with_biases(cls: type) -> type:
     return Biased
 
 
-def replacement_train(images, labels, num_classes, minutes, bf16, seed=0):
-    """dcgan_reference.train with batches drawn with replacement (its step, re-stated)."""
-    torch.manual_seed(seed)
-    G = dcgan_reference.Generator(num_classes, images.shape[1])
-    D = dcgan_reference.Discriminator(num_classes, images.shape[1])
-    G.apply(dcgan_reference.init_weights), D.apply(dcgan_reference.init_weights)
-    G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
-    batch, seen, start = 128, 0, time.perf_counter()
-    while time.perf_counter() - start < minutes * 60:
-        index = torch.randint(len(images), (batch,))
-        real, y = images[index].float() / 127.5 - 1, labels[index]
-        real = real.contiguous(memory_format=torch.channels_last)
-        with autocast:
-            fake = G(torch.randn(batch, dcgan_reference.Z_DIM), y)
-            loss_d = F.softplus(-D(real, y)).mean() + F.softplus(D(fake.detach(), y)).mean()
-        opt_D.zero_grad()
-        loss_d.float().backward()
-        opt_D.step()
-        D.requires_grad_(False)
-        with autocast:
-            loss_g = F.softplus(-D(fake, y)).mean()
-        opt_G.zero_grad()
-        loss_g.float().backward()
-        opt_G.step()
-        D.requires_grad_(True)
-        seen += batch
-    seconds = time.perf_counter() - start
-    return G, {
-        "kimg": seen / 1000,
-        "img_per_s": seen / seconds,
-        "loss_d": loss_d.item(),
-        "loss_g": loss_g.item(),
-    }
-
-
 @torch.no_grad()
 def sample_as_the_loop(G: nn.Module, labels: torch.Tensor, num_classes: int, seed: int = 0) -> torch.Tensor:
     """G's weights through fp16, BatchNorm statistics re-estimated on random labels, eval mode."""
     G = copy.deepcopy(G)
     for p in G.parameters():
         p.copy_(p.half().float())
-    G.z_dim = dcgan_reference.Z_DIM
-    G_call = G.forward
-    G.forward = lambda z, y: G_call(z, y)
+    G.z_dim = dcgan_reference.Z_DIM  # what recalibrate_batchnorm draws z with
     recalibrate_batchnorm(G, lambda n: torch.randint(num_classes, (n,)), seed=seed + 1)
     G.eval()
     g = torch.Generator().manual_seed(seed)
@@ -129,8 +87,14 @@ def main() -> None:
     if "biases" in args.change:
         dcgan_reference.Discriminator = with_biases(dcgan_reference.Discriminator)
         dcgan_reference.Generator = with_biases(dcgan_reference.Generator)
-    trainer = replacement_train if "replacement" in args.change else dcgan_reference.train
-    G, counters = trainer(train_set.images, train_set.labels, 10, args.minutes, cpu_bf16_is_faster())
+    G, counters = dcgan_reference.train(
+        train_set.images,
+        train_set.labels,
+        10,
+        args.minutes,
+        cpu_bf16_is_faster(),
+        replacement="replacement" in args.change,
+    )
     labels = reference.eval_labels(args.n)
     name = "script" + "".join(f" + {c}" for c in args.change)
     for how, fake in [

@@ -104,6 +104,14 @@ def grid_conditions(spec: CondSpec, text: TrainingText | None = None, columns: i
     return cond
 
 
+MISMATCH_PAIRS = ("any", "same-class", "both")
+
+
+def check_mismatch_pairs(pairs: str) -> None:
+    if pairs not in MISMATCH_PAIRS:
+        raise ValueError(f"train.mismatch_pairs {pairs!r} is unknown; use {', '.join(MISMATCH_PAIRS)}")
+
+
 def mismatched(cond: Cond, captions: torch.Tensor | None, pairs: str = "any") -> tuple[Cond, torch.Tensor]:
     """Each image's conditions paired with another image's, and which rows truly differ (another
     class, another caption, or another image's sketch), for the matching-aware loss.
@@ -112,6 +120,7 @@ def mismatched(cond: Cond, captions: torch.Tensor | None, pairs: str = "any") ->
     and sketch of the next image of the same class in the batch (images without a label pair
     among themselves), so D must read the words and strokes within a class, not only which class
     they name; "both" = the first half of the rows one way, the rest the other."""
+    check_mismatch_pairs(pairs)
     n = len(cond)
     rows = torch.arange(n, device=cond.labels.device)
     roll = torch.roll(rows, 1)
@@ -132,8 +141,6 @@ def mismatched(cond: Cond, captions: torch.Tensor | None, pairs: str = "any") ->
         differs |= cond.text_mask & wrong.text_mask & (captions != captions[same])
     if pairs == "same-class":
         return wrong, differs
-    if pairs != "both":
-        raise ValueError(f"train.mismatch_pairs {pairs!r} is unknown; use any, same-class or both")
     first = rows < n // 2
     mixed = {
         f.name: torch.where(

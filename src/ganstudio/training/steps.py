@@ -19,7 +19,7 @@ from ganstudio.config import TrainConfig
 from ganstudio.devices import autocast
 from ganstudio.imaging import from_uint8
 from ganstudio.losses import diversity_loss, get_loss, gradient_penalty
-from ganstudio.training.conditions import TrainingText, augment_pair, mismatched
+from ganstudio.training.conditions import TrainingText, augment_pair, check_mismatch_pairs, mismatched
 from ganstudio.training.distributed import World
 
 Losses = dict[str, torch.Tensor]
@@ -131,10 +131,7 @@ class Steps:
         # captions and sketches nearly fix the image: those models get the matching-aware D term
         # and the diversity term; class-only models skip both
         self.strong_conditions = strong_conditions
-        if tc.mismatch_pairs not in ("any", "same-class", "both"):
-            raise ValueError(
-                f"train.mismatch_pairs {tc.mismatch_pairs!r} is unknown; use any, same-class or both"
-            )
+        check_mismatch_pairs(tc.mismatch_pairs)  # fails before any training
         # pairs in the global batch, and on this rank (see `Batch.shard`)
         self.world = world = world or World()
         self.global_pairs = tc.batch // 2 if tc.diversity > 0 and strong_conditions else 0
