@@ -95,6 +95,10 @@ class ModelConfig:
     # models/dcgan.py:d_recipe). The cpu-32 preset uses "spectral" with the projection term.
     # Configs saved before the key were trained with "batch".
     d_norm: str = "batch"
+    # dcgan: biases on D's first and last convs and G's last conv. The textbook has none (each
+    # is followed by BatchNorm or is the output); `dcgan-32` turns them off to be that network
+    # exactly (bench/port_gap.py). Configs saved before the key had them.
+    conv_bias: bool = True
     # the condition guidance the pipeline uses for this model unless told otherwise (1 = the plain
     # model): measured per architecture (BENCHMARKS.md); models saved before the key had 1.5
     guidance: float = 1.5
@@ -151,6 +155,10 @@ class TrainConfig:
     # thousand samples each head of the label prior (class from prompt / from sketch) is fitted on,
     # before the GAN trains; 0 = no prior. Only models with classes and text or sketches get one.
     prior_kimg: float = 100.0
+    # how batches are drawn: "epochs" (every image once per pass, in a fresh order each pass, as
+    # the textbook script trains; the order is a function of train.seed and the pass, so a
+    # resumed run continues it) or "replacement" (independent random images each step)
+    sampling: str = "epochs"
     precision: str = "auto"  # "auto" (bf16 on CPU and CUDA where supported), "bf16", "fp32"
     channels_last: bool = True
     seed: int = 0

@@ -256,3 +256,25 @@ def test_class_planes_in_d_are_the_textbook_concatenation(d_norm):
     with pytest.raises(ValueError, match="d_cond"):
         build_models(ModelConfig(**{**config.__dict__, "d_cond": "concat"}), 16, 1, spec)
     assert load_preset("dcgan-32").model.d_cond == "planes"
+
+
+def test_the_dcgan_32_port_is_the_textbook_network_weight_for_weight():
+    """`dcgan-32` in the registry has the standalone script's weights (bench/dcgan_reference.py)
+    and nothing more, but for a "no label" row in G's class table and an "absent" plane in D."""
+    from bench import dcgan_reference
+
+    config = load_preset("dcgan-32").model
+    G, D = build_models(config, 32, 1, CondSpec(num_classes=10))
+    ref_G, ref_D = dcgan_reference.Generator(10, 1), dcgan_reference.Discriminator(10, 1)
+
+    def count(net):
+        return sum(p.numel() for p in net.parameters())
+
+    assert count(G) == count(ref_G) + config.z_dim  # the "no label" row
+    assert count(D) == count(ref_D) + 64 * 4 * 4  # the "absent" plane through D's first conv
+    biases = [n for n, m in [*G.named_modules(), *D.named_modules()] if getattr(m, "bias", None) is not None]
+    assert all(".norms." in f".{n}" or "net." in n for n in biases), biases  # BatchNorm's shifts only
+    with_bias = build_models(
+        ModelConfig(**{**config.__dict__, "conv_bias": True}), 32, 1, CondSpec(num_classes=10)
+    )
+    assert count(with_bias[1]) == count(D) + 64 + 1 and count(with_bias[0]) == count(G) + 1

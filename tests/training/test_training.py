@@ -307,3 +307,28 @@ def test_attributes_dropped_on_every_step_are_not_a_condition_of_the_model(
     with pytest.raises(ValueError, match="no attributes"):
         pipe(n=1, attributes={tiny_dataset.attribute_names[0]: 0.5})
     assert pipe(n=2, label=0).tensors.shape[0] == 2
+
+
+def test_epoch_sampling_shows_every_image_once_per_pass_and_resumes_in_order():
+    from ganstudio.conditioning import Cond, CondSpec
+    from ganstudio.config import TrainConfig
+    from ganstudio.training.steps import TrainingData
+
+    def data(**train):
+        images = torch.zeros(10, 1, 4, 4, dtype=torch.uint8)
+        tc = TrainConfig(**train)
+        return TrainingData(images, Cond.for_spec(CondSpec(), 10), None, None, tc, 4, torch.contiguous_format)
+
+    rng = torch.Generator().manual_seed(0)
+    drawn = torch.cat(
+        [data().indices(start, 4, rng) for start in range(0, 40, 4)]
+    )  # 4 passes, batches straddle
+    passes = drawn.view(4, 10)
+    assert all(sorted(p.tolist()) == list(range(10)) for p in passes)  # each image once per pass
+    assert len({tuple(p.tolist()) for p in passes}) == 4  # a fresh order each pass
+    # a new process (a resumed run) continues the same order from the images seen so far
+    assert torch.equal(data().indices(12, 4, rng), drawn[12:16])
+    assert not torch.equal(data(seed=1).indices(0, 10, rng), drawn[:10])  # the order follows train.seed
+    assert data(sampling="replacement").indices(0, 1000, rng).unique().numel() == 10
+    with pytest.raises(ValueError, match="train.sampling"):
+        data(sampling="shuffle")

@@ -64,7 +64,9 @@ class Generator(nn.Module):
         r = 4
         while r < resolution:
             out = channels if 2 * r == resolution else widths[2 * r]
-            self.ups.append(nn.ConvTranspose2d(widths[r], out, 4, 2, 1, bias=2 * r == resolution))
+            self.ups.append(
+                nn.ConvTranspose2d(widths[r], out, 4, 2, 1, bias=config.conv_bias and 2 * r == resolution)
+            )
             if 2 * r < resolution:
                 self.norms.append(nn.BatchNorm2d(out))
             r *= 2
@@ -132,7 +134,7 @@ class Discriminator(nn.Module):
         self.spec = spec
         widths = stage_widths(resolution, config.d_channel_base or config.channel_base, config.channel_max)
         extra = 2 if spec.has_sketch else 0
-        self.first = nn.Conv2d(channels + extra, widths[resolution // 2], 4, 2, 1)
+        self.first = nn.Conv2d(channels + extra, widths[resolution // 2], 4, 2, 1, bias=config.conv_bias)
         if config.d_cond not in ("bias", "planes"):
             raise ValueError(f"model.d_cond {config.d_cond!r} is unknown; use bias or planes")
         # "planes": the first conv's weights for the one-hot class planes (+ an "absent" plane)
@@ -162,7 +164,7 @@ class Discriminator(nn.Module):
             layers.append(nn.LeakyReLU(0.2))
             r //= 2
         self.net = nn.Sequential(*layers)
-        self.out = nn.Conv2d(widths[4], 1, 4)
+        self.out = nn.Conv2d(widths[4], 1, 4, bias=config.conv_bias)
         # projection term (Miyato & Koyama 2018) on the 4x4 features pooled; starts near zero
         use_projection = projection and self.embed is not None
         self.project = nn.Linear(config.cond_dim, widths[4]) if use_projection else None

@@ -278,7 +278,7 @@ def train(
         gamma, p_aug = tc.gamma.at(t), (tc.augment_p.at(t) if use_augment else 0.0)
         regularise = gamma > 0 and state.step % tc.reg_every == 0
 
-        batch = data.batch(tc.batch, steps.global_pairs, rng).shard(world, steps.global_pairs)
+        batch = data.batch(tc.batch, steps.global_pairs, rng, state.images).shard(world, steps.global_pairs)
         fake = steps.generate(batch)  # one G forward per step
         losses = steps.d_step(batch, fake, gamma, regularise, p_aug, rng)
         losses |= steps.g_step(batch, fake, p_aug, rng)

@@ -58,6 +58,9 @@ class Batch:
         )
 
 
+SAMPLING = ("epochs", "replacement")
+
+
 class TrainingData:
     """The dataset on the training device, and how a batch of it (with its conditions) is drawn."""
 
@@ -74,6 +77,9 @@ class TrainingData:
         self.images, self.conditions, self.text, self.sketches = images, conditions, text, sketches
         self.tc, self.z_dim, self.memory = tc, z_dim, memory
         self.device = images.device
+        if tc.sampling not in SAMPLING:
+            raise ValueError(f"train.sampling {tc.sampling!r} is unknown; use {' or '.join(SAMPLING)}")
+        self._order, self._order_pass = torch.empty(0, dtype=torch.long), -1  # the current pass's order
 
     def __len__(self) -> int:
         return len(self.images)
@@ -97,11 +103,30 @@ class TrainingData:
         index = torch.randint(len(self), (n,), generator=generator).to(self.device)
         return self.draw_conditions(index, generator)[1]
 
-    def batch(self, size: int, pairs: int, generator: torch.Generator) -> Batch:
-        """`size` reals with their conditions and latents for as many fakes. With `pairs` > 0 the
-        fakes come in pairs that share conditions (row i and i + pairs): each pair shows what z
-        changes, for the diversity term; the reals keep their own, so D still sees a whole batch."""
-        index = torch.randint(len(self), (size,), generator=generator).to(self.device)
+    def indices(self, start: int, size: int, generator: torch.Generator) -> torch.Tensor:
+        """The dataset rows of the `size` images drawn after `start` images seen (CPU, long).
+        "epochs": positions in an endless run of passes, each pass a fresh order fixed by
+        train.seed and the pass number, so a resumed run draws what it would have drawn."""
+        if self.tc.sampling == "replacement":
+            return torch.randint(len(self), (size,), generator=generator)
+        n = len(self)
+        positions = torch.arange(start, start + size)
+        passes = positions // n
+        index = torch.empty(size, dtype=torch.long)
+        for p in passes.unique().tolist():  # one pass, or two where a batch straddles them
+            if self._order_pass != p:
+                order_rng = torch.Generator().manual_seed((self.tc.seed * 1_000_003 + p) % 2**32)
+                self._order, self._order_pass = torch.randperm(n, generator=order_rng), p
+            here = passes == p
+            index[here] = self._order[positions[here] % n]
+        return index
+
+    def batch(self, size: int, pairs: int, generator: torch.Generator, start: int = 0) -> Batch:
+        """`size` reals (the images drawn after `start` seen) with their conditions and latents for
+        as many fakes. With `pairs` > 0 the fakes come in pairs that share conditions (row i and
+        i + pairs): each pair shows what z changes, for the diversity term; the reals keep their
+        own, so D still sees a whole batch."""
+        index = self.indices(start, size, generator).to(self.device)
         real = from_uint8(self.images[index]).contiguous(memory_format=self.memory)
         full, cond, captions = self.draw_conditions(index, generator)
         fake_cond = cond.select(torch.arange(size, device=self.device) % pairs) if pairs else cond
