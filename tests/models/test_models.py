@@ -278,3 +278,23 @@ def test_the_dcgan_32_port_is_the_textbook_network_weight_for_weight():
         ModelConfig(**{**config.__dict__, "conv_bias": True}), 32, 1, CondSpec(num_classes=10)
     )
     assert count(with_bias[1]) == count(D) + 64 + 1 and count(with_bias[0]) == count(G) + 1
+
+
+def test_words_move_the_dcgan_condition_as_much_as_a_class_does_from_the_start():
+    """The caption MLP starts on the class table's scale: two unrelated captions give G and D
+    conditions about as far apart as two classes (at N(0, 0.02) they differed by ~0.1%)."""
+    spec = CondSpec(num_classes=9, text_encoder="minilm", text_dim=384)
+    torch.manual_seed(0)
+    G, D = build_models(load_preset("cpu-32").model, 32, 3, spec)
+    cond = Cond.for_spec(spec, 2)
+    cond.labels, cond.label_mask = torch.tensor([0, 0]), torch.tensor([True, True])
+    cond.text = torch.nn.functional.normalize(torch.randn(2, 384), dim=1)
+    cond.text_mask = torch.tensor([True, True])
+    for embed in (G.embed, D.embed):
+        with torch.no_grad():
+            e = embed(cond, 2, "cpu")
+            classes = embed.classes.weight[:2]
+        assert (e[0] - e[1]).norm() > 0.5 * (classes[0] - classes[1]).norm()
+        no_text = Cond.for_spec(spec, 1)
+        no_text.labels, no_text.label_mask = torch.tensor([0]), torch.tensor([True])
+        assert torch.allclose(embed(no_text, 1, "cpu")[0], classes[0])  # no caption: the class alone
