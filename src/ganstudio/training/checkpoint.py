@@ -5,6 +5,7 @@ folder and renamed into place, so a killed run never leaves a half-written check
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
@@ -145,54 +146,47 @@ def load_training_state(
 
 
 class RunLock:
-    """One writer per run folder: `run_dir/.lock` names the process training into it. A second
-    `train` on the same folder is refused while that process lives; a lock left by a process that
-    died (kill -9, power loss) is taken over."""
+    """One writer per run folder: an OS lock (`fcntl.flock`) on `run_dir/.lock`, held for the life
+    of the run; the file names the holder's PID for the error message. A second `train` on the
+    same folder is refused while the holder lives; the OS drops the lock of a process that died
+    (kill -9, power loss), so there is no stale lock to take over and no window between creating
+    the file and owning it. The file itself stays (unlinking a locked file would let a third
+    process lock a new inode while a second holds the old one)."""
 
     def __init__(self, run_dir: Path) -> None:
         self.path = Path(run_dir) / ".lock"
+        self.fd: int | None = None
 
     def __enter__(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                pid = _read_pid(self.path)
-                if pid is not None and pid != os.getpid() and _alive(pid):
-                    raise ValueError(
-                        f"{self.path.parent} is being trained by process {pid}; wait for it, stop it, "
-                        "or train into another --out"
-                    ) from None
-                self.path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()}\n")
-            return self
-        raise ValueError(
-            f"could not take the lock {self.path}; delete it if no training runs into this folder"
-        )
+        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            pid = _read_pid(fd)
+            os.close(fd)
+            holder = f"process {pid}" if pid is not None else "another process"
+            raise ValueError(
+                f"{self.path.parent} is being trained by {holder}; wait for it, stop it, "
+                "or train into another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.fd = fd
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        if _read_pid(self.path) == os.getpid():
-            self.path.unlink(missing_ok=True)
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            os.close(self.fd)  # closing the descriptor releases the lock
+            self.fd = None
 
 
-def _read_pid(path: Path) -> int | None:
+def _read_pid(fd: int) -> int | None:
     try:
-        return int(path.read_text().split()[0])
+        return int(os.pread(fd, 32, 0).split()[0])
     except (OSError, ValueError, IndexError):
         return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def holding_run_lock(train_fn):
