@@ -37,7 +37,9 @@ from ganstudio.data.rights import describe_rights
 from ganstudio.untrusted import (
     MAX_JSON_BYTES,
     MAX_PARAMETERS,
+    build_checked,
     check_bounds,
+    check_dataset_info,
     header_shapes,
     read_json,
     read_safetensors,
@@ -46,6 +48,7 @@ from ganstudio.untrusted import (
 FORMAT = "ganstudio-model"
 FORMAT_VERSION = 1
 NEARCOPY_FILE = "nearcopy.safetensors"  # provenance/nearcopy.py reads and writes it
+DETECTOR_FILE = "detector.safetensors"  # provenance/detector.py reads and writes it
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".bin"}
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 RUN_CANDIDATES = ("best", "checkpoint", ".checkpoint.old")  # what a run folder resolves to, in order
@@ -145,6 +148,7 @@ def read_dataset_info(folder: Path) -> dict[str, Any]:
     info = read_json(path, MAX_JSON_BYTES)
     if not isinstance(info, dict):
         raise ValueError(f"{path} must hold a JSON object; the file was damaged or edited by hand")
+    check_dataset_info(info, path)
     return info
 
 
@@ -203,7 +207,7 @@ def load_label_prior(folder: Path, spec: CondSpec) -> LabelPrior | None:
     path = Path(folder) / PRIOR_FILE
     if not path.is_file() or not wants_prior(spec):
         return None
-    prior = LabelPrior(spec)
+    prior = build_checked(lambda: LabelPrior(spec), path, "label prior")
     load_weights(prior, path)
     with safe_open(str(path), framework="pt") as f:
         try:
@@ -348,8 +352,8 @@ def export(source: Path, target: Path, dtype: torch.dtype = torch.float16) -> Pa
     prior = load_label_prior(source, spec)
     if prior is not None:
         save_label_prior(prior, tmp, dtype)
-    for name in ("dataset.json", "model_card.md", NEARCOPY_FILE):
-        if name == NEARCOPY_FILE and not (source / name).is_file():
+    for name in ("dataset.json", "model_card.md", NEARCOPY_FILE, DETECTOR_FILE):
+        if name in (NEARCOPY_FILE, DETECTOR_FILE) and not (source / name).is_file():
             continue
         shutil.copyfile(source / name, tmp / name)
     share(tmp)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
+from torch import nn
 
 from ganstudio.conditioning import CondSpec
 from ganstudio.config import Config
@@ -62,9 +64,66 @@ def check_bounds(config: Config, spec: CondSpec, resolution: Any, channels: Any)
         len(spec.attribute_names) == len(spec.attribute_mean) == len(spec.attribute_std)
     ):
         raise ValueError("cond: attribute names, means and stds must be lists of one length (at most 1024)")
-    numbers = [*spec.attribute_mean, *spec.attribute_std, m.guidance]
-    if not all(isinstance(v, int | float) and math.isfinite(v) for v in numbers):
-        raise ValueError("cond attribute statistics and model.guidance must be finite numbers")
+    numbers = [*spec.attribute_mean, *spec.attribute_std, m.guidance, spec.sketch_margin]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in numbers):
+        raise ValueError("cond attribute statistics, sketch_margin and model.guidance must be finite numbers")
+    if not all(v > 0 for v in spec.attribute_std):
+        raise ValueError("cond.attribute_std must be positive (a spread of 0 would divide by zero)")
+    if not 0 <= spec.sketch_margin <= 0.45:
+        raise ValueError(f"cond.sketch_margin is {spec.sketch_margin}; it must be from 0 to 0.45 of the side")
+    if not all(isinstance(n, str) for n in spec.attribute_names) or not isinstance(spec.text_encoder, str):
+        raise ValueError("cond.attribute_names and cond.text_encoder must be strings")
+
+
+MAX_PART_PARAMETERS = 50_000_000  # a label prior, detector or encoder larger than this is refused
+
+
+def build_checked(factory: Callable[[], nn.Module], path: Path, what: str) -> nn.Module:
+    """A model-folder part built by `factory` only after its size is counted on the meta device
+    (bounded by MAX_PART_PARAMETERS) and the file's header shapes match the part tensor for
+    tensor: neither a hand-edited config.json nor a 16-byte file can make it allocate more."""
+    with torch.device("meta"):
+        meta = factory()
+    size = sum(p.numel() for p in meta.parameters())
+    if size > MAX_PART_PARAMETERS:
+        raise ValueError(
+            f"{path.name}: config.json describes a {what} of {size:,} parameters (at most "
+            f"{MAX_PART_PARAMETERS:,}); the folder was damaged or edited by hand"
+        )
+    want = {k: tuple(v.shape) for k, v in meta.state_dict().items()}
+    if header_shapes(path) != want:
+        raise ValueError(
+            f"{path.name} does not hold the {what} config.json describes (other tensors or shapes); "
+            "the folder was damaged or edited by hand"
+        )
+    return factory()
+
+
+def check_dataset_info(info: dict[str, Any], where: Path) -> None:
+    """dataset.json's fields the code reads, typed and bounded: class names are strings,
+    attributes a mapping of name → finite min/max/mean/std."""
+    classes = info.get("class_names", [])
+    if (
+        not isinstance(classes, list)
+        or len(classes) > 1_000_000
+        or not all(isinstance(c, str) for c in classes)
+    ):
+        raise ValueError(f"{where}: class_names must be a list of strings")
+    attributes = info.get("attributes", {})
+    if not isinstance(attributes, dict):
+        raise ValueError(f"{where}: attributes must map each name to its min, max, mean and std")
+    for name, stats in attributes.items():
+        if not isinstance(stats, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in stats.values()
+        ):
+            raise ValueError(
+                f"{where}: attribute {str(name)[:40]!r} must map min/max/mean/std to finite numbers"
+            )
+    for key in ("resolution", "channels", "num_images"):
+        value = info.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1 << 31:
+            raise ValueError(f"{where}: {key} must be a whole number")
 
 
 def read_safetensors(path: Path) -> dict[str, torch.Tensor]:

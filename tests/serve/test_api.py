@@ -155,7 +155,7 @@ def test_concurrent_requests_share_forward_passes(make_client):
 
     async def burst():
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:7860") as http:
             bodies = [{"n": 2, "seed": i * 10} for i in range(20)]
             return await asyncio.gather(*(http.post("/v1/generate", json=b) for b in bodies))
 

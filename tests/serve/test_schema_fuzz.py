@@ -16,7 +16,12 @@ def api_schema(served_model, tmp_path):
     from ganstudio.serve.app import Settings, create_app
 
     app = create_app(
-        Settings(models=[str(served_model)], runs_dir=tmp_path / "runs", requests_per_minute=10**6)
+        Settings(
+            models=[str(served_model)],
+            runs_dir=tmp_path / "runs",
+            requests_per_minute=10**6,
+            allowed_hosts=["testserver"],  # the host name schemathesis sends
+        )
     )
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 

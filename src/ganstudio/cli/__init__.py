@@ -227,6 +227,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="folder whose sub-folders the studio may train on")
     p.add_argument("--runs", default="runs/studio", help="where training jobs write their runs")
     p.add_argument("--cors-origin", action="append", help="allow browser calls from this origin (repeatable)")
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        help="a host name the server answers to besides IP addresses, localhost and --host (repeatable; "
+        "requests naming any other host are refused, which stops DNS rebinding)",
+    )
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        help="a reverse proxy's address whose X-Forwarded-For is believed (repeatable; default: none)",
+    )
     p.add_argument("--requests-per-minute", type=int, default=600, help="per client address (0 < N)")
     p.set_defaults(func=cmd_serve)
     return parser

@@ -320,6 +320,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         args.runs,
         args.cors_origin,
         args.requests_per_minute,
+        args.allowed_host,
+        args.trusted_proxy,
     )
     return 0
 

@@ -15,6 +15,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     import json
 
     from ganstudio.provenance import verify
+    from ganstudio.provenance.report import shown
 
     unrecognised = 0
     for name in args.files:
@@ -26,7 +27,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(report))
         elif "error" in report:
-            print(f"{name}: cannot read ({report['error']})")
+            print(f"{name}: cannot read ({shown(report['error'])})")
         else:
             verdict = "made by ganstudio" if report["ganstudio"] else "no ganstudio mark found"
             if not report["ganstudio"] and report["likely_generated"]:

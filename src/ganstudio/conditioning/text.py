@@ -34,6 +34,11 @@ def normalise_prompt(prompt: str) -> str:
     is cut there (the pipeline notes it)."""
     if not isinstance(prompt, str):
         raise ValueError(f"prompt {prompt!r} must be a string")
+    if any("\ud800" <= ch <= "\udfff" for ch in prompt):
+        raise ValueError(
+            "the prompt holds a lone UTF-16 surrogate (a broken character, e.g. from a cut emoji); "
+            "send valid Unicode text"
+        )
     words = prompt.strip().lower().split()
     if not words or not _WORD.search(" ".join(words)):
         raise ValueError("the prompt is empty: describe the image, e.g. prompt='a dark ankle boot'")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +31,11 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ganstudio.modelfolder import DETECTOR_FILE
 from ganstudio.provenance.watermark import LOSSY
 from ganstudio.untrusted import read_safetensors
 
-FILE = "detector.safetensors"
+FILE = DETECTOR_FILE
 SIZE = 32
 FALSE_POSITIVE_RATE = 0.01  # the share of held-out real images called generated
 EDITS = ("none", "jpeg75", "resize0.5", "resize2", "jpeg75+resize0.75")
@@ -102,6 +104,42 @@ def to_tensor(images: list[Image.Image], channels: int) -> torch.Tensor:
     return x[:, None] if channels == 1 else x.permute(0, 3, 1, 2)
 
 
+DOMAIN_STATS = ("smoothness", "colourfulness")
+DOMAIN_MARGIN = 0.05  # the envelope is widened by this much on each side
+
+
+def domain_stats(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 32, 32) in [0, 1] → (B, 2): smoothness (the correlation of neighbouring pixels'
+    luma, 1 for a flat image) and colourfulness (mean channel spread). A detector gives an opinion
+    only inside the envelope its real images span: uniform noise or a photo handed to a
+    grayscale-garment detector is outside what it was trained to judge."""
+    y = x.mean(1)  # (B, H, W)
+    pairs = [(y[:, :, :-1], y[:, :, 1:]), (y[:, :-1, :], y[:, 1:, :])]
+    corr = []
+    for a, b in pairs:
+        a, b = (
+            a.flatten(1) - a.flatten(1).mean(1, keepdim=True),
+            b.flatten(1) - b.flatten(1).mean(1, keepdim=True),
+        )
+        denom = (a.square().sum(1) * b.square().sum(1)).sqrt()
+        corr.append(torch.where(denom > 1e-8, (a * b).sum(1) / denom.clamp(min=1e-8), torch.ones_like(denom)))
+    smooth = torch.stack(corr, 1).mean(1)
+    colour = (x.amax(1) - x.amin(1)).flatten(1).mean(1)
+    return torch.stack([smooth, colour], 1)
+
+
+def domain_envelope(images: torch.Tensor) -> dict[str, list[float]]:
+    """The envelope of real images (N, C, H, W) uint8: per statistic the 0.5th and 99.5th
+    percentiles, widened by DOMAIN_MARGIN."""
+    stats = domain_stats(to_tensor(pil(images), 3))
+    lo = torch.quantile(stats, 0.005, dim=0) - DOMAIN_MARGIN
+    hi = torch.quantile(stats, 0.995, dim=0) + DOMAIN_MARGIN
+    return {
+        name: [round(float(a), 4), round(float(b), 4)]
+        for name, a, b in zip(DOMAIN_STATS, lo, hi, strict=True)
+    }
+
+
 def pil(images: torch.Tensor) -> list[Image.Image]:
     """(B, C, H, W) uint8 → PIL images."""
     arrays = images.permute(0, 2, 3, 1).numpy()
@@ -123,6 +161,18 @@ class Detector:
     thresholds: dict[str, float]  # per KINDS entry
     negatives: dict[str, list[float]]  # per kind: sorted scores of held-out real images (p-values)
     report: dict[str, Any]
+    domain: dict[str, list[float]] | None = None  # DOMAIN_STATS envelope of its real images
+
+    def outside(self, image: Image.Image) -> str | None:
+        """Why the image is outside what this detector was trained to judge, or None."""
+        if self.domain is None:
+            return None
+        stats = domain_stats(to_tensor([image], 3))[0]  # in colour: a photo is no grey garment
+        for name, value in zip(DOMAIN_STATS, stats.tolist(), strict=True):
+            lo, hi = self.domain[name]
+            if not lo <= value <= hi:
+                return f"its {name} {value:.2f} is outside the {lo:.2f}–{hi:.2f} of the images it learnt from"
+        return None
 
     @torch.no_grad()
     def scores(self, images: list[Image.Image]) -> torch.Tensor:
@@ -130,7 +180,11 @@ class Detector:
 
     def detect(self, image: Image.Image) -> dict[str, Any]:
         """{"generated", "score", "p_real", "kind"}: p_real is the share of held-out real images,
-        edited the way this one looks edited, that scored at least as high."""
+        edited the way this one looks edited, that scored at least as high. Outside the detector's
+        domain: {"generated": None, "no_opinion": why}."""
+        why = self.outside(image)
+        if why is not None:
+            return {"generated": None, "no_opinion": why, "kind": kind(image)}
         score = float(self.scores([image])[0])
         seen = kind(image)
         negatives = self.negatives[seen]
@@ -151,6 +205,8 @@ class Detector:
             "format": "ganstudio-detector-2", "channels": str(self.channels), "thresholds": json.dumps(self.thresholds),
             "negatives": json.dumps(self.negatives), "report": json.dumps(self.report),
         }  # fmt: skip
+        if self.domain is not None:
+            meta["domain"] = json.dumps(self.domain)
         state = {k: v.half() if v.is_floating_point() else v for k, v in self.net.state_dict().items()}
         save_file(state, str(tmp), metadata=meta)
         mask = os.umask(0)
@@ -167,22 +223,33 @@ class Detector:
             return None
         from safetensors import safe_open
 
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
         try:
+            tensors = read_safetensors(path)
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
             channels = int(meta["channels"])
             if channels not in (1, 3):
                 raise ValueError(channels)
             net = DetectorNet(channels)
-            net.load_state_dict({k: v.float() for k, v in read_safetensors(path).items()})
+            net.load_state_dict({k: v.float() for k, v in tensors.items()})
             thresholds = {k: float(json.loads(meta["thresholds"])[k]) for k in KINDS}
             negatives = {
                 k: sorted(float(v) for v in json.loads(meta["negatives"])[k]) or [thresholds[k]]
                 for k in KINDS
             }
+            domain = None
+            if "domain" in meta:
+                domain = {k: [float(v) for v in json.loads(meta["domain"])[k]] for k in DOMAIN_STATS}
+                if any(len(v) != 2 or v[0] > v[1] for v in domain.values()):
+                    raise ValueError("domain bounds")
+            values = [*thresholds.values(), *(v for n in negatives.values() for v in n)]
+            values += [v for pair in (domain or {}).values() for v in pair]
+            if not all(math.isfinite(v) for v in values):
+                raise ValueError("a threshold is not a finite number")
             report = json.loads(meta.get("report", "{}"))
-        except (KeyError, ValueError, TypeError, RuntimeError, AttributeError) as error:
+        except Exception as error:  # noqa: BLE001 - any damage reads as one clear error
             raise ValueError(
-                f"{path} is damaged ({str(error)[:80]}); train it again with `ganstudio detector`"
+                f"{path.name} is damaged ({type(error).__name__}: {str(error)[:80]}); train it again with "
+                "`ganstudio detector`"
             ) from None
-        return cls(net.eval(), channels, thresholds, negatives, report)
+        return cls(net.eval(), channels, thresholds, negatives, report, domain)

@@ -17,6 +17,7 @@ from ganstudio.provenance.detector import (
     Detector,
     DetectorNet,
     auc,
+    domain_envelope,
     edit,
     pil,
     to_tensor,
@@ -63,7 +64,7 @@ def train_detector(
         if log is not None and (step + 1) % 250 == 0:
             log(f"detector step {step + 1}/{steps}: loss {loss.item():.3f}")
     net.eval()
-    detector = Detector(net, channels, {}, {}, {})
+    detector = Detector(net, channels, {}, {}, {}, domain_envelope(reals))
     fake_pil, real_pil = pil(test_fakes), pil(test_reals)
     pos = {name: detector.scores([edit(im, name) for im in fake_pil]) for name in EDITS}
     neg = {name: detector.scores([edit(im, name) for im in real_pil]) for name in EDITS}

@@ -7,6 +7,8 @@ bundled models (and of the models named) give their guess. Used by `ganstudio ve
 from __future__ import annotations
 
 import io
+import os
+import stat
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,9 @@ def verify(source: str | Path | bytes, models: list[str] | None = None) -> dict[
     (a valid signature, the watermark, or the metadata's own claim); `detector` (None when a
     signature or the watermark holds) lists each detector's guess — of the bundled models and of
     `models` (model folders with a detector) — and `likely_generated` is whether any says so."""
-    data = Path(source).read_bytes() if isinstance(source, str | Path) else bytes(source)
+    data = read_file(Path(source)) if isinstance(source, str | Path) else bytes(source)
+    if sniff(data) is None:
+        raise ValueError("verify reads PNG, JPEG and WebP files; this is none of them")
     metadata = read_provenance(data)
     fmt = metadata.pop("format")
     if fmt in signing.MIME and signing.available():
@@ -62,6 +66,30 @@ def verify(source: str | Path | bytes, models: list[str] | None = None) -> dict[
     }
 
 
+MAX_FILE_BYTES = 256 << 20
+SIGNATURES = {"png": (b"\x89PNG\r\n\x1a\n",), "jpeg": (b"\xff\xd8\xff",), "webp": (b"RIFF",)}
+
+
+def sniff(data: bytes) -> str | None:
+    """The format by its first bytes (PNG, JPEG or WebP), or None: only these reach a decoder."""
+    for fmt, heads in SIGNATURES.items():
+        if data.startswith(heads) and (fmt != "webp" or data[8:12] == b"WEBP"):
+            return fmt
+    return None
+
+
+def read_file(path: Path) -> bytes:
+    """A regular file's bytes, its size checked first: a FIFO, a device (/dev/zero) or a folder
+    is refused before anything is read."""
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{path.name} is not a regular file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise ValueError(f"{path.name} is {info.st_size:,} bytes; verify reads at most {MAX_FILE_BYTES:,}")
+    with open(path, "rb") as f:
+        return f.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
+
+
 @cache
 def detectors(models: tuple[str, ...] = ()) -> dict[str, Detector]:
     """The detectors of the bundled models and of `models` (names or folders), loaded once."""
@@ -78,16 +106,35 @@ def detectors(models: tuple[str, ...] = ()) -> dict[str, Detector]:
     return found
 
 
+def shown(value: Any, limit: int = 200) -> str:
+    """A string read from a file, made safe to print: quoted, every control, format and
+    line-breaking character escaped (never interpreted by a terminal), cut at `limit`."""
+    text = str(value)
+    cut = len(text) > limit
+    escaped = "".join(
+        ch
+        if ch.isprintable() and ch not in '"\\'
+        else ("\\" + ch if ch in '"\\' else ch.encode("unicode_escape").decode("ascii"))
+        for ch in text[:limit]
+    )
+    return f'"{escaped}"' + ("…" if cut else "")
+
+
 def _detector_lines(detector: list[dict[str, Any]] | None) -> list[str]:
     if detector is None:
         return []
-    hits = [d for d in detector if d["generated"]]
+    silent = [d for d in detector if d["generated"] is None]
+    judged = [d for d in detector if d["generated"] is not None]
+    hits = [d for d in judged if d["generated"]]
     if not hits:
-        return [
-            f"detector: looks real to {len(detector)} model detector(s)"
-            if detector
-            else "detector: none installed"
-        ]
+        if judged:
+            return [f"detector: looks real to {len(judged)} model detector(s)"]
+        if silent:
+            return [
+                f"detector: no opinion — the image is unlike what the {len(silent)} model detector(s) "
+                f"learnt to judge ({silent[0]['no_opinion']})"
+            ]
+        return ["detector: none installed"]
     return [
         f"detector: likely made by {d['model']} (score {d['score']}; {d['p_real']:.1%} of real images score as "
         "high) — a statistical guess, not proof"
@@ -105,11 +152,11 @@ def summary(metadata: dict[str, Any], c2pa: dict[str, Any], watermark: dict[str,
     record = metadata.get("record") or {}
     if metadata["ai_generated"]:
         what = ", ".join(
-            f"{k} {record[k]!r}" for k in ("label", "prompt", "sketch") if record.get(k) is not None
+            f"{k} {shown(record[k])}" for k in ("label", "prompt", "sketch") if record.get(k) is not None
         )
         lines = [
-            f"metadata: AI-generated (IPTC trainedAlgorithmicMedia) by {record.get('model', '?')}, "
-            f"seed {record.get('seed', '?')}" + (f", {what}" if what else "")
+            f"metadata: AI-generated (IPTC trainedAlgorithmicMedia) by {shown(record.get('model', '?'))}, "
+            f"seed {shown(record.get('seed', '?'))}" + (f", {what}" if what else "")
         ]
     else:
         lines = ["metadata: no AI-generated marking (a re-encode or an editor can strip it)"]
@@ -120,11 +167,13 @@ def summary(metadata: dict[str, Any], c2pa: dict[str, Any], watermark: dict[str,
             if c2pa.get("trusted")
             else "not on this machine's trust list"
         )
-        lines.append(f"C2PA: signature valid, signed by {c2pa.get('signer')} ({c2pa.get('issuer')}), {trust}")
+        lines.append(
+            f"C2PA: signature valid, signed by {shown(c2pa.get('signer'))} ({shown(c2pa.get('issuer'))}), {trust}"
+        )
     elif state == "invalid":
         lines.append(
             "C2PA: TAMPERED or broken — "
-            + "; ".join(c2pa.get("errors") or ["the manifest does not validate"])
+            + "; ".join(shown(e) for e in c2pa.get("errors") or ["the manifest does not validate"])
         )
     elif state == "unchecked":
         lines.append("C2PA: not checked (pip install 'ganstudio[provenance]')")
@@ -135,7 +184,7 @@ def summary(metadata: dict[str, Any], c2pa: dict[str, Any], watermark: dict[str,
             f"watermark: detected (score {watermark['score']}, p ≤ {max(watermark['p_value'], 1e-4):.0e} by chance)"
         )
     elif watermark.get("error"):
-        lines.append(f"watermark: cannot be read, the pixels do not decode ({watermark['error']})")
+        lines.append(f"watermark: cannot be read, the pixels do not decode ({shown(watermark['error'])})")
     elif watermark.get("unreadable"):
         lines.append(f"watermark: cannot be read: {watermark['unreadable']}")
     else:

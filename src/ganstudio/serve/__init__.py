@@ -31,6 +31,8 @@ def serve(
     runs_dir: str | Path = "runs/studio",
     cors_origins: list[str] | None = None,
     requests_per_minute: int | None = None,
+    allowed_hosts: list[str] | None = None,
+    trusted_proxies: list[str] | None = None,
 ) -> None:
     """Run the studio until interrupted. Outside the loopback address a token is required."""
     try:
@@ -47,7 +49,12 @@ def serve(
             f"--host {host} is reachable from other machines: set an access token with --token or "
             f"{TOKEN_ENV} (clients send Authorization: Bearer TOKEN), or keep the default 127.0.0.1"
         )
-    settings = Settings(token=token, runs_dir=Path(runs_dir), cors_origins=list(cors_origins or []))
+    settings = Settings(
+        token=token,
+        runs_dir=Path(runs_dir),
+        cors_origins=list(cors_origins or []),
+        allowed_hosts=[*(allowed_hosts or []), host],
+    )
     if requests_per_minute is not None:
         settings.requests_per_minute = requests_per_minute
     if models:
@@ -61,4 +68,17 @@ def serve(
     shown = "localhost" if is_loopback(host) else host
     print(f"ganstudio studio: http://{shown}:{port}/  (API: http://{shown}:{port}/docs)", flush=True)
     # a long keep-alive: a client reusing a connection the server is just closing sees a reset
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=75)
+    uvicorn.run(app, host=host, port=port, **uvicorn_options(trusted_proxies))
+
+
+def uvicorn_options(trusted_proxies: list[str] | None) -> dict:
+    """uvicorn's settings: X-Forwarded-For is believed only from the proxies named (uvicorn's
+    default trusts it from 127.0.0.1, so a local client could pose as many clients and escape the
+    per-client limit); a long keep-alive, because a client reusing a connection the server is
+    just closing sees a reset."""
+    return {
+        "log_level": "warning",
+        "timeout_keep_alive": 75,
+        "proxy_headers": bool(trusted_proxies),
+        "forwarded_allow_ips": ",".join(trusted_proxies or []) or None,
+    }

@@ -16,8 +16,9 @@ import io
 import json
 import logging
 import secrets
+import shutil
+import threading
 import time
-import zipfile
 from collections import OrderedDict, defaultdict, deque
 from pathlib import Path
 from typing import Any, Literal
@@ -34,8 +35,9 @@ from ganstudio import __version__
 from ganstudio.pipeline import MAX_SEED, GenerationPipeline
 from ganstudio.provenance import verify as verify_file
 from ganstudio.serve.batcher import Batcher
-from ganstudio.serve.jobs import Jobs, extract_zip
+from ganstudio.serve.jobs import Jobs, extract_zip, folder_bytes
 from ganstudio.serve.schemas import ERRORS, GenerateRequest, GenerateResponse, ImageOut, JobRequest, Settings
+from ganstudio.serve.security import BrowserGuard
 
 STATIC = Path(__file__).parent / "static"
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -45,8 +47,8 @@ log = logging.getLogger("ganstudio.serve")
 class Limits:
     """Requests per client per minute (sliding window)."""
 
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute, self.seen = per_minute, defaultdict(deque)
+    def __init__(self, per_minute: int, what: str = "requests") -> None:
+        self.per_minute, self.what, self.seen = per_minute, what, defaultdict(deque)
 
     def check(self, client: str) -> None:
         now, window = time.monotonic(), self.seen[client]
@@ -54,7 +56,7 @@ class Limits:
             window.popleft()
         if len(window) >= self.per_minute:
             raise HTTPException(
-                429, f"more than {self.per_minute} requests a minute from {client}; slow down"
+                429, f"more than {self.per_minute} {self.what} a minute from {client}; slow down"
             )
         window.append(now)
 
@@ -67,8 +69,10 @@ class Studio:
         self.pipes: dict[str, GenerationPipeline] = {}
         self.batchers: dict[str, Batcher] = {}
         self.versions: dict[str, float | None] = {}
+        self.loading = threading.Lock()  # one load at a time: two requests never load one model twice
         self.images: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
         self.limits = Limits(settings.requests_per_minute)
+        self.failed_logins = Limits(settings.failed_logins_per_minute, "wrong tokens")
         self.jobs = Jobs(settings.runs_dir, settings.data_root, settings.max_jobs)
 
     def model_names(self) -> list[str]:
@@ -88,11 +92,16 @@ class Studio:
         if name.startswith("job:"):  # a studio run: reloaded when it has written a newer checkpoint
             source = self.jobs.get(name[4:]).run_dir
             version = max(p.stat().st_mtime for p in source.glob("*/generator_ema.safetensors"))
-        if name not in self.pipes or self.versions.get(name) != version:  # loaded once, kept loaded
-            self.pipes[name] = GenerationPipeline.from_pretrained(source)
-            self.batchers[name] = Batcher(self.pipes[name], max_wait_ms=self.settings.batch_wait_ms)
-            self.versions[name] = version
-        return name, self.pipes[name], self.batchers[name]
+        with self.loading:
+            if name not in self.pipes or self.versions.get(name) != version:  # loaded once, kept loaded
+                pipe = GenerationPipeline.from_pretrained(source)
+                old = self.batchers.pop(name, None)
+                if old is not None:  # a newer checkpoint: the old pipeline and its threads go
+                    old.shutdown()
+                self.pipes[name] = pipe
+                self.batchers[name] = Batcher(pipe, max_wait_ms=self.settings.batch_wait_ms)
+                self.versions[name] = version
+            return name, self.pipes[name], self.batchers[name]
 
     def keep(self, data: bytes, mime: str) -> str:
         image_id = secrets.token_urlsafe(12)
@@ -178,6 +187,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
+    # outermost: Host and Origin are checked before anything else runs
+    app.add_middleware(
+        BrowserGuard, allowed_hosts=settings.allowed_hosts, allowed_origins=settings.cors_origins
+    )
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's own and the router's 404/405
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -200,16 +213,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"error": "internal error; the server log has the details"}, status_code=500)
 
     async def guard(request: Request) -> None:
-        """Bearer token (when the server has one) and the per-client request limit."""
+        """The per-client request limit, then the bearer token (when the server has one); wrong
+        tokens have a limit of their own, so guessing is slow."""
+        client = request.client.host if request.client else "unknown"
+        studio.limits.check(client)
         if settings.token is not None:
             given = request.headers.get("authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {settings.token}".encode()):
+                studio.failed_logins.check(client)
                 raise HTTPException(
                     401,
                     "missing or wrong access token (Authorization: Bearer …)",
                     headers={"WWW-Authenticate": "Bearer"},
                 )
-        studio.limits.check(request.client.host if request.client else "unknown")
 
     api = [Depends(guard)]
 
@@ -230,7 +246,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def models() -> list[dict[str, Any]]:
         out = []
         for name in studio.model_names():
-            _, pipe, batcher = await asyncio.to_thread(studio.pipe, name)
+            try:
+                _, pipe, batcher = await asyncio.to_thread(studio.pipe, name)
+            except (ValueError, OSError) as error:  # one broken folder never hides the others
+                out.append({"name": name, "error": str(error)})
+                continue
             out.append(describe_model(name, pipe))
         return out
 
@@ -342,17 +362,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         preset: Literal["cpu-32", "dcgan-32", "gpu-64"] = Form("cpu-32"),
     ) -> dict[str, Any]:
         """Start training on an uploaded zip of images."""
+        studio.jobs.check_room()  # before anything is read or unpacked
         data = await file.read(settings.max_zip_bytes + 1)
         if len(data) > settings.max_zip_bytes:
             raise HTTPException(413, f"the upload is larger than {settings.max_zip_bytes:,} bytes")
-        target = settings.runs_dir / "uploads" / secrets.token_hex(6)
+        uploads = settings.runs_dir / "uploads"
+        room = settings.max_upload_disk_bytes - await asyncio.to_thread(folder_bytes, uploads)
+        if room <= 0:
+            raise HTTPException(
+                507, "the uploads folder is full (the server's limit); delete old runs/studio/uploads"
+            )
+        target = uploads / secrets.token_hex(6)
         try:
-            folder = await asyncio.to_thread(extract_zip, data, target, settings.max_zip_bytes)
-        except zipfile.BadZipFile as error:
-            raise HTTPException(400, f"the zip is damaged ({error})") from None
-        job = studio.jobs.start(
-            file.filename or "upload.zip", kimg, minutes, preset, False, source=str(folder)
-        )
+            folder = await asyncio.to_thread(extract_zip, data, target, min(settings.max_zip_bytes, room))
+            job = studio.jobs.start(
+                Path(file.filename or "upload.zip").name[:100],
+                kimg,
+                minutes,
+                preset,
+                False,
+                source=str(folder),
+            )
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)  # a refused or failed upload leaves nothing
+            raise
         return job.describe()
 
     def find_job(job_id: str):

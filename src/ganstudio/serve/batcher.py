@@ -96,17 +96,20 @@ class Batcher:
 
     @staticmethod
     def _encode(outcomes: list, formats: list[str]) -> list[Outcome]:
-        encoded = []
+        encoded: list[Outcome] = []
         for outcome, fmt in zip(outcomes, formats, strict=True):
             if isinstance(outcome, Exception):
                 encoded.append(outcome)
                 continue
-            files = []
-            for image in outcome.images:
-                buffer = io.BytesIO()
-                image.save(buffer, format=fmt)  # marked, as every file the CLI writes
-                files.append(buffer.getvalue())
-            encoded.append((outcome, files))
+            try:
+                files = []
+                for image in outcome.images:
+                    buffer = io.BytesIO()
+                    image.save(buffer, format=fmt)  # marked, as every file the CLI writes
+                    files.append(buffer.getvalue())
+                encoded.append((outcome, files))
+            except Exception as error:  # noqa: BLE001 - one request's files fail alone
+                encoded.append(error)
         return encoded
 
     def _draw(self, requests: list[dict[str, Any]]) -> list[GenerationResult | Exception]:
@@ -118,11 +121,28 @@ class Batcher:
             try:
                 prepared.append(self.pipe.prepare(**options))
                 where.append(i)
-            except ValueError as error:
+            except Exception as error:  # noqa: BLE001 - whatever one request raises is its own
                 outcomes[i] = error
-        for i, result in zip(where, self.pipe.run(prepared) if prepared else [], strict=True):
+        try:
+            results = self.pipe.run(prepared) if prepared else []
+        except Exception:  # noqa: BLE001 - the shared pass failed: draw each alone to find the culprit
+            results = []
+            for request in prepared:
+                try:
+                    results.append(self.pipe.run([request])[0])
+                except Exception as error:  # noqa: BLE001
+                    results.append(error)
+        for i, result in zip(where, results, strict=True):
             outcomes[i] = result
         return outcomes
+
+    def shutdown(self) -> None:
+        """From any thread: stop taking requests and let the threads end (requests already being
+        drawn finish; the pipeline is freed with the last reference)."""
+        if self.task is not None and self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.task.cancel)
+        self.worker.shutdown(wait=False, cancel_futures=True)
+        self.encoder.shutdown(wait=False, cancel_futures=True)
 
     async def close(self) -> None:
         if self.task is not None:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ class Job:
             "losses": {k: v for k, v in self.last.items() if k.startswith("loss")},
             "has_samples": (self.run_dir / "samples" / "latest.png").is_file(),
             "has_model": (self.run_dir / "checkpoint" / "config.json").is_file(),
-            "model": str(self.run_dir),
+            "model": f"job:{self.id}",  # never a server path
         }
 
 
@@ -133,15 +134,12 @@ class Jobs:
             raise ValueError(
                 "this server has no data root (ganstudio serve --data-root); use a built-in dataset"
             )
-        root = self.data_root.resolve()
-        target = (root / name).resolve()
-        if Path(name).is_absolute() or not target.is_relative_to(root) or target == root:
-            raise ValueError(f"data {name!r} must name a folder inside the server's data root")
-        if not target.is_dir():
+        # only what /v1/data lists: a visible folder directly under the root (no paths, no hidden ones)
+        if name not in self.folders():
             raise ValueError(
-                f"data {name!r} is not a folder in the data root; choose one of: {', '.join(self.folders())}"
+                f"data {name[:80]!r} is not a folder in the data root; choose one of: {', '.join(self.folders())}"
             )
-        return str(target)
+        return str(self.data_root.resolve() / name)
 
     def running(self) -> int:
         for job in self.jobs.values():
@@ -161,7 +159,7 @@ class Jobs:
             raise ValueError("give exactly one of kimg or minutes")
         if preset not in PRESETS:
             raise ValueError(f"preset {preset!r} is unknown; use one of {', '.join(PRESETS)}")
-        self._check_room()
+        self.check_room()
         job_id = secrets.token_hex(6)
         options = ["--preset", preset] + (["--sketch"] if sketch else [])
         job = Job(
@@ -171,7 +169,8 @@ class Jobs:
         self.jobs[job_id] = job
         return job
 
-    def _check_room(self) -> None:
+    def check_room(self) -> None:
+        """Raises ValueError when no further job may start now."""
         if self.running() >= self.max_running:
             raise ValueError(
                 f"{self.max_running} training job(s) already running (the server's limit); "
@@ -218,7 +217,7 @@ class Jobs:
             raise ValueError(f"job {job_id} is still {job.state}")
         if not (job.run_dir / "checkpoint").is_dir():
             raise ValueError(f"job {job_id} has no checkpoint to resume from; start a new job")
-        self._check_room()
+        self.check_room()
         self._launch(job, resume=True)
         return job
 
@@ -235,7 +234,7 @@ def extract_zip(data: bytes, target: Path, max_bytes: int, max_files: int = 100_
 
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise ValueError("the upload is not a zip archive") from None
     members = archive.infolist()
     if len(members) > max_files:
@@ -245,20 +244,44 @@ def extract_zip(data: bytes, target: Path, max_bytes: int, max_files: int = 100_
     try:
         for member in members:
             name = member.filename
+            shown = name[:80] + ("…" if len(name) > 80 else "")
             mode = member.external_attr >> 16
             if member.is_dir() or stat.S_ISLNK(mode):
                 continue
+            parts = Path(name).parts
+            if any(len(part.encode()) > 255 for part in parts) or len(name.encode()) > 1024:
+                raise ValueError(
+                    f"zip entry {shown!r} has a name too long for a file system (255 bytes a part)"
+                )
             path = (root / name).resolve()
-            if Path(name).is_absolute() or not path.is_relative_to(root):
-                raise ValueError(f"zip entry {name!r} points outside the folder")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(member) as src, open(path, "wb") as dst:
-                while block := src.read(1 << 20):
-                    written += len(block)
-                    if written > max_bytes:
-                        raise ValueError(f"the zip expands past {max_bytes:,} bytes (the server's limit)")
-                    dst.write(block)
+            if Path(name).is_absolute() or not path.is_relative_to(root) or path == root:
+                raise ValueError(f"zip entry {shown!r} points outside the folder")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(member) as src, open(path, "wb") as dst:
+                    while block := src.read(1 << 20):
+                        written += len(block)
+                        if written > max_bytes:
+                            raise ValueError(f"the zip expands past {max_bytes:,} bytes (the server's limit)")
+                        dst.write(block)
+            except (FileExistsError, IsADirectoryError, NotADirectoryError):
+                raise ValueError(
+                    f"zip entry {shown!r} collides with another entry (a file and a folder of one name)"
+                ) from None
+            except NotImplementedError:
+                raise ValueError(
+                    f"zip entry {shown!r} uses a compression this server cannot read; use deflate"
+                ) from None
+            except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as error:
+                raise ValueError(
+                    f"zip entry {shown!r} is damaged ({type(error).__name__}); zip the folder again"
+                ) from None
     except Exception:
         shutil.rmtree(target, ignore_errors=True)
         raise
     return target
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of every file under `folder` (0 when it does not exist)."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())

@@ -29,6 +29,9 @@ class Settings:
     max_jobs: int = 1  # training jobs running at once
     max_images_kept: int = 5000  # generated files kept for download (oldest dropped first)
     cors_origins: list[str] = field(default_factory=list)
+    allowed_hosts: list[str] = field(default_factory=list)  # host names besides IPs and localhost ("*": any)
+    max_upload_disk_bytes: int = 2 << 30  # every unpacked upload together
+    failed_logins_per_minute: int = 20  # wrong tokens per client before 429
     batch_wait_ms: float = 5.0
 
 
@@ -41,11 +44,13 @@ ERRORS = {
     for code, text in (
         (400, "the request cannot be served (a bad value; the message says which)"),
         (401, "missing or wrong access token"),
+        (403, "refused: a host name this server does not answer to, or a cross-site request"),
         (404, "no such model, image or job"),
         (413, "an upload or image over the server's limits"),
         (422, "the request does not match the schema"),
-        (429, "too many requests from this client"),
+        (429, "too many requests (or wrong tokens) from this client"),
         (500, "internal error (details in the server log only)"),
+        (507, "the server's upload space is full"),
     )
 }
 

@@ -4,6 +4,19 @@
 const $ = (id) => document.getElementById(id);
 const state = { models: [], token: sessionStorage.getItem("ganstudio-token") || "", job: null, events: null };
 
+// Every string from the server (class and attribute names, prompts, model ids) is set as text,
+// never parsed as HTML: el() builds elements, and nothing here assigns innerHTML.
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  node.append(...children);
+  return node;
+}
+
 // ---------- messages and API calls ----------
 function say(text, error = false) {
   const box = $("message");
@@ -55,14 +68,18 @@ $("token-form").addEventListener("submit", (event) => {
 
 // ---------- models and their conditions ----------
 async function loadModels(select) {
+  let listed;
   try {
-    state.models = await api("/v1/models");
+    listed = await api("/v1/models");
   } catch (err) {
     say(`Could not list the models: ${err.message}`, true);
     return;
   }
+  state.models = listed.filter((m) => !m.error);
+  const broken = listed.filter((m) => m.error);
+  if (broken.length) say(`Not loaded: ${broken.map((m) => `${m.name} (${m.error})`).join("; ")}`, true);
   const picker = $("model");
-  picker.innerHTML = "";
+  picker.replaceChildren();
   for (const model of state.models) picker.add(new Option(`${model.name} (${model.resolution} px)`, model.name));
   if (select) picker.value = select;
   showConditions();
@@ -78,7 +95,7 @@ function showConditions() {
   $("prompt-field").hidden = !model.prompts;
   $("sketch-field").hidden = !model.sketches;
   const label = $("label");
-  label.innerHTML = "";
+  label.replaceChildren();
   label.add(new Option("any", ""));
   for (const name of model.classes) label.add(new Option(name, name));
   $("label-field").hidden = model.classes.length === 0;
@@ -89,13 +106,16 @@ function showConditions() {
     const field = document.createElement("div");
     field.className = "field";
     const low = attr.min ?? 0, high = attr.max ?? 1;
-    field.innerHTML = `<label for="${id}"><input type="checkbox" id="${id}-on" aria-label="use ${attr.name}"> ${attr.name} <output id="${id}-out"></output></label>
-      <input id="${id}" type="range" min="${low}" max="${high}" step="${(high - low) / 100 || 0.01}" value="${attr.mean ?? (low + high) / 2}">`;
+    const toggle = el("input", { type: "checkbox", id: `${id}-on`, "aria-label": `use ${attr.name}` });
+    const out = el("output", { id: `${id}-out` });
+    const slider = el("input", {
+      id, type: "range", min: String(low), max: String(high),
+      step: String((high - low) / 100 || 0.01), value: String(attr.mean ?? (low + high) / 2),
+    });
+    field.append(el("label", { for: id }, toggle, ` ${attr.name} `, out), slider);
     box.append(field);
-    const slider = field.querySelector(`#${CSS.escape(id)}`);
-    const out = field.querySelector("output");
     const show = () => { out.textContent = Number(slider.value).toFixed(3); };
-    slider.addEventListener("input", () => { field.querySelector("input[type=checkbox]").checked = true; show(); });
+    slider.addEventListener("input", () => { toggle.checked = true; show(); });
     show();
   }
   box.hidden = model.attributes.length === 0;
@@ -222,13 +242,19 @@ function showResults(result, body) {
     const what = [record.label && `class ${record.label}${record.label_inferred ? " (read from the prompt/sketch)" : ""}`,
       record.prompt && `“${record.prompt}”`, record.sketch && "with sketch"].filter(Boolean).join(", ");
     const src = `data:${image.mime};base64,${image.data}`;
-    item.innerHTML = `<img alt="Generated image, seed ${image.seed}${what ? ", " + what : ""}">
-      <span class="meta">seed ${image.seed}${what ? " · " + what : ""}</span>
-      <span class="badge" title="IPTC DigitalSourceType trainedAlgorithmicMedia, model ${record.model}">✔ marked AI-generated · ${record.model}</span>
-      <span class="actions"><a download>Download</a><button type="button" class="more">More like this</button>
-      <button type="button" class="as-sketch">Use as sketch</button></span>`;
-    item.querySelector("img").src = src;
-    const link = item.querySelector("a");
+    const link = el("a", { download: "" }, "Download");
+    item.append(
+      el("img", { alt: `Generated image, seed ${image.seed}${what ? ", " + what : ""}`, src }),
+      el("span", { class: "meta", text: `seed ${image.seed}${what ? " · " + what : ""}` }),
+      el("span", {
+        class: "badge",
+        title: `IPTC DigitalSourceType trainedAlgorithmicMedia, model ${record.model}`,
+        text: `✔ marked AI-generated · ${record.model}`,
+      }),
+      el("span", { class: "actions" }, link,
+        el("button", { type: "button", class: "more" }, "More like this"),
+        el("button", { type: "button", class: "as-sketch" }, "Use as sketch")),
+    );
     link.href = src;
     link.download = `ganstudio-${image.seed}.${image.mime.split("/")[1]}`;
     link.setAttribute("aria-label", `Download the image with seed ${image.seed}`);
@@ -254,7 +280,7 @@ async function loadFolders() {
   try {
     const data = await api("/v1/data");
     const picker = $("data");
-    picker.innerHTML = "";
+    picker.replaceChildren();
     for (const name of data.folders) picker.add(new Option(name, name));
   } catch (err) {
     say(`Could not list the data folders: ${err.message}`, true);
