@@ -5,6 +5,7 @@ folder and renamed into place, so a killed run never leaves a half-written check
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import functools
 import json
@@ -79,7 +80,28 @@ def save_checkpoint(
     nearcopy: Any = None,
 ) -> Path:
     """Atomically write `run_dir/<name>`: a full model folder (with the near-copy index when
-    given) plus training_state.safetensors."""
+    given) plus training_state.safetensors. A full disk is one clear error, and the previous
+    checkpoint stays as it was."""
+    try:
+        return _write_checkpoint(
+            run_dir, config, spec, nets, optimizers, counters, rng_state, dataset_info, card, name,
+            label_prior, nearcopy,
+        )  # fmt: skip
+    except OSError as error:
+        shutil.rmtree(run_dir / f".{name}.tmp", ignore_errors=True)
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise ValueError(
+                f"the disk is full while writing {run_dir / name}; the previous checkpoint is intact: "
+                "free some space and resume with --resume"
+            ) from None
+        raise
+
+
+def _write_checkpoint(
+    run_dir: Path, config: Config, spec: CondSpec, nets: dict[str, nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer], counters: dict[str, Any], rng_state: torch.Tensor,
+    dataset_info: dict[str, Any], card: Card, name: str, label_prior: LabelPrior | None, nearcopy: Any,
+) -> Path:  # fmt: skip
     final = run_dir / name
     tmp = run_dir / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -136,13 +158,21 @@ def load_training_state(
     load_weights(nets["G"], folder / "generator.safetensors")
     load_weights(nets["D"], folder / "discriminator.safetensors")
     path = folder / "training_state.safetensors"
-    with safe_open(str(path), framework="pt") as f:
-        metadata = f.metadata()
-    tensors = read_safetensors(path)
-    groups = json.loads(metadata["param_groups"])
-    for key, optimizer in optimizers.items():
-        optimizer.load_state_dict(_unflatten_optimizer(key, tensors, groups[key]))
-    return json.loads(metadata["counters"]), tensors["rng_state"]
+    tensors = read_safetensors(path)  # one clear error for an empty, truncated or garbage file
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        groups = json.loads(metadata["param_groups"])
+        for key, optimizer in optimizers.items():
+            optimizer.load_state_dict(_unflatten_optimizer(key, tensors, groups[key]))
+        counters, rng_state = json.loads(metadata["counters"]), tensors["rng_state"]
+        if rng_state.dtype != torch.uint8 or rng_state.dim() != 1:
+            raise ValueError("rng_state is not a byte vector")
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError, json.JSONDecodeError) as error:
+        raise ValueError(
+            f"{path.name} is damaged or incomplete ({type(error).__name__}: {str(error)[:80]})"
+        ) from None
+    return counters, rng_state
 
 
 class RunLock:

@@ -85,7 +85,48 @@ class RunState:
 
     @classmethod
     def from_counters(cls, saved: Mapping[str, Any]) -> RunState:
+        """The counters of a checkpoint, each checked: a damaged file must not silently restart
+        a run at step 0 or carry a negative or non-finite count."""
+        if not isinstance(saved, Mapping) or not all(k in saved for k in ("step", "images", "elapsed_s")):
+            raise ValueError("its counters (step, images, elapsed_s) are missing")
+        for key in ("step", "images"):
+            value = saved[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"its counter {key} is {str(value)[:20]!r}, not a count")
+        for key in ("elapsed_s", "best_score", "best_kimg"):
+            value = saved.get(key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            ):
+                raise ValueError(f"its counter {key} is {str(value)[:20]!r}, not a finite number")
+        if saved.get("precision") not in (None, "bf16", "fp32"):
+            raise ValueError(f"its precision {str(saved.get('precision'))[:20]!r} is neither bf16 nor fp32")
         return cls(**{k: saved.get(k, getattr(cls(), k)) for k in cls.__dataclass_fields__})
+
+
+def resume_from(
+    run_dir: Path, nets: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer], log_fn: Any
+) -> tuple[Path, dict[str, Any], torch.Tensor]:
+    """Load the newest checkpoint of `run_dir` that reads whole — `checkpoint`, else the
+    `.checkpoint.old` an interrupted swap left — into `nets` and `optimizers`: (folder, counters,
+    RNG state). A damaged one is named with what is wrong; none readable is one clear error."""
+    problems = []
+    for candidate in (run_dir / "checkpoint", run_dir / ".checkpoint.old"):
+        if not candidate.is_dir():
+            continue
+        try:
+            saved, rng_state = load_training_state(candidate, nets, optimizers)
+            RunState.from_counters(saved)
+        except ValueError as error:
+            problems.append(f"{candidate.name}: {error}")
+            continue
+        if problems and log_fn is not None:
+            log_fn(f"resuming from {candidate.name}: the newer one is damaged ({problems[0]})")
+        return candidate, saved, rng_state
+    raise ValueError(
+        f"--resume: no readable checkpoint in {run_dir} ({'; '.join(problems) or 'none found'}); "
+        "start without --resume to train from scratch, or into another --out"
+    )
 
 
 @holding_run_lock
@@ -159,7 +200,7 @@ def train(
             f"--resume: no checkpoint in {run_dir}; start without --resume to train from scratch"
         )
     if checkpoint is not None:
-        saved, rng_state = load_training_state(checkpoint, nets, optimizers)
+        checkpoint, saved, rng_state = resume_from(run_dir, nets, optimizers, log_fn)
         state = RunState.from_counters(saved)
         rng.set_state(rng_state)
     elif init_from is not None:
