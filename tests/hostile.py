@@ -326,4 +326,20 @@ MODEL_CASES: dict[str, ModelCase] = {
     "dataset-json-list": (lambda f: (f / "dataset.json").write_text("[]"), "dataset.json"),
     "dataset-json-invalid": (lambda f: (f / "dataset.json").write_text("{"), "dataset.json"),
     "only-a-pickle": (_only_a_pickle, "pickle checkpoints are refused"),
+    "class-names-integers": (lambda f: _edit_dataset(f, "class_names", [1, 2]), "class_names"),
+    "attributes-a-list": (lambda f: _edit_dataset(f, "attributes", ["a"]), "attributes"),
+    "attribute-min-string": (
+        lambda f: _edit_dataset(f, "attributes", {"a": {"min": "low", "max": 1.0}}),
+        "finite numbers",
+    ),
+    "sketch-margin-string": (lambda f: _edit_config(f, _set("cond.sketch_margin", "x")), "finite"),
+    "sketch-margin-negative": (lambda f: _edit_config(f, _set("cond.sketch_margin", -12)), "sketch_margin"),
+    "attribute-std-zero": (lambda f: _edit_config(f, _set("cond.attribute_std", [0.0])), "attribute_std"),
+    "attribute-name-number": (lambda f: _edit_config(f, _set("cond.attribute_names", [5])), "strings"),
 }
+
+
+def _edit_dataset(folder: Path, key: str, value: object) -> None:
+    info = json.loads((folder / "dataset.json").read_text())
+    info[key] = value
+    (folder / "dataset.json").write_text(json.dumps(info))

@@ -2,6 +2,7 @@
 skipped with its reason and nothing outside the folder is read; a model folder gives one clear
 error naming the problem, before anything large is allocated."""
 
+import os
 import re
 import shutil
 
@@ -100,3 +101,56 @@ def test_hostile_model_folder_is_one_clear_error(name, model_folder, tmp_path):
     spoil(folder)
     with pytest.raises(ValueError, match=re.escape(expected)):
         GenerationPipeline.from_pretrained(folder)(n=1)
+
+
+def test_a_16_byte_label_prior_with_huge_declared_sizes_is_refused_before_allocating(tmp_path):
+    """num_classes=1e6 and text_dim=16384 are within config.json's bounds, but the prior they
+    describe has 16 billion parameters: counted on the meta device, refused without allocating."""
+    import tracemalloc
+
+    from ganstudio.modelfolder import load_label_prior
+
+    (tmp_path / "label_prior.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    spec = CondSpec(num_classes=1_000_000, text_encoder="builtin", text_dim=16384)
+    tracemalloc.start()
+    with pytest.raises(ValueError, match="label prior of 16,385,000,000 parameters"):
+        load_label_prior(tmp_path, spec)
+    assert tracemalloc.get_traced_memory()[1] < 50 << 20
+    tracemalloc.stop()
+    small = CondSpec(num_classes=3, text_encoder="builtin", text_dim=8)  # a sane size, a wrong file
+    with pytest.raises(ValueError, match="does not hold the label prior"):
+        load_label_prior(tmp_path, small)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "nan-threshold"])
+def test_a_damaged_detector_or_near_copy_index_is_one_clear_error(damage, tmp_path):
+    """A garbage detector file or a NaN threshold never loads (a NaN threshold would silently
+    switch a check off)."""
+    import json as jsonlib
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from ganstudio.modelfolder import PRETRAINED_DIR
+    from ganstudio.provenance.detector import Detector
+    from ganstudio.provenance.nearcopy import NearCopyIndex
+
+    for name, loader in (
+        ("detector.safetensors", Detector.load),
+        ("nearcopy.safetensors", NearCopyIndex.load),
+    ):
+        path = tmp_path / name
+        if damage == "garbage":
+            path.write_bytes(os.urandom(2048))
+        else:
+            source = PRETRAINED_DIR / "fashion-mnist" / name
+            with safe_open(str(source), framework="pt") as f:
+                meta = dict(f.metadata())
+            if name.startswith("detector"):
+                thresholds = jsonlib.loads(meta["thresholds"])
+                meta["thresholds"] = jsonlib.dumps({k: float("nan") for k in thresholds})
+            else:
+                meta["threshold"] = "NaN"
+            save_file(load_file(str(source)), str(path), metadata=meta)
+        with pytest.raises(ValueError, match=name):
+            loader(tmp_path)

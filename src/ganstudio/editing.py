@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from ganstudio.conditioning import Cond
 from ganstudio.data.images import fit_image, parse_color
-from ganstudio.imaging import from_uint8, image_distance, to_pil, to_uint8
+from ganstudio.imaging import from_uint8, image_distance, open_image, to_pil, to_uint8
 from ganstudio.pipeline import GenerationPipeline
 from ganstudio.results import GenerationResult
 
@@ -124,9 +124,7 @@ class Editor:
         if isinstance(image, torch.Tensor):
             return image.float().reshape(1, *image.shape[-3:])
         if isinstance(image, str | Path):
-            with Image.open(image) as opened:
-                opened.load()
-                image = opened.copy()
+            image = open_image(image, "image")
         if isinstance(image, np.ndarray):
             image = Image.fromarray(image)
         config = self.pipe.config.data

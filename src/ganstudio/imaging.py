@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import stat
+import warnings
+from pathlib import Path
+
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from torch.nn import functional as F
 
 
@@ -105,3 +109,38 @@ def image_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         total = total + (a - b).abs().mean(dim=(1, 2, 3))
         a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
     return total
+
+
+def open_image(path: str | Path, what: str, max_pixels: int = 4096 * 4096) -> Image.Image:
+    """A user's image file decoded (first frame), or a ValueError that names it and says what is
+    wrong: not a regular file (a FIFO or a device is never read), empty, not an image, damaged,
+    or more than `max_pixels` (checked from the header, before decoding: no decompression bombs)."""
+    path = Path(path)
+    try:
+        info = path.stat()
+    except OSError as error:
+        raise ValueError(f"{what} {path.name!r} cannot be opened ({error.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{what} {path.name!r} is not a regular file; pass a PNG, JPEG or WebP image")
+    if info.st_size == 0:
+        raise ValueError(f"{what} {path.name!r} is empty; pass a PNG, JPEG or WebP image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                if opened.width * opened.height > max_pixels:
+                    raise ValueError(
+                        f"{what} {path.name!r} is {opened.width} x {opened.height} pixels; at most "
+                        f"{max_pixels:,} are read: scale it down first"
+                    )
+                opened.seek(0)
+                opened.load()
+                return opened.copy()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError(
+            f"{what} {path.name!r} declares more than {max_pixels:,} pixels; scale it down"
+        ) from None
+    except UnidentifiedImageError:
+        raise ValueError(f"{what} {path.name!r} is not an image; pass a PNG, JPEG or WebP image") from None
+    except (OSError, SyntaxError, EOFError) as error:
+        raise ValueError(f"{what} {path.name!r} is damaged or truncated ({str(error)[:80]})") from None

@@ -227,6 +227,14 @@ def describe_prior(report: dict[str, float] | None) -> str:
     return f"class read from a prompt or sketch when no label is given ({measured})"
 
 
+def markdown_text(value: Any) -> str:
+    """A name from the data (a class, an attribute, a licence) as literal Markdown text: HTML
+    and Markdown's own characters escaped, line breaks flattened, so a name is never markup."""
+    text = " ".join(str(value).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join("\\" + ch if ch in "\\`*_[]()#|!" else ch for ch in text)
+
+
 @dataclass
 class Card:
     """The model card's fields (stored in config.json; model_card.md is rendered from them)."""
@@ -245,8 +253,8 @@ class Card:
         return cls(**{k: v for k, v in (values or {}).items() if k in known})
 
     def render(self, config: Config, dataset_info: dict[str, Any]) -> str:
-        classes = ", ".join(dataset_info.get("class_names") or []) or "none"
-        attributes = ", ".join(dataset_info.get("attributes") or []) or "none"
+        classes = ", ".join(markdown_text(c) for c in dataset_info.get("class_names") or []) or "none"
+        attributes = ", ".join(markdown_text(a) for a in dataset_info.get("attributes") or []) or "none"
         text = (
             f"yes, text encoder `{dataset_info['text_encoder']}` "
             f"({dataset_info.get('num_captioned', 0)} captioned images)"
@@ -258,8 +266,9 @@ class Card:
             "",
             f"- Architecture: {config.model.arch} ({config.preset} preset), {dataset_info['resolution']} px, "
             f"{dataset_info['channels']} channel(s)",
-            f"- Training data: {dataset_info['source']} ({dataset_info['num_images']} images, fingerprint "
-            f"{dataset_info['fingerprint']}, licence: {dataset_info.get('licence', 'unknown')})",
+            f"- Training data: {markdown_text(dataset_info['source'])} ({dataset_info['num_images']} images, "
+            f"fingerprint {markdown_text(dataset_info['fingerprint'])}, licence: "
+            f"{markdown_text(dataset_info.get('licence', 'unknown'))})",
             f"- Classes: {classes}",
             f"- Attributes: {attributes}",
             f"- Text prompts: {text}",

@@ -146,7 +146,10 @@ def test_the_index_is_built_for_the_data_a_model_was_trained_on(tmp_path):
     (folder / "nearcopy.safetensors").unlink()
     info = modelfolder.read_dataset_info(folder)
     config = modelfolder.ModelFolder.open(folder).config
-    if load_dataset(DataSource.parse(info["source"]), config.data).describe()["fingerprint"] != info["fingerprint"]:
+    if (
+        load_dataset(DataSource.parse(info["source"]), config.data).describe()["fingerprint"]
+        != info["fingerprint"]
+    ):
         pytest.skip("this machine's emoji font renders other images than the bundled model was trained on")
     index = build_for_folder(folder)  # from the source dataset.json records
     assert NearCopyIndex.load(folder).threshold == pytest.approx(index.threshold)

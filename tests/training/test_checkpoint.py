@@ -65,7 +65,9 @@ def test_two_processes_taking_the_lock_at_the_same_instant_never_both_get_it(tmp
     context = multiprocessing.get_context("fork")  # forked racers start in milliseconds
     barrier, results, both = context.Barrier(2), context.Queue(), 0
     for trial in range(150):
-        racers = [context.Process(target=_race, args=(tmp_path / f"run{trial}", barrier, results)) for _ in range(2)]
+        racers = [
+            context.Process(target=_race, args=(tmp_path / f"run{trial}", barrier, results)) for _ in range(2)
+        ]
         for racer in racers:
             racer.start()
         for racer in racers:

@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps
 from torch import nn
 from torch.nn import functional as F
 
 from ganstudio.conditioning.cond import DEFAULT_SKETCH_MARGIN
+from ganstudio.imaging import open_image
 
 UPSCALE = 4  # edges are found at this multiple of the model resolution
 STROKE_THRESHOLD = 0.25  # a drawing's pixel darker (or lighter) than this fraction of the range is a stroke
@@ -116,20 +117,7 @@ def _check_size(size: tuple[int, int], what: Any) -> None:
 def load_drawing(drawing: Image.Image | str | Path | np.ndarray | torch.Tensor) -> Image.Image:
     """A user's drawing as a grayscale PIL image (transparency composited on white)."""
     if isinstance(drawing, str | Path):
-        try:
-            with Image.open(drawing) as opened:
-                _check_size(opened.size, drawing)  # before decoding: no decompression bombs
-                opened.load()
-                drawing = opened.copy()
-        except Image.DecompressionBombError:
-            raise ValueError(
-                f"sketch {str(drawing)!r} declares more pixels than {MAX_SKETCH_PIXELS:,} (4096 x 4096) "
-                "(a decompression bomb, or a huge image): scale it down first"
-            ) from None
-        except (OSError, UnidentifiedImageError, SyntaxError) as error:
-            raise ValueError(
-                f"sketch {str(drawing)!r} could not be read as an image ({error}); pass a PNG or JPEG drawing"
-            ) from None
+        drawing = open_image(drawing, "sketch", MAX_SKETCH_PIXELS)
     elif isinstance(drawing, torch.Tensor):
         drawing = drawing.detach().cpu().numpy()
     if isinstance(drawing, np.ndarray):

@@ -14,6 +14,7 @@ moved or turned still counts. The threshold is calibrated at export on how close
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -184,9 +185,11 @@ class NearCopyIndex:
                 )
         try:
             threshold = float(json.loads(meta.get("threshold", "")))
+            if not math.isfinite(threshold) or threshold < 0:  # NaN would switch the check off
+                raise ValueError(threshold)
         except (ValueError, TypeError):
             raise ValueError(
-                f"{path}: its threshold is missing; rebuild it with `ganstudio export`"
+                f"{path}: its threshold is missing or not a finite distance; rebuild it with `ganstudio export`"
             ) from None
         return cls(
             tensors["mean"].float(), tensors["components"].float(), tensors["codes"].to(torch.int8),
