@@ -137,9 +137,8 @@ def test_the_index_is_built_for_the_data_a_model_was_trained_on(tmp_path):
     import shutil
 
     from ganstudio import modelfolder
-    from ganstudio.provenance.nearcopy import build_for_folder
-
     from ganstudio.data import DataSource, load_dataset
+    from ganstudio.provenance.nearcopy import build_for_folder
 
     folder = tmp_path / "emoji"
     shutil.copytree(modelfolder.PRETRAINED_DIR / "emoji", folder)
