@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from ganstudio.data import attributes as measured
@@ -68,3 +69,30 @@ def test_strength_zero_leaves_the_image_as_it_is(monkeypatch, tmp_path):
     latent = ed.invert(ed.pipe(1, seed=9, label="bag").tensors[0], label="bag", steps=10)
     for direction in ("brightness", "coverage", "pca1", "class:bag"):
         assert torch.allclose(ed.images([ed.edit(latent, direction, 0.0)]), ed.images([latent]), atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["empty", "truncated", "not-an-image", "bomb", "fifo", "missing"])
+def test_invert_vary_edit_on_a_bad_file_say_what_is_wrong(kind, tmp_path, capsys):
+    """A clear `error:` line naming the file, never a traceback; a FIFO is refused, never read."""
+    import os
+
+    from ganstudio.cli import main
+    from tests.hostile import png_header_only
+
+    path = tmp_path / "in.png"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        buffer = __import__("io").BytesIO()
+        __import__("PIL.Image").Image.new("L", (64, 64), 90).save(buffer, "PNG")
+        path.write_bytes(buffer.getvalue()[:60])
+    elif kind == "not-an-image":
+        path.write_text("hello")
+    elif kind == "bomb":
+        png_header_only(path, 50000, 50000)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    for argv in (["invert", str(path)], ["vary", str(path)], ["edit", str(path), "--direction", "pca1"]):
+        assert main([*argv, "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "in.png" in err and "Traceback" not in err, err

@@ -46,7 +46,9 @@ class Server:
 
 def draw_and_generate(page, url: str, prompt: str, count: int = 4) -> None:
     page.goto(url)
-    page.wait_for_function("document.getElementById('model').options.length > 0")
+    page.wait_for_selector(
+        "#model option", state="attached"
+    )  # selectors, not eval: the page's CSP forbids it
     box = page.locator("#canvas").bounding_box()
     page.mouse.move(box["x"] + 40, box["y"] + 40)
     page.mouse.down()
@@ -87,4 +89,50 @@ def test_draw_type_generate_download(served_model, tmp_path):
         page.wait_for_selector("#message.error")
         assert "at most 16 images" in page.locator("#message").inner_text()
         assert not errors, errors
+        browser.close()
+
+
+PAYLOAD = '<img src=x onerror="window.__pwned=1">'
+
+
+def test_class_and_attribute_names_are_shown_as_text_never_run(tmp_path):
+    """A model trained from a zip whose labels are HTML: the studio shows the names as text, no
+    script runs (the page's CSP would also refuse inline handlers), and the page still works."""
+    import json
+
+    from tests.serve.conftest import tiny_model
+
+    (tmp_path / "model").mkdir()
+    folder = tiny_model(tmp_path / "model")
+    info = json.loads((folder / "dataset.json").read_text())
+    info["class_names"] = [PAYLOAD, "<b>bold</b>"]
+    info["attributes"] = {PAYLOAD: info["attributes"]["brightness"]}
+    (folder / "dataset.json").write_text(json.dumps(info))
+    raw = json.loads((folder / "config.json").read_text())
+    raw["cond"]["attribute_names"] = [PAYLOAD]
+    (folder / "config.json").write_text(json.dumps(raw))
+
+    from ganstudio.serve.app import Settings, create_app
+
+    app = create_app(Settings(models=[str(folder)], runs_dir=tmp_path / "runs"))
+    with Server(app) as url, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"])
+        page = browser.new_page()
+        errors, dialogs = [], []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(url)
+        page.wait_for_selector("#label option:nth-child(3)", state="attached")
+        options = page.locator("#label option").all_inner_texts()
+        assert options[1:] == [PAYLOAD, "<b>bold</b>"]  # the names, as text
+        assert PAYLOAD in page.locator("#attributes").inner_text()
+        assert page.locator("#attributes img, #label b").count() == 0  # never parsed as markup
+        page.select_option("#label", PAYLOAD)
+        page.get_by_label("Count").fill("2")
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_selector("#gallery li:nth-child(2)")
+        assert PAYLOAD in page.locator("#gallery li").first.inner_text()
+        page.wait_for_timeout(300)  # time for an onerror handler to fire, were it markup
+        assert page.evaluate("window.__pwned") is None
+        assert not dialogs and not errors, (dialogs, errors)
         browser.close()

@@ -20,9 +20,10 @@ def _editor(args: argparse.Namespace):
 
 
 def _invert(editor, images: list[str], args: argparse.Namespace):
-    for image in images:
-        if not Path(image).is_file():
-            raise ValueError(f"{image}: no such image file")
+    from ganstudio.imaging import open_image
+
+    for image in images:  # every file checked before a minute of encoder fitting
+        open_image(image, "image")
     if editor.encoder is None:
         say(
             "fitting the inversion encoder to this model's samples (about a minute, once per model, then cached)"

@@ -174,7 +174,9 @@ def read_provenance(source: str | Path | BinaryIO | bytes) -> dict[str, Any]:
     if details := xmp.get("Xmp.ganstudio.generation"):
         try:
             record = json.loads(details)
-        except (json.JSONDecodeError, TypeError):
+        except (json.JSONDecodeError, TypeError, RecursionError):
+            record = None
+        if not isinstance(record, dict):  # a record is an object; anything else is not one
             record = None
     source_type = xmp.get("Xmp.iptcExt.DigitalSourceType")
     return {
