@@ -13,6 +13,8 @@ install:
 	else echo "note: install the Debian packages dataset-fashion-mnist, fonts-noto-color-emoji and unicode-data for the built-in datasets"; fi
 	$(PYTHON) -m pip install -q torch==2.13.0
 	$(PYTHON) -m pip install -q -e ".[dev,text,serve,provenance]"
+	@$(PYTHON) -c "from ganstudio.data import iconify; iconify.fetch_all()" \
+		|| echo "note: the colour emoji corpus (npm pack @iconify-json/...) could not be fetched; --data emoji needs it"
 
 # the demo trains what converges fastest, labels only, as `python -m bench.quality` measures it: no text (no
 # caption embedding or label-prior fit before the clock starts), attributes always dropped (given

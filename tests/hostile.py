@@ -298,7 +298,7 @@ MODEL_CASES: dict[str, ModelCase] = {
     "z-dim-other-number": (lambda f: _edit_config(f, _set("config.model.z_dim", 64)), "has shape"),
     "resolution-not-power-of-two": (lambda f: _edit_config(f, _set("resolution", 24)), "power of two"),
     "resolution-huge": (lambda f: _edit_config(f, _set("resolution", 1 << 20)), "resolution"),
-    "channels-four": (lambda f: _edit_config(f, _set("channels", 4)), "channels"),
+    "channels-five": (lambda f: _edit_config(f, _set("channels", 5)), "channels"),
     "classes-1e12": (lambda f: _edit_config(f, _set("cond.num_classes", 10**12)), "num_classes"),
     "text-dim-huge": (lambda f: _edit_config(f, _set("cond.text_dim", 10**9)), "text_dim"),
     "attribute-lists-differ": (lambda f: _edit_config(f, _set("cond.attribute_mean", [])), "attribute"),

@@ -135,7 +135,7 @@ def test_cli_trains_on_captions_and_generates_from_a_prompt_and_a_sketch(tmp_pat
     assert "prompt is empty" in capsys.readouterr().err
     (tmp_path / "bad.png").write_text("no")
     assert main([*generate, "--sketch", str(tmp_path / "bad.png")]) == 2
-    assert "could not be read" in capsys.readouterr().err
+    assert "is not an image" in capsys.readouterr().err
 
 
 def test_fit_prior_needs_classes_and_text_or_sketches(tmp_path, capsys, tiny_dataset):

@@ -76,5 +76,5 @@ def test_data_source_is_parsed_once_for_every_form(tmp_path):
     assert DataSource.parse(tmp_path / "fashion-mnist").kind == "folder"
     with pytest.raises(ValueError, match="split 'val' is unknown"):
         DataSource.parse("fashion-mnist:val")
-    with pytest.raises(ValueError, match="built-in datasets: emoji, fashion-mnist"):
+    with pytest.raises(ValueError, match="built-in datasets: emoji, emoji-font, fashion-mnist"):
         DataSource.parse("no-such-data")

@@ -21,12 +21,39 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
+# Four channels are a drawing with transparency, held as the drawing composed on white (3
+# channels: what every metric, mark and check reads) and its alpha. Composed colour is defined
+# everywhere, so a generator never has to invent colours for invisible pixels; the straight colour
+# a PNG stores is recovered where the drawing is visible.
+
+
+def visible(images: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) → the channels that show: the composed colour of a 4-channel image, else all."""
+    return images[:, :3] if images.shape[1] == 4 else images
+
+
 def to_pil(images: torch.Tensor) -> list[Image.Image]:
-    """(B, C, H, W) float in [-1, 1] → PIL images (mode L for one channel, RGB for three)."""
+    """(B, C, H, W) float in [-1, 1] → PIL images (mode L for one channel, RGB for three, RGBA
+    with straight colour for four)."""
+    if images.shape[1] == 4:
+        x = (images.detach().float().clamp(-1, 1) + 1) / 2  # (B, 4, H, W) in [0, 1]
+        alpha = x[:, 3:]
+        straight = ((x[:, :3] - (1 - alpha)) / alpha.clamp(min=1 / 255)).clamp(0, 1)
+        straight = torch.where(alpha > 0.5 / 255, straight, x[:, :3])  # invisible: keep the composed
+        images = torch.cat([straight, alpha], 1) * 2 - 1
     pixels = to_uint8(images).cpu().permute(0, 2, 3, 1).numpy()  # (B, H, W, C)
     if pixels.shape[-1] == 1:
         return [Image.fromarray(p[..., 0], "L") for p in pixels]
-    return [Image.fromarray(p, "RGB") for p in pixels]
+    return [Image.fromarray(p, "RGBA" if p.shape[-1] == 4 else "RGB") for p in pixels]
+
+
+def on_background(image: Image.Image, colour: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """An image with transparency composed on `colour` (RGB); others as RGB (or L, kept)."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        canvas = Image.new("RGBA", image.size, (*colour, 255))
+        canvas.alpha_composite(image.convert("RGBA"))
+        return canvas.convert("RGB")
+    return image if image.mode in ("RGB", "L") else image.convert("RGB")
 
 
 def png_bytes(images: torch.Tensor) -> bytes:
@@ -49,6 +76,7 @@ def make_grid(
     with `row_labels`, each row's label is written to its left."""
     if not images:
         raise ValueError("make_grid needs at least one image")
+    images = [on_background(im) if im.mode == "RGBA" else im for im in images]  # a grid shows the look
     w, h = images[0].size
     w, h = w * scale, h * scale
     rows = (len(images) + columns - 1) // columns

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from ganstudio.data.images import parse_color
 from ganstudio.imaging import make_grid
 from ganstudio.provenance import save_marked
 from ganstudio.provenance.metadata import FORMATS
@@ -38,13 +39,22 @@ class GeneratedImage(Image.Image):
         image.ingredients = list(ingredients or [])
         return image
 
-    def save(self, fp: Any, format: str | None = None, **params: Any) -> Any:  # noqa: A002 - PIL's name
+    def save(
+        self,
+        fp: Any,
+        format: str | None = None,
+        background: Any = (255, 255, 255),
+        **params: Any,  # noqa: A002
+    ) -> Any:
+        """Write the marked file; a transparent image saved as JPEG is composed on `background`
+        (a colour name, #rrggbb or an RGB tuple; PNG and WebP keep the transparency)."""
         if params:
             raise ValueError(
                 "a generated image is saved with its AI-generated marking and fixed settings; "
                 "use image.copy().save(...) for an unmarked file with your own options"
             )
-        return save_marked(self, fp, self.record, format, self.ingredients)
+        colour = parse_color(background) if isinstance(background, str) else tuple(background)
+        return save_marked(self, fp, self.record, format, self.ingredients, colour)
 
 
 def _file_stem(prefix: str, record: dict[str, Any]) -> str:
@@ -117,10 +127,12 @@ class GenerationResult:
         grid: bool = True,
         overwrite: bool = False,
         format: str = "png",  # noqa: A002
+        background: Any = (255, 255, 255),
     ) -> list[Path]:
         """Write one marked file per image (named by its label or prompt and seed; `format` png,
-        jpeg or webp) and, if `grid`, the grid; returns the paths. Existing files are kept: a
-        taken name gets a `-2`, `-3`… suffix unless `overwrite`."""
+        jpeg or webp; transparent images keep their alpha in PNG and WebP and are composed on
+        `background` in JPEG) and, if `grid`, the grid; returns the paths. Existing files are kept:
+        a taken name gets a `-2`, `-3`… suffix unless `overwrite`."""
         out_dir = Path(out_dir)
         if out_dir.exists() and not out_dir.is_dir():
             raise ValueError(f"--out {out_dir} is a file; give a folder to write the images into")
@@ -128,7 +140,10 @@ class GenerationResult:
         if suffix not in FORMATS:
             raise ValueError(f"format {format!r}: use png, jpeg or webp")
         paths = [
-            image.save(fresh_path(out_dir / f"{_file_stem(prefix, image.record)}{suffix}", overwrite))
+            image.save(
+                fresh_path(out_dir / f"{_file_stem(prefix, image.record)}{suffix}", overwrite),
+                background=background,
+            )
             for image in self.images
         ]
         if grid and self.images:

@@ -44,8 +44,8 @@ def check_bounds(config: Config, spec: CondSpec, resolution: Any, channels: Any)
     _whole(resolution, "resolution", 4, 2048)
     if resolution & (resolution - 1):
         raise ValueError(f"resolution is {resolution}; it must be a power of two")
-    if channels not in (1, 3) or isinstance(channels, bool):
-        raise ValueError(f"channels is {str(channels)[:30]!r}; it must be 1 or 3")
+    if channels not in (1, 3, 4) or isinstance(channels, bool):
+        raise ValueError(f"channels is {str(channels)[:30]!r}; it must be 1, 3 or 4 (with transparency)")
     m = config.model
     for name in ("z_dim", "cond_dim", "w_dim", "channel_max"):
         _whole(getattr(m, name), f"model.{name}", 1, 4096)

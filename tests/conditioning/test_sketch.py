@@ -66,9 +66,9 @@ def test_blank_or_unreadable_sketches_are_clear_errors(tmp_path):
         normalise_sketch(Image.new("L", (64, 64), 255), 32)
     bad = tmp_path / "drawing.png"
     bad.write_bytes(b"not a png")
-    with pytest.raises(ValueError, match="could not be read"):
+    with pytest.raises(ValueError, match="drawing.png' is not an image"):
         normalise_sketch(bad, 32)
-    with pytest.raises(ValueError, match="could not be read"):
+    with pytest.raises(ValueError, match="missing.png' cannot be opened"):
         normalise_sketch(tmp_path / "missing.png", 32)
 
 

@@ -34,7 +34,7 @@ def test_fashion_mnist_resizes_to_other_resolutions():
 def test_unknown_split_and_source_are_clear_errors():
     with pytest.raises(ValueError, match="split 'validation'"):
         prepare("fashion-mnist:validation", DataConfig())
-    with pytest.raises(ValueError, match="built-in datasets: emoji, fashion-mnist"):
+    with pytest.raises(ValueError, match="built-in datasets: emoji, emoji-font, fashion-mnist"):
         prepare("no-such-dataset", DataConfig())
 
 
@@ -42,8 +42,8 @@ def test_unknown_split_and_source_are_clear_errors():
 @pytest.mark.skipif(
     not any(Path(p).is_file() for p in EMOJI_FONTS), reason="fonts-noto-color-emoji is not installed"
 )
-def test_emoji_renders_in_colour_with_unicode_names():
-    emoji = prepare("emoji", DataConfig(resolution=32))
+def test_emoji_font_renders_in_colour_with_unicode_names():
+    emoji = prepare("emoji-font", DataConfig(resolution=32))
     assert len(emoji) > 1000 and emoji.images.shape[1:] == (3, 32, 32)
     captions = [c[0] for c in emoji.captions]
     assert "smiling face with open mouth and cold sweat" in captions and "red apple" in captions

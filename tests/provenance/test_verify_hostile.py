@@ -92,3 +92,13 @@ def test_verify_fuzz_of_damaged_marked_files_ends_in_a_report_or_a_clear_error()
         except Exception:  # noqa: BLE001 - counted, then failed below
             failed += 1
     assert tried == 120 and failed == 0
+
+
+def test_messages_name_files_never_python_objects():
+    from ganstudio import GenerationPipeline
+
+    image = GenerationPipeline.from_pretrained("fashion-mnist")(n=1, seed=1).images[0]
+    with pytest.raises(ValueError) as caught:
+        image.save(io.BytesIO())  # no format, no file name
+    assert "BytesIO" not in str(caught.value) and "0x" not in str(caught.value)
+    assert "file object" in str(caught.value)

@@ -178,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="png",
         help="file format of the images and the grid; every format carries the AI-generated marking",
     )
+    p.add_argument(
+        "--background",
+        default="white",
+        help="colour a transparent image is composed on when written as JPEG (name or #rrggbb; PNG and "
+        "WebP keep the transparency)",
+    )
     p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu or cuda")
     p.set_defaults(func=cmd_generate)
 

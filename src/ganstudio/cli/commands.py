@@ -272,14 +272,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 if note not in said:
                     said.add(note)
                     say(f"note: {note}")
-            paths = result.save(out, overwrite=args.overwrite, grid=count == 0, format=args.format)
+            paths = result.save(
+                out, overwrite=args.overwrite, grid=count == 0, format=args.format, background=args.background
+            )
             grid = grid or paths[-1]
             count += len(result.images)
         _report(count, out, grid, pipe.model_id, args.format)
         return 0
     for note in result.notes:
         say(f"note: {note}")
-    paths = result.save(out, overwrite=args.overwrite, format=args.format)
+    paths = result.save(out, overwrite=args.overwrite, format=args.format, background=args.background)
     _report(len(result.images), out, paths[-1], pipe.model_id, args.format)
     return 0
 

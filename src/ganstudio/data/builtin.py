@@ -178,9 +178,10 @@ def emoji_groups() -> dict[int, int]:
     return groups
 
 
-@DATASETS.register("emoji")
-def emoji(config: DataConfig, split: str = "train") -> PackedDataset:
-    """Noto Color Emoji, one image per single-code-point emoji, captioned by its Unicode name and
+@DATASETS.register("emoji-font")
+def emoji_font(config: DataConfig, split: str = "train") -> PackedDataset:
+    """The earlier emoji set (until 2026-12-07 named `emoji`; the bundled model of that time was
+    trained on it): Noto Color Emoji, one image per single-code-point emoji, captioned by its Unicode name and
     labelled with its Unicode emoji group (no label where emoji-test.txt is missing or silent).
     The test split is every 10th image; "train" is all of them (a generator is trained on the
     whole set; the reference classifier on the images outside the test split)."""
@@ -218,11 +219,57 @@ def emoji(config: DataConfig, split: str = "train") -> PackedDataset:
         attributes=measured.measure(x),
         attribute_names=measured.attribute_names(3),
         captions=[captions[i] for i in keep],
-        source=f"builtin:emoji:{split}",
+        source=f"builtin:emoji-font:{split}",
         manifest=[
             {"file": str(p), "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
             for p in EMOJI_FONTS + EMOJI_TEST
             if p.is_file()
         ],
         licence="SIL Open Font License 1.1 (Noto Color Emoji)",
+    )
+
+
+@DATASETS.register("emoji")
+def emoji(config: DataConfig, split: str = "train") -> PackedDataset:
+    """The colour emoji corpus (data/iconify.py): eight iconify emoji sets, about 1,800 concepts
+    each drawn in several art styles, RGBA at `config.resolution` (4 channels: the drawing
+    composed on white, then its alpha). Class = the style (set); captions = the concept's name,
+    with the style and the measured colour in words; attributes measured on the composed image.
+    Splits: train, test (every 10th training image), heldout-pairs (concept × style pairs never
+    trained on), heldout-set (a whole style never trained on), all."""
+    from ganstudio.data import iconify
+
+    icons, rgba = iconify.rendered(config.resolution)
+    pairs = iconify.heldout_pairs(icons)
+    splits = [iconify.split_of(icon, pairs) for icon in icons]
+    keep = [
+        i for i, s in enumerate(splits) if split == "all" or s == split or (split == "test" and s == "train")
+    ]
+    if split == "test":
+        keep = keep[::10]
+    straight = torch.from_numpy(rgba[keep]).float() / 255  # (N, 4, R, R)
+    alpha = straight[:, 3:]
+    composed = straight[:, :3] * alpha + (1 - alpha)  # on white
+    x = (torch.cat([composed, alpha], 1) * 255).round().to(torch.uint8)
+    chosen = [icons[i] for i in keep]
+    licences = {name: iconify.licence(name) for name in iconify.SETS}
+    labels = [iconify.STYLES.index(icon.set) if icon.set in iconify.STYLES else -1 for icon in chosen]
+    return PackedDataset(
+        images=x.contiguous(),
+        labels=torch.tensor(labels, dtype=torch.int64),
+        class_names=list(iconify.STYLES),
+        attributes=measured.measure(x[:, :3]),
+        attribute_names=measured.attribute_names(3),
+        captions=[
+            iconify.captions(icon, iconify.colour_name(rgba[i])) for icon, i in zip(chosen, keep, strict=True)
+        ],
+        source=f"builtin:emoji:{split}",
+        manifest=[
+            {
+                "file": f"@iconify-json/{name}/icons.json",
+                "sha256": hashlib.sha256((iconify.package_dir(name) / "icons.json").read_bytes()).hexdigest(),
+            }
+            for name in iconify.SETS
+        ],
+        licence="; ".join(sorted({f"{spdx} ({who})" for spdx, who in licences.values()})),
     )

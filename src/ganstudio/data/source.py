@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SPLITS = ("train", "test")
+# built-ins with splits of their own (data/iconify.py: concept × style pairs and a whole style held out)
+EXTRA_SPLITS = {"emoji": ("train", "test", "heldout-pairs", "heldout-set", "all")}
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,9 @@ class DataSource:
         name, _, split = text.partition(":")
         if name in DATASETS:
             split = split or "train"
-            if split not in SPLITS:
-                raise ValueError(f"dataset {text!r}: split {split!r} is unknown; use {' or '.join(SPLITS)}")
+            splits = EXTRA_SPLITS.get(name, SPLITS)
+            if split not in splits:
+                raise ValueError(f"dataset {text!r}: split {split!r} is unknown; use {' or '.join(splits)}")
             return cls("builtin", name, split)
         raise ValueError(
             f"dataset {text!r} is neither a folder, a .gsd file nor a built-in dataset; "

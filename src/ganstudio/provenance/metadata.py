@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 from PIL import Image
 
 from ganstudio import __version__
+from ganstudio.imaging import on_background
 
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 GANSTUDIO_NS = "https://github.com/ganstudio/ganstudio/ns/1.0/"
@@ -65,14 +66,21 @@ def xmp_fields(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def encode(image: Image.Image, format: str, record: dict[str, Any]) -> bytes:
-    """`image` encoded as PNG, JPEG or WebP with the XMP (and for JPEG, IPTC) marking."""
+def encode(
+    image: Image.Image,
+    format: str,
+    record: dict[str, Any],
+    background: tuple[int, int, int] = (255, 255, 255),
+) -> bytes:
+    """`image` encoded as PNG, JPEG or WebP with the XMP (and for JPEG, IPTC) marking. PNG and
+    WebP keep transparency; JPEG, which has none, gets the image composed on `background`."""
     buffer = io.BytesIO()
     if format == "PNG":
         Image.Image.save(image, buffer, format="PNG")
+    elif format == "WEBP" and image.mode == "RGBA":
+        Image.Image.save(image, buffer, format=format, quality=QUALITY, exact=True)
     else:
-        rgb = image if image.mode in ("RGB", "L") else image.convert("RGB")
-        Image.Image.save(rgb, buffer, format=format, quality=QUALITY)
+        Image.Image.save(on_background(image, background), buffer, format=format, quality=QUALITY)
     with _exiv2().ImageData(buffer.getvalue()) as file:
         file.modify_xmp(xmp_fields(record))
         if format == "JPEG":
@@ -87,7 +95,8 @@ def format_of(fp: Any, format: str | None) -> str:
         suffix = Path(fp).suffix.lower() if isinstance(fp, str | Path) else ""
         if suffix not in FORMATS:
             raise ValueError(
-                f"{fp}: generated images are written as {', '.join(FORMATS)} (marked as AI-generated); "
+                f"{Path(fp).name if isinstance(fp, str | Path) else 'a file object'}: generated images are "
+                f"written as {', '.join(FORMATS)} (marked as AI-generated); "
                 "name the file with one of these suffixes"
             )
         return FORMATS[suffix]
@@ -98,14 +107,19 @@ def format_of(fp: Any, format: str | None) -> str:
 
 
 def marked_bytes(
-    image: Image.Image, format: str, record: dict[str, Any], title: str = "image", ingredients: Any = ()
+    image: Image.Image,
+    format: str,
+    record: dict[str, Any],
+    title: str = "image",
+    ingredients: Any = (),
+    background: tuple[int, int, int] = (255, 255, 255),
 ) -> bytes:
     """The bytes of a published file: metadata, then the C2PA signature over the final bytes
     (when c2pa-python is installed; otherwise a warning, once). The pixels' watermark is added
     earlier, by the pipeline."""
     from ganstudio.provenance import signing
 
-    data = encode(image, format, record)
+    data = encode(image, format, record, background)
     if not signing.available():
         if not getattr(marked_bytes, "warned", False):
             warnings.warn(
@@ -119,7 +133,12 @@ def marked_bytes(
 
 
 def save_marked(
-    image: Image.Image, fp: Any, record: dict[str, Any], format: str | None = None, ingredients: Any = ()
+    image: Image.Image,
+    fp: Any,
+    record: dict[str, Any],
+    format: str | None = None,
+    ingredients: Any = (),
+    background: tuple[int, int, int] = (255, 255, 255),
 ) -> Any:
     """Save `image` marked as AI-generated with `record`, as PNG, JPEG or WebP (from `format`,
     else the file name's suffix): XMP/IPTC metadata, then a C2PA manifest signed over the final
@@ -127,7 +146,7 @@ def save_marked(
     atomically; `fp` may also be a binary file object."""
     format = format_of(fp, format)
     title = Path(fp).name if isinstance(fp, str | Path) else f"image.{format.lower()}"
-    data = marked_bytes(image, format, record, title, ingredients)
+    data = marked_bytes(image, format, record, title, ingredients, background)
     if not isinstance(fp, str | Path):
         fp.write(data)
         return fp

@@ -109,6 +109,8 @@ def detectors(models: tuple[str, ...] = ()) -> dict[str, Detector]:
 def shown(value: Any, limit: int = 200) -> str:
     """A string read from a file, made safe to print: quoted, every control, format and
     line-breaking character escaped (never interpreted by a terminal), cut at `limit`."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # a number cannot hold a control character
     text = str(value)
     cut = len(text) > limit
     escaped = "".join(

@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 from torch import nn
 from torch.nn import functional as F
+from ganstudio.imaging import on_background
 
 SIZE = 32  # the mark is made and read at this resolution
 # An image whose shorter side is at most this many pixels (a 32-px output halved, say) holds too
@@ -43,7 +44,7 @@ def luma(x: torch.Tensor) -> torch.Tensor:
     if x.shape[1] == 1:
         return x
     weights = x.new_tensor(LUMA).view(1, 3, 1, 1)
-    return (x * weights).sum(1, keepdim=True)
+    return (x[:, :3] * weights).sum(1, keepdim=True)  # 4 channels: the composed colour, not alpha
 
 
 def resize(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
@@ -139,12 +140,15 @@ class Watermark:
 
     @torch.no_grad()
     def embed(self, images: torch.Tensor) -> torch.Tensor:
-        """Mark (B, C, H, W) images in [-1, 1] (C = 1 or 3, any size); returns the same shape."""
+        """Mark (B, C, H, W) images in [-1, 1] (C = 1 or 3, any size; with 4, the composed colour
+        is marked where the drawing shows and alpha is untouched); returns the same shape."""
         x = (images.float().cpu() + 1) / 2
         y = resize(luma(x), SIZE)
         r = self.embedder(y, self.strength)
         if x.shape[-2:] != r.shape[-2:]:
             r = F.interpolate(r, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        if x.shape[1] == 4:
+            r = torch.cat([(r * x[:, 3:]).expand(-1, 3, -1, -1), torch.zeros_like(r)], 1)  # never in alpha
         marked = (x + r).clamp(0, 1) * 2 - 1
         return marked.to(images.device, images.dtype)
 
@@ -158,7 +162,8 @@ class Watermark:
         calibration images that scored at least as high (0 when none did); detected compares the
         score with the threshold for the image's size. A small JPEG/WebP file (format read from
         the opened file) is never called marked: "unreadable" says why."""
-        x = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)
+        rgb = on_background(image).convert("RGB")  # a transparent file is read as it shows on white
+        x = torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255).permute(2, 0, 1)
         score = float(self.scores(x[None])[0])
         beaten = len(self.negatives) - int(np.searchsorted(self.negatives, score, side="left"))
         out = {"detected": score > self.threshold_for(*image.size), "score": round(score, 3)}

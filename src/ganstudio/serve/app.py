@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import contextlib
 import hmac
-import io
 import json
 import logging
 import secrets
 import shutil
 import threading
-import time
-from collections import OrderedDict, defaultdict, deque
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,9 +29,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ganstudio import __version__
+from ganstudio.data.images import parse_color
 from ganstudio.pipeline import MAX_SEED, GenerationPipeline
 from ganstudio.provenance import verify as verify_file
 from ganstudio.serve.batcher import Batcher
+from ganstudio.serve.inputs import Limits, decode_base64_image, decode_upload, describe_model
 from ganstudio.serve.jobs import Jobs, extract_zip, folder_bytes
 from ganstudio.serve.schemas import ERRORS, GenerateRequest, GenerateResponse, ImageOut, JobRequest, Settings
 from ganstudio.serve.security import BrowserGuard
@@ -42,23 +41,6 @@ from ganstudio.serve.security import BrowserGuard
 STATIC = Path(__file__).parent / "static"
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 log = logging.getLogger("ganstudio.serve")
-
-
-class Limits:
-    """Requests per client per minute (sliding window)."""
-
-    def __init__(self, per_minute: int, what: str = "requests") -> None:
-        self.per_minute, self.what, self.seen = per_minute, what, defaultdict(deque)
-
-    def check(self, client: str) -> None:
-        now, window = time.monotonic(), self.seen[client]
-        while window and now - window[0] > 60:
-            window.popleft()
-        if len(window) >= self.per_minute:
-            raise HTTPException(
-                429, f"more than {self.per_minute} {self.what} a minute from {client}; slow down"
-            )
-        window.append(now)
 
 
 class Studio:
@@ -109,57 +91,6 @@ class Studio:
         while len(self.images) > self.settings.max_images_kept:
             self.images.popitem(last=False)
         return image_id
-
-
-def describe_model(name: str, pipe: GenerationPipeline) -> dict[str, Any]:
-    stats = pipe.dataset_info.get("attributes", {})
-    return {
-        "name": name,
-        "model_id": pipe.model_id,
-        "resolution": pipe.dataset_info.get("resolution"),
-        "channels": pipe.dataset_info.get("channels"),
-        "classes": pipe.class_names,
-        "attributes": [
-            {"name": a, **{k: stats.get(a, {}).get(k) for k in ("min", "max", "mean")}}
-            for a in pipe.attribute_names
-        ],
-        "prompts": pipe.spec.has_text,
-        "sketches": pipe.spec.has_sketch,
-        "guidance": pipe.guidance(),
-    }
-
-
-def decode_upload(data: bytes, settings: Settings, what: str) -> Image.Image:
-    """An uploaded image, its size checked before it is decoded (no decompression bombs)."""
-    if len(data) > settings.max_upload_bytes:
-        raise HTTPException(413, f"{what} is {len(data):,} bytes; the limit is {settings.max_upload_bytes:,}")
-    try:
-        image = Image.open(io.BytesIO(data))
-        if image.width * image.height > settings.max_pixels:
-            raise HTTPException(
-                413,
-                f"{what} is {image.width} x {image.height} pixels; the limit is {settings.max_pixels:,} pixels",
-            )
-        image.load()
-    except Image.DecompressionBombError:
-        raise HTTPException(
-            413, f"{what} has more pixels than the limit of {settings.max_pixels:,}"
-        ) from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise HTTPException(400, f"{what} is not an image this server can read ({error})") from None
-    return image
-
-
-def decode_base64_image(text: str, settings: Settings) -> Image.Image:
-    if text.startswith("data:"):
-        text = text.split(",", 1)[-1]
-    if len(text) > settings.max_upload_bytes * 4 // 3 + 4:
-        raise HTTPException(413, f"the sketch is larger than {settings.max_upload_bytes:,} bytes")
-    try:
-        data = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise HTTPException(400, "sketch must be base64 (a PNG or JPEG file, or a data: URL)") from None
-    return decode_upload(data, settings, "the sketch")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -265,8 +196,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
         if seed > MAX_SEED - (body.n - 1):
             raise HTTPException(400, f"seed {seed} + n − 1 must stay below {MAX_SEED + 1}")
+        parse_color(body.background)  # a bad colour is a 400 before anything is drawn
         result, files = await batcher.generate(
             format=body.format,
+            background=body.background,
             n=body.n,
             seed=seed,
             label=body.label,

@@ -39,7 +39,12 @@ class Batcher:
             self.worker, functools.partial(fn, *args, **kwargs)
         )
 
-    async def generate(self, format: str = "png", **options: Any) -> tuple[GenerationResult, list[bytes]]:  # noqa: A002
+    async def generate(
+        self,
+        format: str = "png",
+        background: str = "white",
+        **options: Any,  # noqa: A002
+    ) -> tuple[GenerationResult, list[bytes]]:
         """One request (`GenerationPipeline.__call__`'s options), drawn with whatever other requests
         arrive within the wait: the result and each image as a marked file of `format`. A bad
         request raises its ValueError."""
@@ -48,7 +53,7 @@ class Batcher:
             self.queue, self.loop = asyncio.Queue(), loop
             self.task = loop.create_task(self._drain())
         future = loop.create_future()
-        await self.queue.put((options, format, future))
+        await self.queue.put((options, (format, background), future))
         return await future
 
     async def _drain(self) -> None:
@@ -105,7 +110,7 @@ class Batcher:
                 files = []
                 for image in outcome.images:
                     buffer = io.BytesIO()
-                    image.save(buffer, format=fmt)  # marked, as every file the CLI writes
+                    image.save(buffer, format=fmt[0], background=fmt[1])  # marked, as the CLI's files
                     files.append(buffer.getvalue())
                 encoded.append((outcome, files))
             except Exception as error:  # noqa: BLE001 - one request's files fail alone

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-BUILTIN_DATA = ("fashion-mnist", "emoji")
+BUILTIN_DATA = ("fashion-mnist", "emoji", "emoji-font")
 PRESETS = ("cpu-32", "dcgan-32", "gpu-64")
 
 

@@ -70,6 +70,11 @@ class GenerateRequest(BaseModel):
     truncation: float = Field(1.0, ge=0.0, le=1.0)
     guidance: float | None = Field(None, ge=0.0, le=MAX_GUIDANCE, description="none = the model's default")
     format: Literal["png", "jpeg", "webp"] = "png"
+    background: str = Field(
+        "white",
+        max_length=32,
+        description="colour a transparent image is composed on in JPEG (name or #rrggbb)",
+    )
     infer_label: bool = True
     on_copy: Literal["warn", "block", "allow"] = Field(
         "warn",

@@ -14,9 +14,8 @@ import math
 import platform
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -32,10 +31,11 @@ from ganstudio.models.layers import recalibrate_batchnorm
 from ganstudio.provenance import save_png
 from ganstudio.provenance.nearcopy import NearCopyIndex
 from ganstudio.training.checkpoint import (
+    RunState,
     find_checkpoint,
     holding_run_lock,
     load_for_finetuning,
-    load_training_state,
+    resume_from,
     save_checkpoint,
 )
 from ganstudio.training.conditions import TrainingText, cond_spec, dataset_conditions, grid_conditions
@@ -62,71 +62,6 @@ class Progress:
     elapsed_s: float
     eta_s: float | None
     losses: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class RunState:
-    """Where a run stands; checkpointed, so a resumed run continues from here. `precision` is
-    decided once, at the run's first start, and kept by every resume."""
-
-    step: int = 0
-    images: int = 0
-    elapsed_s: float = 0.0
-    best_score: float | None = None
-    best_kimg: float | None = None
-    precision: str | None = None
-
-    @property
-    def kimg(self) -> float:
-        return self.images / 1000
-
-    def to_counters(self, machine: str, command: str | None) -> dict[str, Any]:
-        return {**asdict(self), "kimg": self.kimg, "machine": machine, "command": command}
-
-    @classmethod
-    def from_counters(cls, saved: Mapping[str, Any]) -> RunState:
-        """The counters of a checkpoint, each checked: a damaged file must not silently restart
-        a run at step 0 or carry a negative or non-finite count."""
-        if not isinstance(saved, Mapping) or not all(k in saved for k in ("step", "images", "elapsed_s")):
-            raise ValueError("its counters (step, images, elapsed_s) are missing")
-        for key in ("step", "images"):
-            value = saved[key]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"its counter {key} is {str(value)[:20]!r}, not a count")
-        for key in ("elapsed_s", "best_score", "best_kimg"):
-            value = saved.get(key)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
-            ):
-                raise ValueError(f"its counter {key} is {str(value)[:20]!r}, not a finite number")
-        if saved.get("precision") not in (None, "bf16", "fp32"):
-            raise ValueError(f"its precision {str(saved.get('precision'))[:20]!r} is neither bf16 nor fp32")
-        return cls(**{k: saved.get(k, getattr(cls(), k)) for k in cls.__dataclass_fields__})
-
-
-def resume_from(
-    run_dir: Path, nets: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer], log_fn: Any
-) -> tuple[Path, dict[str, Any], torch.Tensor]:
-    """Load the newest checkpoint of `run_dir` that reads whole — `checkpoint`, else the
-    `.checkpoint.old` an interrupted swap left — into `nets` and `optimizers`: (folder, counters,
-    RNG state). A damaged one is named with what is wrong; none readable is one clear error."""
-    problems = []
-    for candidate in (run_dir / "checkpoint", run_dir / ".checkpoint.old"):
-        if not candidate.is_dir():
-            continue
-        try:
-            saved, rng_state = load_training_state(candidate, nets, optimizers)
-            RunState.from_counters(saved)
-        except ValueError as error:
-            problems.append(f"{candidate.name}: {error}")
-            continue
-        if problems and log_fn is not None:
-            log_fn(f"resuming from {candidate.name}: the newer one is damaged ({problems[0]})")
-        return candidate, saved, rng_state
-    raise ValueError(
-        f"--resume: no readable checkpoint in {run_dir} ({'; '.join(problems) or 'none found'}); "
-        "start without --resume to train from scratch, or into another --out"
-    )
 
 
 @holding_run_lock
