@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
 from torch.nn import functional as F
 
 from ganstudio.conditioning import Cond
 from ganstudio.data.images import fit_image, parse_color
 from ganstudio.imaging import from_uint8, image_distance, open_image, to_pil, to_uint8
+from ganstudio.models.encoder import Encoder
 from ganstudio.pipeline import GenerationPipeline
 from ganstudio.results import GenerationResult
 
@@ -46,26 +46,6 @@ class Latent:
     cond: Cond
     w_offset: torch.Tensor | None = None
     source: dict[str, Any] = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------------------- encoder
-
-
-class Encoder(nn.Module):
-    """image (B, C, R, R) in [-1, 1] → z (B, z_dim): a first guess for inversion, trained on the
-    generator's own samples (Editor.train_encoder), never on real images."""
-
-    def __init__(self, channels: int, resolution: int, z_dim: int, width: int = 32) -> None:
-        super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 3, 1, 1), nn.LeakyReLU(0.2)]
-        r, c = resolution, width
-        while r > 4:
-            layers += [nn.Conv2d(c, min(2 * c, 256), 4, 2, 1), nn.LeakyReLU(0.2)]
-            r, c = r // 2, min(2 * c, 256)
-        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * 16, z_dim))
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net(images)
 
 
 # ---------------------------------------------------------------------------- the editor
@@ -133,6 +113,10 @@ class Editor:
         pixels = torch.from_numpy(rgb).permute(2, 0, 1)  # (3, R, R)
         if self.pipe.dataset_info.get("channels", 3) == 1:
             pixels = pixels.float().mean(0, keepdim=True).round().to(torch.uint8)
+        elif self.pipe.dataset_info.get("channels") == 4:  # the drawing's alpha (opaque if it has none)
+            mask = image.getchannel("A") if "A" in image.getbands() else Image.new("L", image.size, 255)
+            alpha = fit_image(mask.convert("RGB"), resolution, config.fit, (0, 0, 0))[..., :1]
+            pixels = torch.cat([pixels, torch.from_numpy(alpha).permute(2, 0, 1)])  # (4, R, R)
         image = from_uint8(pixels)[None]  # (1, C, R, R)
         # a product shot is usually dark on light; a model trained on light items on black (as
         # fashion-mnist is) needs it the other way round: match the background of its own images
@@ -178,22 +162,31 @@ class Editor:
     def load_or_train_encoder(self) -> Encoder:
         """The encoder for this model's weights: from the cache (keyed by the weights' digest),
         else trained once and cached."""
-        from safetensors.torch import load_file, save_file
+        import os
 
+        from safetensors.torch import save_file
+
+        from ganstudio.modelfolder import load_weights
         from ganstudio.paths import cache_dir
+        from ganstudio.untrusted import build_checked
 
         digest = self.pipe.model_id.rpartition("@")[2]
         path = cache_dir() / "encoders" / f"{digest}-v{ENCODER_VERSION}.safetensors" if digest else None
         if path is not None and path.is_file():
             channels, resolution = self.pipe.dataset_info["channels"], self.pipe.dataset_info["resolution"]
-            encoder = Encoder(channels, resolution, self.G.z_dim)
-            encoder.load_state_dict(load_file(str(path)))
-            self.encoder = encoder.eval().requires_grad_(False)
-            return self.encoder
+            try:  # the same rule as every part of a model folder: counted and shape-checked first
+                encoder = build_checked(lambda: Encoder(channels, resolution, self.G.z_dim), path, "encoder")
+                load_weights(encoder, path)
+                self.encoder = encoder.eval().requires_grad_(False)
+                return self.encoder
+            except ValueError:
+                path.unlink(missing_ok=True)  # a damaged cache entry is fitted again
         encoder = self.train_encoder()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(path))
+            tmp = path.with_name(f".{path.name}.tmp")
+            save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(tmp))
+            os.replace(tmp, path)
         return encoder
 
     def invert(

@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 from torch import nn
 from torch.nn import functional as F
+
 from ganstudio.imaging import on_background
 
 SIZE = 32  # the mark is made and read at this resolution

@@ -18,7 +18,7 @@ import shutil
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ganstudio import __version__
+from ganstudio.config import available_presets
 from ganstudio.data.images import parse_color
 from ganstudio.pipeline import MAX_SEED, GenerationPipeline
 from ganstudio.provenance import verify as verify_file
@@ -279,7 +280,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/v1/data", tags=["train"], dependencies=api, responses=ERRORS)
     async def data() -> dict[str, Any]:
-        return {"folders": studio.jobs.folders(), "data_root": bool(settings.data_root)}
+        return {
+            "folders": studio.jobs.folders(),
+            "data_root": bool(settings.data_root),
+            "presets": available_presets(),
+        }
 
     @app.post("/v1/jobs", tags=["train"], dependencies=api, responses=ERRORS)
     async def start_job(body: JobRequest) -> dict[str, Any]:
@@ -292,7 +297,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         file: UploadFile = File(..., description="a zip of images (sub-folders = classes)"),
         kimg: float | None = Form(None, gt=0, le=100_000),
         minutes: float | None = Form(None, gt=0, le=24 * 60),
-        preset: Literal["cpu-32", "dcgan-32", "gpu-64"] = Form("cpu-32"),
+        preset: str = Form("cpu-32", max_length=64),
     ) -> dict[str, Any]:
         """Start training on an uploaded zip of images."""
         studio.jobs.check_room()  # before anything is read or unpacked

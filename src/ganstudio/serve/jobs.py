@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ganstudio.config import available_presets
+
 BUILTIN_DATA = ("fashion-mnist", "emoji", "emoji-font")
-PRESETS = ("cpu-32", "dcgan-32", "gpu-64")
 
 
 @dataclass
@@ -157,8 +158,9 @@ class Jobs:
     ) -> Job:
         if (kimg is None) == (minutes is None):
             raise ValueError("give exactly one of kimg or minutes")
-        if preset not in PRESETS:
-            raise ValueError(f"preset {preset!r} is unknown; use one of {', '.join(PRESETS)}")
+        presets = available_presets()  # the one list of presets: the YAML files beside the config
+        if preset not in presets:
+            raise ValueError(f"preset {preset[:40]!r} is unknown; use one of {', '.join(presets)}")
         self.check_room()
         job_id = secrets.token_hex(6)
         options = ["--preset", preset] + (["--sketch"] if sketch else [])

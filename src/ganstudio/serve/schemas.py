@@ -105,5 +105,7 @@ class JobRequest(BaseModel):
     data: str = Field(description="a folder under the server's data root, or fashion-mnist / emoji")
     kimg: float | None = Field(None, gt=0, le=100_000)
     minutes: float | None = Field(None, gt=0, le=24 * 60)
-    preset: Literal["cpu-32", "dcgan-32", "gpu-64"] = "cpu-32"
+    preset: str = Field(
+        "cpu-32", max_length=64, description="a preset name (ganstudio train --help lists them)"
+    )
     sketch: bool = False

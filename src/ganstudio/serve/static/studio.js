@@ -196,6 +196,7 @@ function request(overrides = {}) {
     model: model.name,
     n: Number($("count").value) || 1,
     format: $("format").value,
+    background: $("background").value,
     guidance: Number($("guidance").value),
     truncation: Number($("truncation").value),
   };
@@ -282,6 +283,10 @@ async function loadFolders() {
     const picker = $("data");
     picker.replaceChildren();
     for (const name of data.folders) picker.add(new Option(name, name));
+    const presets = $("preset"), chosen = presets.value;
+    presets.replaceChildren();
+    for (const name of data.presets || ["cpu-32"]) presets.add(new Option(name, name));
+    presets.value = (data.presets || []).includes(chosen) ? chosen : "cpu-32";
   } catch (err) {
     say(`Could not list the data folders: ${err.message}`, true);
   }
