@@ -1,124 +1,213 @@
-"""Can the emoji model be recognised? Prompt → Unicode group accuracy, SWD, and a prompt grid.
+"""Can a person name what the colour emoji model draws? Measured with the concept classifier
+(scripts/train_emoji_classifier.py: trained on real renders of the eight training styles, never
+on generated images, never a training signal), whose accuracy on the ninth, held-out style is
+the ceiling.
 
-    python -m bench.emoji [--model emoji] [--per-prompt 4]
+    python -m bench.emoji [--model emoji] [--per-prompt 8]
 
-Every emoji of the test split (every 10th) that has a Unicode group is asked for by its name as
-the prompt ("cat face", "birthday cake"); the emoji reference classifier
-(scripts/train_reference_classifier.py --dataset emoji; never used in training) reads the group
-of each image. The pipeline's defaults apply (the label prior picks the group from the prompt),
-and the same is scored with `infer_label=False` (the words alone). Within a group, whether the
-words pick the emoji: for each image, the share of the group's other emoji (the whole set) that
-lie farther from it, in the classifier's features, than the emoji asked for (0.5 = the words
-do not matter beyond the group, 1 = always closest to the one named). Also reports SWD, FD and
-variety of label-conditioned samples against the test split, and writes the issue's ten-prompt
-grid to docs/emoji-prompts.png. Results go into BENCHMARKS.md (section `emoji`).
+- everyday prompts (EVERYDAY: worded as people write, not as the captions are): the named
+  concept in the classifier's top 5 / top 1, the concept's Unicode group, variety within a prompt
+  (mean pairwise distance of the classifier's features, over the same for real renders of one
+  concept), FD of the features and recall against real renders;
+- words: with one seed, two colour words ("a red X" / "a blue X") move the measured hue the named
+  way (rate), and two concept words draw each named concept (rate, top 5);
+- composition: the held-out concept × style pairs (never trained on) asked for as "X in S style",
+  named at what rate against seen pairs asked for the same way;
+- the 12-prompt × 8-seed grid of the README (docs/emoji-prompts.png).
+
+Results go into BENCHMARKS.md (section `emoji-colour`).
 """
 
 from __future__ import annotations
 
 import argparse
+import colorsys
 import datetime
 import json
 import shlex
 import sys
-from pathlib import Path
 
+import numpy as np
 import torch
 
 from bench.report import GRID_PROMPTS, ROOT, machine_line, write_section
-from ganstudio.config import DataConfig
-from ganstudio.data import load_dataset
-from ganstudio.imaging import from_uint8
-from ganstudio.metrics import evaluate, features
-from ganstudio.metrics.classifier import load_reference_classifier
+from ganstudio.data import iconify
+from ganstudio.imaging import visible
+from ganstudio.metrics.classifier import WEIGHTS_DIR, load_reference_classifier
+from ganstudio.metrics.distances import frechet_distance, precision_recall
+from ganstudio.metrics.reference import features
 from ganstudio.pipeline import GenerationPipeline
 
+# everyday wording → the Unicode concept a person would name
+EVERYDAY = {
+    "a red apple": "red apple", "a slice of pizza": "pizza", "a cat": "cat face", "a dog": "dog face",
+    "a rocket": "rocket", "a sunflower": "sunflower", "an alarm clock": "alarm clock", "a unicorn": "unicorn",
+    "a birthday cake": "birthday cake", "a red heart": "red heart", "a car": "automobile",
+    "a cup of coffee": "hot beverage", "a christmas tree": "Christmas tree", "a banana": "banana",
+    "a hamburger": "hamburger", "an ice cream cone": "soft ice cream", "a house": "house", "the sun": "sun",
+    "a rainbow": "rainbow", "an umbrella": "umbrella", "a guitar": "guitar", "a soccer ball": "soccer ball",
+    "a bicycle": "bicycle", "an airplane": "airplane", "a light bulb": "light bulb", "a laptop": "laptop",
+    "a wrapped present": "wrapped gift", "a balloon": "balloon", "a snowman": "snowman", "fire": "fire",
+    "a ghost": "ghost", "a robot": "robot", "a crown": "crown", "a diamond": "gem stone", "a key": "key",
+    "a trophy": "trophy", "a penguin": "penguin", "a frog": "frog", "an octopus": "octopus",
+    "a butterfly": "butterfly", "a rose": "rose", "a strawberry": "strawberry", "a watermelon": "watermelon",
+    "a taco": "taco", "a donut": "doughnut", "grapes": "grapes", "a pineapple": "pineapple",
+    "a carrot": "carrot", "a hot dog": "hot dog", "a laughing face": "face with tears of joy",
+}  # fmt: skip
+COLOUR_HUES = {"red": 0.0, "orange": 30.0, "yellow": 55.0, "green": 120.0, "blue": 220.0, "purple": 280.0}
 
-def prompt_accuracy(pipe: GenerationPipeline, classifier, prompts, groups, per_prompt: int, infer: bool):
-    """Share of images whose group the reference classifier reads as the prompt's emoji group."""
-    correct = []
-    for prompt, group in zip(prompts, groups, strict=True):
-        images = pipe(n=per_prompt, seed=0, prompt=prompt, infer_label=infer).tensors
-        correct.append((features(classifier, images)[1].argmax(1) == group).float())
-    return torch.cat(correct).mean().item()
+
+def classifier_info() -> dict:
+    return json.loads((WEIGHTS_DIR / "emoji-concepts-classifier.json").read_text())
 
 
-def own_emoji_score(pipe: GenerationPipeline, classifier, test, known, whole, per_prompt: int) -> float:
-    """Mean over the test prompts' images of the share of same-group emoji farther from the image
-    than the named emoji (classifier features; the named emoji itself is left out of the pool)."""
-    pool_features = features(classifier, from_uint8(whole.images))[0]  # (N, F)
-    target_features = features(classifier, from_uint8(test.images[known]))[0]  # (P, F)
-    shares = []
-    for k, i in enumerate(known):
-        group = int(test.labels[i])
-        images = pipe(n=per_prompt, seed=0, prompt=test.captions[i][0]).tensors
-        fake = features(classifier, images)[0]  # (n, F)
-        pool = pool_features[whole.labels == group]
-        pool = pool[(pool - target_features[k]).abs().amax(dim=1) > 1e-4]  # without the named emoji
-        d_pool = torch.cdist(fake, pool)  # (n, M)
-        d_target = torch.cdist(fake, target_features[k : k + 1])  # (n, 1)
-        shares.append((d_pool > d_target).float().mean(dim=1))
-    return torch.cat(shares).mean().item()
+def mean_hue(images: torch.Tensor) -> np.ndarray:
+    """Per image, the circular mean hue (degrees) of its saturated visible pixels."""
+    x = (visible(images).clamp(-1, 1) + 1) / 2  # (B, 3, H, W)
+    alpha = (images[:, 3] + 1) / 2 if images.shape[1] == 4 else torch.ones_like(x[:, 0])
+    out = []
+    for rgb, a in zip(
+        x.permute(0, 2, 3, 1).reshape(len(x), -1, 3).numpy(), alpha.reshape(len(x), -1).numpy(), strict=True
+    ):
+        hsv = np.array([colorsys.rgb_to_hsv(*p) for p in rgb[a > 0.5]]).reshape(-1, 3)
+        keep = (hsv[:, 1] > 0.3) & (hsv[:, 2] > 0.2)
+        angles = np.deg2rad(hsv[keep, 0] * 360)
+        out.append(
+            np.rad2deg(np.arctan2(np.sin(angles).mean(), np.cos(angles).mean())) % 360
+            if keep.any()
+            else np.nan
+        )
+    return np.array(out)
+
+
+def hue_distance(a: np.ndarray, b: float) -> np.ndarray:
+    return np.abs((a - b + 180) % 360 - 180)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="emoji")
-    parser.add_argument("--per-prompt", type=int, default=4)
-    parser.add_argument("-n", type=int, default=2000, help="label-conditioned samples for SWD/FD/variety")
+    parser.add_argument("--per-prompt", type=int, default=8)
     parser.add_argument("--grid", default=str(ROOT / "docs" / "emoji-prompts.png"))
     args = parser.parse_args()
     pipe = GenerationPipeline.from_pretrained(args.model)
-    test = load_dataset("emoji:test", DataConfig(resolution=pipe.dataset_info["resolution"]))
-    known = (test.labels >= 0).nonzero().flatten().tolist()
-    prompts = [test.captions[i][0] for i in known]
-    groups = [int(test.labels[i]) for i in known]
-    classifier = load_reference_classifier("emoji-classifier")
-    real_accuracy = (
-        (features(classifier, from_uint8(test.images[known]))[1].argmax(1) == torch.tensor(groups))
-        .float()
-        .mean()
-        .item()
+    classifier = load_reference_classifier("emoji-concepts-classifier")
+    info = classifier_info()
+    concepts, groups = info["class_names"], info["groups"]
+    index = {c: i for i, c in enumerate(concepts)}
+    everyday = {p: c for p, c in EVERYDAY.items() if c in index}
+    n = args.per_prompt
+
+    def read(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return features(classifier, visible(images))
+
+    # everyday prompts
+    top1 = top5 = group_hits = 0.0
+    fake_features, spreads = [], []
+    for prompt, concept in everyday.items():
+        images = pipe(n=n, seed=0, prompt=prompt).tensors
+        feats, logits = read(images)
+        fake_features.append(feats)
+        target = index[concept]
+        top5 += (logits.topk(5, 1).indices == target).any(1).float().sum().item()
+        top1 += (logits.argmax(1) == target).float().sum().item()
+        group_hits += sum(groups[int(p)] == groups[target] for p in logits.argmax(1))
+        spreads.append(torch.pdist(feats).mean().item())
+    count = n * len(everyday)
+    icons, rgba = iconify.rendered(pipe.dataset_info["resolution"])
+    train_rows = [i for i, icon in enumerate(icons) if icon.set in iconify.STYLES]
+    real = torch.from_numpy(rgba[train_rows]).float() / 127.5 - 1
+    alpha = (real[:, 3:] + 1) / 2
+    real = torch.cat([(real[:, :3] + 1) / 2 * alpha + (1 - alpha), alpha], 1) * 2 - 1  # composed on white
+    real_features = read(real)[0]
+    fake = torch.cat(fake_features)
+    by_concept: dict[str, list[int]] = {}
+    for k, row in enumerate(train_rows):
+        by_concept.setdefault(icons[row].concept, []).append(k)
+    real_spread = np.mean(
+        [torch.pdist(real_features[rows]).mean().item() for rows in by_concept.values() if len(rows) >= 4]
     )
-    row = {
-        "model": pipe.model_id,
-        "prompt_group_acc": prompt_accuracy(pipe, classifier, prompts, groups, args.per_prompt, True),
-        "prompt_group_acc_words_only": prompt_accuracy(
-            pipe, classifier, prompts, groups, args.per_prompt, False
-        ),
-        "real_group_acc": real_accuracy,
-        "own_emoji": own_emoji_score(
-            pipe,
-            classifier,
-            test,
-            known,
-            load_dataset("emoji", DataConfig(resolution=test.resolution)),
-            args.per_prompt,
-        ),
-    }
-    metrics = ["swd", "fd", "variety"] + (["class_acc"] if pipe.class_names else [])
-    row.update(evaluate(args.model, "emoji:test", metrics, n=args.n))
-    print(json.dumps(row, indent=1, default=str))
-    pipe.prompt_grid(GRID_PROMPTS["emoji"], 8, seed=0).save_grid(args.grid, scale=3)
-    grid = Path(args.grid).resolve()
-    grid = grid.relative_to(ROOT) if grid.is_relative_to(ROOT) else grid
-    lines = [
-        f"`python -m bench.emoji {shlex.join(sys.argv[1:])}`; {machine_line()}; {datetime.date.today()}.",
-        "",
-        f"- Prompt → Unicode group accuracy ({len(prompts)} test emoji asked for by name, {args.per_prompt} "
-        f"seeds each, emoji reference classifier): **{row['prompt_group_acc']:.1%}** with the pipeline's "
-        f"defaults (label prior on), {row['prompt_group_acc_words_only']:.1%} from the words alone. The "
-        f"classifier itself reads {real_accuracy:.1%} of the real test emoji's groups (its ceiling).",
-        f"- Within the group, the words pick the emoji: the named emoji is nearer to the image than "
-        f"**{row['own_emoji']:.1%}** of the group's other emoji (classifier features; 50% = the words do "
-        "not matter beyond the group, 100% = always nearest to the one named).",
-        f"- {args.n} images ({'with the groups of the test split as labels' if pipe.class_names else 'unconditioned: the model has no classes'}), "
-        f"against the test split: SWD {row['swd']:.1f}, FD {row['fd']:.2f} (emoji classifier features), "
-        + (f"group accuracy {row['class_acc']:.1%}, " if "class_acc" in row else "")
-        + f"variety {row['variety']:.2f}.",
-        f"- Grid of the ten prompts (rows: {', '.join(GRID_PROMPTS['emoji'])}; 8 seeds each): `{grid}`.",
+    pick = torch.randperm(len(real_features), generator=torch.Generator().manual_seed(0))[: len(fake) * 4]
+    fd = frechet_distance(real_features[pick], fake)
+    _, recall = precision_recall(real_features[pick], fake)
+
+    # words: colour pairs and concept pairs on one seed
+    colour_moves = colour_total = 0
+    for concept in ("balloon", "car", "heart", "flower", "shirt", "umbrella"):
+        for first, second in (("red", "blue"), ("yellow", "purple"), ("green", "orange")):
+            a = mean_hue(pipe(n=n, seed=1, prompt=f"a {first} {concept}").tensors)
+            b = mean_hue(pipe(n=n, seed=1, prompt=f"a {second} {concept}").tensors)
+            ok = ~np.isnan(a) & ~np.isnan(b)
+            moved = (hue_distance(a, COLOUR_HUES[first]) < hue_distance(b, COLOUR_HUES[first])) & (
+                hue_distance(b, COLOUR_HUES[second]) < hue_distance(a, COLOUR_HUES[second])
+            )
+            colour_moves += int(moved[ok].sum())
+            colour_total += n
+    pairs = list(everyday.items())
+    concept_hits = concept_total = 0
+    for (p1, c1), (p2, c2) in zip(pairs[::2], pairs[1::2], strict=False):
+        for prompt, concept in ((p1, c1), (p2, c2)):
+            logits = read(pipe(n=n, seed=2, prompt=prompt).tensors)[1]
+            concept_hits += int((logits.topk(5, 1).indices == index[concept]).any(1).sum())
+            concept_total += n
+
+    # composition: held-out concept × style pairs against seen ones, worded the same way
+    held = sorted(iconify.heldout_pairs(icons))
+    seen_pairs = sorted(
+        {(icon.concept, icon.set) for icon in icons if icon.set in iconify.STYLES} - set(held)
+    )
+    rng = np.random.default_rng(0)
+    seen = [
+        seen_pairs[i]
+        for i in rng.choice(len(seen_pairs), size=min(len(held), len(seen_pairs)), replace=False)
     ]
-    write_section(ROOT / "BENCHMARKS.md", "emoji", "\n".join(lines))
+
+    def pair_rate(chosen: list[tuple[str, str]]) -> float:
+        hits = 0
+        for concept, style in chosen:
+            logits = read(pipe(n=4, seed=3, prompt=f"{concept.lower()} in {iconify.SETS[style][0]}").tensors)[
+                1
+            ]
+            hits += int((logits.topk(5, 1).indices == index[concept]).any(1).sum()) if concept in index else 0
+        return hits / (4 * max(1, len(chosen)))
+
+    held_rate, seen_rate = pair_rate(held[:60]), pair_rate(seen[:60])
+
+    # the README's grid
+    pipe.prompt_grid(GRID_PROMPTS["emoji"], 8, seed=0).save_grid(args.grid, scale=2)
+
+    ceiling5, ceiling_group = info["heldout_top5"], info["heldout_group_accuracy"]
+    row = {
+        "prompts": len(everyday), "top5": top5 / count, "top1": top1 / count, "group": group_hits / count,
+        "variety": float(np.mean(spreads) / real_spread), "fd": fd, "recall": recall,
+        "colour_words": colour_moves / max(1, colour_total), "concept_words": concept_hits / max(1, concept_total),
+        "heldout_pairs": held_rate, "seen_pairs": seen_rate,
+    }  # fmt: skip
+    date = datetime.date.today().isoformat()
+    command = "python -m bench.emoji " + shlex.join(sys.argv[1:])
+    lines = [
+        f"`{command}` — {date}. {machine_line()}.",
+        "",
+        f"Model `{pipe.model_id}`. Classifier `emoji-concepts-classifier` on the held-out style "
+        f"({info['heldout_set']}, {info['heldout_images']} drawings): concept top-1 {info['heldout_top1']:.1%}, "
+        f"top-5 {ceiling5:.1%}, group {ceiling_group:.1%} — the ceiling.",
+        "",
+        "| measure | value | against the ceiling / target |",
+        "|---|---|---|",
+        f"| everyday prompts ({row['prompts']}, {n} seeds each): concept in top 5 | {row['top5']:.1%} | "
+        f"{row['top5'] / ceiling5:.0%} of the ceiling (target ≥ 60%) |",
+        f"| … concept top 1 | {row['top1']:.1%} | |",
+        f"| … Unicode group | {row['group']:.1%} | {row['group'] / ceiling_group:.0%} of the ceiling (target ≥ 70%) |",
+        f"| … variety within a prompt (features, vs real drawings of one concept) | {row['variety']:.2f} | |",
+        f"| … FD (classifier features) / recall against real renders | {row['fd']:.1f} / {row['recall']:.3f} | recall target ≥ 0.4 |",
+        f"| colour words: the hue moves the named way, one seed | {row['colour_words']:.1%} | |",
+        f"| concept words: each of two concepts drawn (top 5), one seed | {row['concept_words']:.1%} | |",
+        f"| held-out concept × style pairs named (top 5) / seen pairs | {row['heldout_pairs']:.1%} / {row['seen_pairs']:.1%} | "
+        f"{row['heldout_pairs'] / max(row['seen_pairs'], 1e-9):.0%} (target ≥ 50%) |",
+        "",
+        f"Grid: `{args.grid}` (rows: {', '.join(GRID_PROMPTS['emoji'])}; seeds 0–7).",
+    ]
+    write_section(ROOT / "BENCHMARKS.md", "emoji-colour", "\n".join(lines))
     print("\n".join(lines))
 
 

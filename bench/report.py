@@ -24,7 +24,21 @@ GRID_PROMPTS = {
         "slacks",
         "a parka",
     ],
-    "emoji": [
+    "emoji": [  # the colour corpus's model: everyday wording, not the captions'
+        "a red apple",
+        "a slice of pizza",
+        "a cat",
+        "a rocket",
+        "a sunflower",
+        "an alarm clock",
+        "a unicorn",
+        "a birthday cake",
+        "a red heart",
+        "a car",
+        "a cup of coffee",
+        "a christmas tree",
+    ],
+    "emoji-font": [
         "red heart",
         "grinning face",
         "pizza",

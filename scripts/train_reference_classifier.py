@@ -1,7 +1,9 @@
 """Train a built-in dataset's reference classifier (deterministic) and commit its weights.
 
     python scripts/train_reference_classifier.py                    # fashion-mnist, ≈ 10 CPU-minutes
-    python scripts/train_reference_classifier.py --dataset emoji    # Unicode emoji groups, ≈ 1 minute
+    python scripts/train_reference_classifier.py --dataset emoji-font    # Unicode emoji groups, ≈ 1 minute
+
+(The colour corpus's concept classifier: scripts/train_emoji_classifier.py.)
 
 Writes src/ganstudio/metrics/weights/<dataset>-classifier.{safetensors,json}. Emoji has no
 official split: the classifier trains on the images outside the test split (every 10th image)
@@ -26,7 +28,7 @@ from ganstudio.imaging import from_uint8
 from ganstudio.metrics.classifier import WEIGHTS_DIR, ReferenceClassifier
 
 BATCH, SEED = 128, 0
-EPOCHS = {"fashion-mnist": 6, "emoji": 60}
+EPOCHS = {"fashion-mnist": 6, "emoji-font": 60}
 
 
 def to_input(images: torch.Tensor) -> torch.Tensor:
@@ -42,23 +44,10 @@ def accuracy(model: ReferenceClassifier, images: torch.Tensor, labels: torch.Ten
     return (predictions == labels).float().mean().item()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--dataset", default="fashion-mnist", choices=sorted(EPOCHS))
-    name = parser.parse_args().dataset
-    torch.manual_seed(SEED)
-    train = load_dataset(name, DataConfig(resolution=32))
-    test = load_dataset(f"{name}:test", DataConfig(resolution=32))
-    images, labels = train.images, train.labels
-    if name == "emoji":  # "train" holds every image: keep the test split out
-        held_out = torch.zeros(len(images), dtype=torch.bool)
-        held_out[::10] = True
-        images, labels = images[~held_out], labels[~held_out]
-    known, test_known = labels >= 0, test.labels >= 0
-    images, labels = images[known], labels[known]
-    test_images, test_labels = test.images[test_known], test.labels[test_known]
-    epochs, channels = EPOCHS[name], images.shape[1]
-    model = ReferenceClassifier(channels, len(train.class_names))
+def fit(model: ReferenceClassifier, images: torch.Tensor, labels: torch.Tensor, epochs: int, test) -> None:
+    """Train on uint8 images with flips, small shifts and (colour images) brightness and
+    saturation jitter; `test()` → accuracy, printed six times."""
+    channels = images.shape[1]
     steps = epochs * (len(images) // BATCH)
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=5e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps)
@@ -85,18 +74,41 @@ def main() -> None:
             optimizer.step()
             schedule.step()
         if (epoch + 1) % max(1, epochs // 6) == 0:
-            print(
-                f"epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}, test accuracy "
-                f"{accuracy(model, test_images, test_labels):.4f} ({time.time() - start:.0f} s)",
-                flush=True,
-            )
-    test_accuracy = accuracy(model, test_images, test_labels)
+            print(f"epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}, test accuracy {test():.4f} "
+                  f"({time.time() - start:.0f} s)", flush=True)  # fmt: skip
+
+
+def save(model: ReferenceClassifier, name: str, info: dict) -> dict:
+    """Write WEIGHTS_DIR/<name>.safetensors and its JSON (SHA-256, seed, torch version, `info`)."""
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
-    weights = WEIGHTS_DIR / f"{name}-classifier.safetensors"
+    weights = WEIGHTS_DIR / f"{name}.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
-    info = {
-        "weights": weights.name,
-        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+    info = {"weights": weights.name, "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), **info,
+            "seed": SEED, "torch": torch.__version__}  # fmt: skip
+    (WEIGHTS_DIR / f"{name}.json").write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dataset", default="fashion-mnist", choices=sorted(EPOCHS))
+    name = parser.parse_args().dataset
+    torch.manual_seed(SEED)
+    train = load_dataset(name, DataConfig(resolution=32))
+    test = load_dataset(f"{name}:test", DataConfig(resolution=32))
+    images, labels = train.images, train.labels
+    if name == "emoji-font":  # "train" holds every image: keep the test split out
+        held_out = torch.zeros(len(images), dtype=torch.bool)
+        held_out[::10] = True
+        images, labels = images[~held_out], labels[~held_out]
+    known, test_known = labels >= 0, test.labels >= 0
+    images, labels = images[known], labels[known]
+    test_images, test_labels = test.images[test_known], test.labels[test_known]
+    epochs, channels = EPOCHS[name], images.shape[1]
+    model = ReferenceClassifier(channels, len(train.class_names))
+    fit(model, images, labels, epochs, lambda: accuracy(model, test_images, test_labels))
+    test_accuracy = accuracy(model, test_images, test_labels)
+    info = save(model, f"{name}-classifier", {
         "dataset": name,
         "channels": channels,
         "num_classes": len(train.class_names),
@@ -104,11 +116,8 @@ def main() -> None:
         "test_accuracy": round(test_accuracy, 4),
         "test_images": len(test_images),
         "epochs": epochs,
-        "seed": SEED,
-        "torch": torch.__version__,
         "command": f"python scripts/train_reference_classifier.py --dataset {name}",
-    }
-    (WEIGHTS_DIR / f"{name}-classifier.json").write_text(json.dumps(info, indent=2) + "\n")
+    })  # fmt: skip
     print(json.dumps(info, indent=2))
 
 
