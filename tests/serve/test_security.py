@@ -308,3 +308,14 @@ def test_verify_hands_only_png_jpeg_and_webp_to_a_decoder(make_client):
         response = client.post("/v1/verify", files={"file": ("x.png", data)})
         assert response.status_code == 400 and "PNG, JPEG and WebP" in response.json()["error"]
     assert client.post("/v1/verify", files={"file": ("x.png", png_bytes())}).status_code == 200
+
+
+def test_a_failed_jobs_error_names_files_not_server_paths(make_client, served_model, tmp_path):
+    client = make_client()
+    studio = client.app.state.studio
+    _job_model(studio, served_model, tmp_path)
+    job = studio.jobs.jobs["job1"]
+    (job.run_dir / "train.log").write_text(f"error: {tmp_path}/runs/job1/data/broken.png is damaged\n")
+    job.state, job.error = "failed", job._error_line()
+    shown = client.get("/v1/jobs/job1").json()
+    assert "broken.png is damaged" in shown["error"] and str(tmp_path) not in json.dumps(shown)

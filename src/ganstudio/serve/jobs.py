@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -81,7 +82,9 @@ class Job:
             return None
         lines = log.read_text(errors="replace").splitlines()
         errors = [line for line in lines if line.startswith("error:")]
-        return errors[-1].removeprefix("error:").strip() if errors else (lines[-1] if lines else None)
+        line = errors[-1].removeprefix("error:").strip() if errors else (lines[-1] if lines else None)
+        # clients see file names, never where the server keeps them
+        return None if line is None else re.sub(r"(?<![\w.])/(?:[^\s'\"/]+/)+([^\s'\"/]*)", r"\1", line)[:500]
 
     def describe(self) -> dict[str, Any]:
         self.refresh()
