@@ -32,11 +32,11 @@ test-deps:
 	elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then sudo apt-get install -y -qq chromium libimage-exiftool-perl >/dev/null; \
 	else echo "note: install Debian's chromium and libimage-exiftool-perl (the browser and exiftool tests are skipped without them)"; fi
 
-test: install test-deps
+test: install test-deps lint
 	$(PYTHON) -m pytest -q
 
 lint:
-	ruff check src tests bench scripts && ruff format --check src tests bench scripts
+	$(PYTHON) -m ruff check src tests bench scripts && $(PYTHON) -m ruff format --check src tests bench scripts
 
 bench:
 	$(PYTHON) -m bench.speed

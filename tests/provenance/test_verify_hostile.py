@@ -102,3 +102,18 @@ def test_messages_name_files_never_python_objects():
         image.save(io.BytesIO())  # no format, no file name
     assert "BytesIO" not in str(caught.value) and "0x" not in str(caught.value)
     assert "file object" in str(caught.value)
+
+
+def test_text_xml_cannot_hold_still_reads_back_exactly(tmp_path):
+    """U+FFFF, U+FFFE, DEL and C1 controls in a prompt: the XMP stays valid and the record reads
+    back character for character (carried as JSON escapes)."""
+    from ganstudio import GenerationPipeline
+
+    prompt = "a boot \uffff\ufffe\x7f\x9b x"
+    result = GenerationPipeline.from_pretrained("fashion-mnist")(n=1, seed=1, prompt=prompt)
+    path = tmp_path / "x.png"
+    result.images[0].save(path)
+    report = verify(path)
+    assert report["metadata"]["ai_generated"]
+    assert report["metadata"]["record"]["prompt"] == result.metadata[0]["prompt"]
+    assert "\uffff" in report["metadata"]["record"]["prompt"] and "\x7f" in report["metadata"]["record"]["prompt"]

@@ -414,7 +414,12 @@ $("verify-form").addEventListener("submit", async (event) => {
   form.append("file", file);
   try {
     const report = await api("/v1/verify", { method: "POST", body: form });
-    $("verify-result").textContent = (report.ai_generated ? "Marked as AI-generated (IPTC trainedAlgorithmicMedia).\n" : "No AI-generated marking found.\n") + JSON.stringify(report, null, 2);
+    const headline = report.ganstudio
+      ? "Made by ganstudio: a mark holds (signature, watermark or metadata)."
+      : report.likely_generated
+        ? "No ganstudio mark holds, but a detector thinks a ganstudio model made it."
+        : "No ganstudio mark found.";
+    $("verify-result").textContent = `${headline}\n${report.summary.join("\n")}\n\n${JSON.stringify(report, null, 2)}`;
   } catch (err) {
     say(`Could not verify: ${err.message}`, true);
   }
