@@ -96,3 +96,56 @@ def test_the_api_and_cli_write_transparent_files(rgba_model, tmp_path, capsys):
         assert Image.open(io.BytesIO(data)).mode == "RGBA"
         bad = client.post("/v1/generate", json={"n": 1, "format": "jpeg", "background": "not-a-colour"})
         assert bad.status_code == 400 and "colour" in bad.json()["error"]
+
+
+def test_svg_export_keeps_transparency_and_its_marks(rgba_model, tmp_path):
+    import shutil
+    import subprocess
+    from xml.etree import ElementTree
+
+    import resvg_py
+
+    result = GenerationPipeline.from_pretrained(rgba_model)(n=1, seed=2)
+    path = tmp_path / "icon.svg"
+    result.images[0].save(path)
+    root = ElementTree.parse(path).getroot()
+    assert root.tag.endswith("svg") and root.find("{http://www.w3.org/2000/svg}metadata") is not None
+    report = verify(path)
+    assert report["format"] == "SVG" and report["metadata"]["ai_generated"] and report["ganstudio"]
+    assert report["metadata"]["record"]["seed"] == 2
+    assert any("vector file holds no pixels" in line for line in report["summary"])
+    if shutil.which("exiftool"):
+        out = subprocess.run(
+            ["exiftool", "-s", "-DigitalSourceType", str(path)], capture_output=True, text=True
+        )
+        assert "trainedAlgorithmicMedia" in out.stdout
+    # a drawing traced and rendered back looks like the raster (both composed on white), and the
+    # clear part stays clear
+    from PIL import ImageDraw
+
+    from ganstudio.results import GeneratedImage
+
+    drawing = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    ImageDraw.Draw(drawing).ellipse((12, 8, 52, 48), fill=(210, 30, 40, 255))
+    ImageDraw.Draw(drawing).rectangle((30, 40, 34, 58), fill=(40, 140, 40, 255))
+    GeneratedImage.of(drawing.copy(), {"model": "test", "seed": 0}).save(tmp_path / "drawing.svg")
+    png = bytes(resvg_py.svg_to_bytes(svg_path=str(tmp_path / "drawing.svg"), width=64, height=64))
+    back = Image.open(io.BytesIO(png)).convert("RGBA")
+    difference = np.abs(np.asarray(on_background(back), float) - np.asarray(on_background(drawing), float))
+    assert difference.mean() < 6
+    assert np.asarray(back)[0, 0, 3] == 0 and np.asarray(back)[28, 32, 3] == 255
+
+
+@pytest.mark.parametrize("attack", ["xxe", "billion-laughs", "not-svg-xml"])
+def test_verify_refuses_hostile_svg_without_resolving_anything(attack, tmp_path):
+    documents = {
+        "xxe": '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        '<svg xmlns="http://www.w3.org/2000/svg"><text>&x;</text></svg>',
+        "billion-laughs": '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;'
+        '&a;&a;&a;&a;&a;">]><svg xmlns="http://www.w3.org/2000/svg"><text>&b;</text></svg>',
+        "not-svg-xml": '<?xml version="1.0"?><html><svg/></html>',
+    }
+    path = tmp_path / "x.svg"
+    path.write_text(documents[attack])
+    with pytest.raises(ValueError):
+        verify(path)

@@ -138,7 +138,7 @@ class GenerationResult:
             raise ValueError(f"--out {out_dir} is a file; give a folder to write the images into")
         suffix = "." + format.lower().replace("jpeg", "jpg")
         if suffix not in FORMATS:
-            raise ValueError(f"format {format!r}: use png, jpeg or webp")
+            raise ValueError(f"format {format!r}: use png, jpeg, webp or svg")
         paths = [
             image.save(
                 fresh_path(out_dir / f"{_file_stem(prefix, image.record)}{suffix}", overwrite),

@@ -116,4 +116,7 @@ def test_text_xml_cannot_hold_still_reads_back_exactly(tmp_path):
     report = verify(path)
     assert report["metadata"]["ai_generated"]
     assert report["metadata"]["record"]["prompt"] == result.metadata[0]["prompt"]
-    assert "\uffff" in report["metadata"]["record"]["prompt"] and "\x7f" in report["metadata"]["record"]["prompt"]
+    assert (
+        "\uffff" in report["metadata"]["record"]["prompt"]
+        and "\x7f" in report["metadata"]["record"]["prompt"]
+    )

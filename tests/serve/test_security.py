@@ -306,7 +306,7 @@ def test_verify_hands_only_png_jpeg_and_webp_to_a_decoder(make_client):
     gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
     for data in (eps, gif, b"BM" + b"\0" * 60):
         response = client.post("/v1/verify", files={"file": ("x.png", data)})
-        assert response.status_code == 400 and "PNG, JPEG and WebP" in response.json()["error"]
+        assert response.status_code == 400 and "PNG, JPEG, WebP and SVG" in response.json()["error"]
     assert client.post("/v1/verify", files={"file": ("x.png", png_bytes())}).status_code == 200
 
 

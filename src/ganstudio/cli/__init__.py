@@ -174,9 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--format",
-        choices=("png", "jpeg", "webp"),
+        choices=("png", "jpeg", "webp", "svg"),
         default="png",
-        help="file format of the images and the grid; every format carries the AI-generated marking",
+        help="file format of the images and the grid (svg: traced into colour vector paths, transparency "
+        "kept); every format carries the AI-generated marking",
     )
     p.add_argument(
         "--background",

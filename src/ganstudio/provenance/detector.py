@@ -31,6 +31,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ganstudio.imaging import on_background
 from ganstudio.modelfolder import DETECTOR_FILE
 from ganstudio.provenance.watermark import LOSSY
 from ganstudio.untrusted import read_safetensors
@@ -96,8 +97,9 @@ def edit(image: Image.Image, name: str, rng: np.random.Generator | None = None) 
 def to_tensor(images: list[Image.Image], channels: int) -> torch.Tensor:
     """PIL images (any size and mode) → (B, C, 32, 32) in [0, 1], as the detector reads them."""
     mode = "L" if channels == 1 else "RGB"
-    arrays = [
-        np.asarray(im.convert(mode).resize((SIZE, SIZE), Image.BICUBIC), dtype=np.float32) / 255
+    arrays = [  # a file with transparency is read as it shows on white
+        np.asarray(on_background(im).convert(mode).resize((SIZE, SIZE), Image.BICUBIC), dtype=np.float32)
+        / 255
         for im in images
     ]
     x = torch.from_numpy(np.stack(arrays))

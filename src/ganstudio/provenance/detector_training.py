@@ -36,6 +36,8 @@ def train_detector(
     """Train on generated and real images (N, C, H, W) uint8; measure on the test sets (never
     trained on): AUC as they are and after each of EDITS, and per KINDS entry the threshold that
     calls at most FALSE_POSITIVE_RATE of the real test images generated after each of its edits."""
+    # a drawing with transparency is judged as it shows: composed on white (its first 3 channels)
+    fakes, reals, test_fakes, test_reals = (x[:, :3] for x in (fakes, reals, test_fakes, test_reals))
     channels = reals.shape[1]
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)

@@ -23,7 +23,7 @@ from ganstudio.imaging import on_background
 
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 GANSTUDIO_NS = "https://github.com/ganstudio/ganstudio/ns/1.0/"
-FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".svg": "SVG"}
 QUALITY = 95  # JPEG and WebP
 
 
@@ -74,6 +74,10 @@ def encode(
 ) -> bytes:
     """`image` encoded as PNG, JPEG or WebP with the XMP (and for JPEG, IPTC) marking. PNG and
     WebP keep transparency; JPEG, which has none, gets the image composed on `background`."""
+    if format == "SVG":  # traced into a vector; the XMP packet goes into <metadata>
+        from ganstudio.provenance import vector
+
+        return vector.encode(image, xmp_fields(record))
     buffer = io.BytesIO()
     if format == "PNG":
         Image.Image.save(image, buffer, format="PNG")
@@ -101,8 +105,8 @@ def format_of(fp: Any, format: str | None) -> str:
             )
         return FORMATS[suffix]
     format = format.upper().replace("JPG", "JPEG")
-    if format not in ("PNG", "JPEG", "WEBP"):
-        raise ValueError(f"format {format!r}: generated images are written as PNG, JPEG or WebP")
+    if format not in ("PNG", "JPEG", "WEBP", "SVG"):
+        raise ValueError(f"format {format!r}: generated images are written as PNG, JPEG, WebP or SVG")
     return format
 
 
@@ -183,12 +187,17 @@ def read_provenance(source: str | Path | BinaryIO | bytes) -> dict[str, Any]:
     "digital_source_type", "creator_tool", "record"} (`record`: model, seed and conditions).
     A file without the marking reads as not marked. Pixels are not decoded."""
     data = source if isinstance(source, bytes) else _read_bytes(source)
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            fmt = image.format
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise ValueError(f"not an image this can read ({error})") from None
-    xmp = read_xmp(data)
+    from ganstudio.provenance import vector
+
+    if vector.is_svg(data):
+        fmt, xmp = "SVG", vector.read_xmp(data)
+    else:
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                fmt = image.format
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+            raise ValueError(f"not an image this can read ({error})") from None
+        xmp = read_xmp(data)
     record = None
     if details := xmp.get("Xmp.ganstudio.generation"):
         try:

@@ -15,7 +15,7 @@ from typing import Any
 
 from PIL import Image
 
-from ganstudio.provenance import signing
+from ganstudio.provenance import signing, vector
 from ganstudio.provenance.detector import Detector
 from ganstudio.provenance.metadata import read_provenance
 from ganstudio.provenance.watermark import shipped
@@ -31,13 +31,15 @@ def verify(source: str | Path | bytes, models: list[str] | None = None) -> dict[
     `models` (model folders with a detector) — and `likely_generated` is whether any says so."""
     data = read_file(Path(source)) if isinstance(source, str | Path) else bytes(source)
     if sniff(data) is None:
-        raise ValueError("verify reads PNG, JPEG and WebP files; this is none of them")
+        raise ValueError("verify reads PNG, JPEG, WebP and SVG files; this is none of them")
     metadata = read_provenance(data)
     fmt = metadata.pop("format")
     if fmt in signing.MIME and signing.available():
         c2pa = signing.read(data, fmt)
     else:
         c2pa = {"state": "unchecked" if fmt in signing.MIME else "absent"}
+    if fmt == "SVG":  # no pixels: no watermark to read and nothing for a detector to judge
+        return _report(fmt, metadata, c2pa, dict(vector.WATERMARK), None, False)
     with Image.open(io.BytesIO(data)) as image:
         if image.width * image.height > MAX_PIXELS:
             raise ValueError(
@@ -53,7 +55,14 @@ def verify(source: str | Path | bytes, models: list[str] | None = None) -> dict[
             detector = [
                 {"model": name, **d.detect(image)} for name, d in detectors(tuple(models or ())).items()
             ]
+    return _report(fmt, metadata, c2pa, watermark, detector, signed)
+
+
+def _report(
+    fmt: str, metadata: dict, c2pa: dict, watermark: dict, detector: list | None, signed: bool
+) -> dict:
     guessed = bool(detector and any(d["generated"] for d in detector))
+    signed = signed or (c2pa["state"] in ("valid", "trusted") and _ganstudio_agent(c2pa))
     return {
         "format": fmt,
         "metadata": metadata,
@@ -71,11 +80,11 @@ SIGNATURES = {"png": (b"\x89PNG\r\n\x1a\n",), "jpeg": (b"\xff\xd8\xff",), "webp"
 
 
 def sniff(data: bytes) -> str | None:
-    """The format by its first bytes (PNG, JPEG or WebP), or None: only these reach a decoder."""
+    """The format by its first bytes (PNG, JPEG, WebP or SVG), or None: only these reach a decoder."""
     for fmt, heads in SIGNATURES.items():
         if data.startswith(heads) and (fmt != "webp" or data[8:12] == b"WEBP"):
             return fmt
-    return None
+    return "svg" if vector.is_svg(data) else None
 
 
 def read_file(path: Path) -> bytes:
@@ -187,6 +196,10 @@ def summary(metadata: dict[str, Any], c2pa: dict[str, Any], watermark: dict[str,
         )
     elif watermark.get("error"):
         lines.append(f"watermark: cannot be read, the pixels do not decode ({shown(watermark['error'])})")
+    elif watermark.get("vector"):
+        lines.append(
+            "watermark: none — a vector file holds no pixels, so a pixel watermark cannot live in it"
+        )
     elif watermark.get("unreadable"):
         lines.append(f"watermark: cannot be read: {watermark['unreadable']}")
     else:

@@ -26,7 +26,7 @@ from ganstudio import __version__
 from ganstudio.paths import config_home
 
 DOCUMENT_SIGNING = "1.3.6.1.4.1.311.10.3.12"  # the documentSigning EKU C2PA accepts
-MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "SVG": "image/svg+xml"}
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 TRAINING_USES = ("cawg.ai_training", "cawg.ai_generative_training", "cawg.data_mining", "cawg.ai_inference")
 

@@ -40,7 +40,7 @@ from ganstudio.serve.schemas import ERRORS, GenerateRequest, GenerateResponse, I
 from ganstudio.serve.security import BrowserGuard
 
 STATIC = Path(__file__).parent / "static"
-MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "svg": "image/svg+xml"}
 log = logging.getLogger("ganstudio.serve")
 
 
@@ -262,7 +262,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if image_id not in studio.images:
             raise HTTPException(404, "no such image (the server keeps the most recent ones)")
         data, mime = studio.images[image_id]
-        extension = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}[mime]
+        extension = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/svg+xml": "svg"}[
+            mime
+        ]
         return Response(
             data,
             media_type=mime,

@@ -69,7 +69,9 @@ class GenerateRequest(BaseModel):
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="image i uses seed + i; none = random")
     truncation: float = Field(1.0, ge=0.0, le=1.0)
     guidance: float | None = Field(None, ge=0.0, le=MAX_GUIDANCE, description="none = the model's default")
-    format: Literal["png", "jpeg", "webp"] = "png"
+    format: Literal["png", "jpeg", "webp", "svg"] = Field(
+        "png", description="svg: traced into colour vector paths (transparency kept; no pixel watermark)"
+    )
     background: str = Field(
         "white",
         max_length=32,

@@ -257,7 +257,7 @@ function showResults(result, body) {
         el("button", { type: "button", class: "as-sketch" }, "Use as sketch")),
     );
     link.href = src;
-    link.download = `ganstudio-${image.seed}.${image.mime.split("/")[1]}`;
+    link.download = `ganstudio-${image.seed}.${image.mime.split("/")[1].replace("+xml", "")}`;
     link.setAttribute("aria-label", `Download the image with seed ${image.seed}`);
     item.querySelector(".more").addEventListener("click", () => {
       const again = Object.assign({}, body, { seed: Math.floor(Math.random() * 2 ** 31) });
