@@ -13,7 +13,7 @@ def generate(tmp_path, *args):
 
 
 def test_generating_twice_into_one_folder_keeps_the_first_results(tmp_path, capsys):
-    assert generate(tmp_path, "--label", "bag", "-n", "1") == 0
+    assert generate(tmp_path, "--label", "bag", "-n", "1", "--seed", "0") == 0
     assert "wrote 1 image and a grid" in capsys.readouterr().out
     first = (tmp_path / "out" / "grid.png").read_bytes()
     assert generate(tmp_path, "--label", "bag", "-n", "1", "--seed", "5") == 0
@@ -21,7 +21,7 @@ def test_generating_twice_into_one_folder_keeps_the_first_results(tmp_path, caps
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == ["grid-2.png", "grid.png", "image-bag-000000.png", "image-bag-000005.png"]
     assert (tmp_path / "out" / "grid.png").read_bytes() == first and "grid-2.png" in out
-    assert generate(tmp_path, "--label", "bag", "-n", "1", "--overwrite") == 0
+    assert generate(tmp_path, "--label", "bag", "-n", "1", "--seed", "0", "--overwrite") == 0
     assert not (tmp_path / "out" / "grid-3.png").exists()
     assert "//" not in out
 
@@ -133,7 +133,7 @@ def test_verify_reports_the_marks_of_each_file(tmp_path, capsys):
 
     from PIL import Image
 
-    assert generate(tmp_path, "--label", "bag", "-n", "1", "--format", "jpeg") == 0
+    assert generate(tmp_path, "--label", "bag", "-n", "1", "--seed", "0", "--format", "jpeg") == 0
     plain = tmp_path / "plain.png"
     Image.new("RGB", (8, 8)).save(plain)
     capsys.readouterr()
@@ -145,3 +145,25 @@ def test_verify_reports_the_marks_of_each_file(tmp_path, capsys):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["ganstudio"] for r in rows] == [True, False, False]
     assert rows[0]["metadata"]["record"]["label"] == "bag" and rows[0]["watermark"]["detected"]
+
+
+def test_n_below_one_is_refused_and_the_default_seed_is_new_each_run(tmp_path, capsys):
+    for n in ("0", "-3"):
+        assert generate(tmp_path, "-n", n) == 2
+        err = capsys.readouterr().err
+        assert f"-n {n}" in err and "chunk" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    seeds = set()
+    for _ in range(2):
+        assert generate(tmp_path, "--label", "bag", "-n", "1", "--overwrite") == 0
+        seeds.add(next(line for line in capsys.readouterr().err.splitlines() if line.startswith("seed:")))
+    assert len(seeds) == 2  # two runs, two seeds, each printed
+
+
+def test_vary_refuses_a_bad_strength_before_inverting(tmp_path, capsys):
+    from PIL import Image
+
+    Image.new("L", (28, 28), 40).save(tmp_path / "in.png")
+    assert main(["vary", str(tmp_path / "in.png"), "--strength", "1.5", "--out", str(tmp_path / "v")]) == 2
+    captured = capsys.readouterr()
+    assert "--strength 1.5" in captured.err and "fitting" not in captured.out + captured.err

@@ -159,6 +159,17 @@ class Editor:
         self.encoder = encoder.eval().requires_grad_(False)
         return self.encoder
 
+    def encoder_path(self) -> Path | None:
+        """Where this model's encoder is cached (keyed by the weights' digest)."""
+        from ganstudio.paths import cache_dir
+
+        digest = self.pipe.model_id.rpartition("@")[2]
+        return cache_dir() / "encoders" / f"{digest}-v{ENCODER_VERSION}.safetensors" if digest else None
+
+    def encoder_cached(self) -> bool:
+        path = self.encoder_path()
+        return path is not None and path.is_file()
+
     def load_or_train_encoder(self) -> Encoder:
         """The encoder for this model's weights: from the cache (keyed by the weights' digest),
         else trained once and cached."""
@@ -167,11 +178,9 @@ class Editor:
         from safetensors.torch import save_file
 
         from ganstudio.modelfolder import load_weights
-        from ganstudio.paths import cache_dir
         from ganstudio.untrusted import build_checked
 
-        digest = self.pipe.model_id.rpartition("@")[2]
-        path = cache_dir() / "encoders" / f"{digest}-v{ENCODER_VERSION}.safetensors" if digest else None
+        path = self.encoder_path()
         if path is not None and path.is_file():
             channels, resolution = self.pipe.dataset_info["channels"], self.pipe.dataset_info["resolution"]
             try:  # the same rule as every part of a model folder: counted and shape-checked first

@@ -319,3 +319,12 @@ def test_a_failed_jobs_error_names_files_not_server_paths(make_client, served_mo
     job.state, job.error = "failed", job._error_line()
     shown = client.get("/v1/jobs/job1").json()
     assert "broken.png is damaged" in shown["error"] and str(tmp_path) not in json.dumps(shown)
+
+
+def test_the_api_docs_work_offline(make_client):
+    """/docs is served from the package (fastapi-offline): no CDN, so it works without a network."""
+    client = make_client()
+    page = client.get("/docs").text
+    assert "cdn" not in page.lower() and "jsdelivr" not in page
+    bundle = next(part for part in page.split('"') if part.endswith("swagger-ui-bundle.js"))
+    assert client.get(bundle).status_code == 200

@@ -129,7 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="fashion-mnist", help="bundled name, model folder or run folder")
     p.add_argument("-n", type=int, help="number of images (default 16; with --prompts-file, per prompt: 8)")
     p.add_argument(
-        "--seed", type=_seed, default=0, help="image i uses seed + i; 'random' picks one and prints it"
+        "--seed",
+        type=_seed,
+        default="random",
+        help="image i uses seed + i; default 'random': a new seed each run, printed (and recorded in every image)",
     )
     p.add_argument("--label", action=_Once, help="class name or index")
     p.add_argument(

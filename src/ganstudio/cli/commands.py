@@ -227,6 +227,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise ValueError("--per-class draws every class: leave out --label and -n (or drop --per-class)")
     if args.prompts_file and (args.prompt is not None or args.per_class is not None):
         raise ValueError("--prompts-file gives the prompts: leave out --prompt and --per-class")
+    if args.n is not None and args.n < 1:
+        raise ValueError(f"-n {args.n}: give the number of images to draw, 1 or more")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder to write the images into")

@@ -24,7 +24,7 @@ def _invert(editor, images: list[str], args: argparse.Namespace):
 
     for image in images:  # every file checked before a minute of encoder fitting
         open_image(image, "image")
-    if editor.encoder is None:
+    if editor.encoder is None and not editor.encoder_cached():
         say(
             "fitting the inversion encoder to this model's samples (about a minute, once per model, then cached)"
         )
@@ -56,6 +56,10 @@ def cmd_invert(args: argparse.Namespace) -> int:
 
 
 def cmd_vary(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.strength <= 1.0:  # before a minute of inversion, not after
+        raise ValueError(f"--strength {args.strength} must be between 0 (the same image) and 1 (a new item)")
+    if args.n < 1:
+        raise ValueError(f"-n {args.n}: give the number of variations, 1 or more")
     editor = _editor(args)
     (latent,) = _invert(editor, [args.image], args)
     _save(editor.vary(latent, args.strength, args.n, args.seed), args, "vary")

@@ -148,6 +148,13 @@ class SentenceTransformerEncoder(TextEncoder):
             )
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:  # a "Loading weights" bar on every prompt is noise in a CLI's output
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+            transformers_logging.set_verbosity_error()
+        except ImportError:
+            pass
         self.model = SentenceTransformer(str(path), device="cpu")
         dimension = getattr(self.model, "get_embedding_dimension", None)
         self.dim = int((dimension or self.model.get_sentence_embedding_dimension)())

@@ -24,6 +24,7 @@ from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, Upload
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await batcher.close()
         studio.jobs.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # FastAPI with /docs and /redoc served from the package, no CDN
         title="ganstudio",
         version=__version__,
         description="Generate images from text, sketches and attributes; train on your folders; verify marks.",
