@@ -42,7 +42,7 @@ EMOJI_NOTES = [
     "Share-alike: OpenMoji's drawings are CC BY-SA 4.0. Whether a generated image is an adaptation of "
     "them is a legal question ganstudio cannot settle; where an output resembles an OpenMoji drawing "
     "(for example one asked for 'in openmoji style'), publish it under CC BY-SA 4.0 with the "
-    "attribution \"OpenMoji – the open-source emoji and icon project, CC BY-SA 4.0\" to be safe. "
+    'attribution "OpenMoji – the open-source emoji and icon project, CC BY-SA 4.0" to be safe. '
     "CC BY sets ask for attribution of the originals, not of new drawings.",
 ]
 
