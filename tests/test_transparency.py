@@ -149,3 +149,15 @@ def test_verify_refuses_hostile_svg_without_resolving_anything(attack, tmp_path)
     path.write_text(documents[attack])
     with pytest.raises(ValueError):
         verify(path)
+
+
+def test_editing_reads_a_drawings_alpha(rgba_model):
+    from ganstudio.editing import Editor
+
+    drawing = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
+    drawing.paste((200, 20, 20, 255), (10, 10, 30, 30))
+    x = Editor(GenerationPipeline.from_pretrained(rgba_model)).prepare(drawing)
+    assert x.shape == (1, 4, 32, 32)
+    alpha = (x[0, 3] + 1) / 2
+    assert alpha[16, 16] > 0.99 and alpha[1, 1] < 0.01  # opaque inside, clear outside
+    assert x[0, :3, 1, 1].min() > 0.99  # clear parts are white in the composed colour
