@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from ganstudio.conditioning import Cond
 from ganstudio.data.images import fit_image, parse_color
-from ganstudio.imaging import from_uint8, image_distance, open_image, to_pil, to_uint8
+from ganstudio.imaging import from_uint8, image_distance, open_image, to_pil, to_uint8, visible
 from ganstudio.models.encoder import Encoder
 from ganstudio.pipeline import GenerationPipeline
 from ganstudio.results import GenerationResult
@@ -319,8 +319,8 @@ class Editor:
                     for i in range(0, samples, 500)
                 ]
             )
-        values = measured.measure(to_uint8(images))  # (S, A)
-        names = measured.attribute_names(images.shape[1])
+        values = measured.measure(to_uint8(visible(images)))  # (S, A): measured on what shows
+        names = measured.attribute_names(visible(images).shape[1])
         centred = w - w.mean(0)
         out: dict[str, torch.Tensor] = {}
         for i, name in enumerate(names):
@@ -389,7 +389,11 @@ class Editor:
         if not bool(base.attribute_mask[0, j]):
             image = self.images([latent])
             names = measured.attribute_names(image.shape[1])
-            value = measured.measure(to_uint8(image))[0, names.index(name)].item() if name in names else 0.0
+            value = (
+                measured.measure(to_uint8(visible(image)))[0, names.index(name)].item()
+                if name in names
+                else 0.0
+            )
             base.attributes[0, j] = (value - self.pipe.spec.attribute_mean[j]) / self.pipe.spec.attribute_std[
                 j
             ]

@@ -34,7 +34,9 @@ def extract_sketches(images: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
     out = torch.empty(n, 1, h, w, dtype=torch.uint8)
     kernel = np.ones((3, 3), np.uint8)
     for start in range(0, n, chunk):
-        batch = images[start : start + chunk].float().mean(1).numpy().astype(np.uint8)  # (B, H, W)
+        batch = (
+            images[start : start + chunk, :3].float().mean(1).numpy().astype(np.uint8)
+        )  # (B, H, W): what shows
         edges = np.empty((batch.shape[0], h * UPSCALE, w * UPSCALE), np.uint8)
         for i, gray in enumerate(batch):
             big = cv2.resize(gray, (w * UPSCALE, h * UPSCALE), interpolation=cv2.INTER_CUBIC)
