@@ -167,3 +167,12 @@ def test_vary_refuses_a_bad_strength_before_inverting(tmp_path, capsys):
     assert main(["vary", str(tmp_path / "in.png"), "--strength", "1.5", "--out", str(tmp_path / "v")]) == 2
     captured = capsys.readouterr()
     assert "--strength 1.5" in captured.err and "fitting" not in captured.out + captured.err
+
+
+def test_files_are_named_by_what_was_asked_for(tmp_path):
+    """A prompt names its files even when the label prior read a class from it; a class asked
+    for names them itself."""
+    assert generate(tmp_path, "--prompt", "a dark ankle boot", "-n", "1", "--seed", "3") == 0
+    assert (tmp_path / "out" / "image-a-dark-ankle-boot-000003.png").is_file()
+    assert generate(tmp_path, "--label", "bag", "--prompt", "a small purse", "-n", "1", "--seed", "3") == 0
+    assert (tmp_path / "out" / "image-bag-000003.png").is_file()

@@ -58,7 +58,10 @@ class GeneratedImage(Image.Image):
 
 
 def _file_stem(prefix: str, record: dict[str, Any]) -> str:
-    name = record.get("label") or record.get("prompt") or ""
+    # the user's own words name the file: a class they asked for, else their prompt (a class the
+    # label prior read from the prompt would hide what was asked for), else the inferred class
+    given = record.get("label") if not record.get("label_inferred") else None
+    name = given or record.get("prompt") or record.get("label") or ""
     label = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-")
     return f"{prefix}-{label}-{record['seed']:06d}" if label else f"{prefix}-{record['seed']:06d}"
 
