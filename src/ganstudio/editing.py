@@ -160,15 +160,11 @@ class Editor:
         return self.encoder
 
     def encoder_path(self) -> Path | None:
-        """Where this model's encoder is cached (keyed by the weights' digest)."""
+        """Where this model's encoder is cached (keyed by the weights' digest); None: not cacheable."""
         from ganstudio.paths import cache_dir
 
         digest = self.pipe.model_id.rpartition("@")[2]
         return cache_dir() / "encoders" / f"{digest}-v{ENCODER_VERSION}.safetensors" if digest else None
-
-    def encoder_cached(self) -> bool:
-        path = self.encoder_path()
-        return path is not None and path.is_file()
 
     def load_or_train_encoder(self) -> Encoder:
         """The encoder for this model's weights: from the cache (keyed by the weights' digest),

@@ -24,7 +24,8 @@ def _invert(editor, images: list[str], args: argparse.Namespace):
 
     for image in images:  # every file checked before a minute of encoder fitting
         open_image(image, "image")
-    if editor.encoder is None and not editor.encoder_cached():
+    cached = editor.encoder_path()
+    if editor.encoder is None and not (cached is not None and cached.is_file()):
         say(
             "fitting the inversion encoder to this model's samples (about a minute, once per model, then cached)"
         )
