@@ -116,9 +116,7 @@ def main() -> None:
     count = n * len(everyday)
     icons, rgba = iconify.rendered(pipe.dataset_info["resolution"])
     train_rows = [i for i, icon in enumerate(icons) if icon.set in iconify.STYLES]
-    real = torch.from_numpy(rgba[train_rows]).float() / 127.5 - 1
-    alpha = (real[:, 3:] + 1) / 2
-    real = torch.cat([(real[:, :3] + 1) / 2 * alpha + (1 - alpha), alpha], 1) * 2 - 1  # composed on white
+    real = iconify.composed(rgba[train_rows]).float() / 127.5 - 1
     real_features = read(real)[0]
     fake = torch.cat(fake_features)
     by_concept: dict[str, list[int]] = {}

@@ -27,9 +27,7 @@ RESOLUTION = 64
 
 def composed(rgba: np.ndarray) -> torch.Tensor:
     """(N, 4, R, R) uint8 straight RGBA → (N, 3, R, R) uint8 composed on white."""
-    x = torch.from_numpy(rgba).float()
-    alpha = x[:, 3:] / 255
-    return (x[:, :3] * alpha + 255 * (1 - alpha)).round().to(torch.uint8)
+    return iconify.composed(rgba)[:, :3]
 
 
 @torch.no_grad()

@@ -78,6 +78,9 @@ class ModelConfig:
     # caption embedding): trained on real images, they tell G which class and words its fakes
     # show; weighted by train.aux
     aux_heads: bool = False
+    # the text head's loss: "cosine" (regression onto the caption embedding) or "contrastive"
+    # (each image picks its caption among the batch's; models/layers.py:aux_heads_loss)
+    aux_text_loss: str = "cosine"
     # dcgan: D also scores the conditions by a projection on its pooled 4x4 features (Miyato &
     # Koyama 2018), besides the conditional bias at its input
     d_projection: bool = False

@@ -22,6 +22,7 @@ class Grids:
         prompt: str | None = None,
         sketch: Any = None,
         guidance: float | None = None,
+        upscale: int = 1,
     ) -> GenerationResult:
         """The same `per_class` seeds for every class, one row per class."""
         if not self.class_names:
@@ -36,6 +37,7 @@ class Grids:
             truncation,
             guidance,
             row_labels=self.class_names,
+            upscale=upscale,
         )
 
     def prompt_grid(
@@ -46,6 +48,7 @@ class Grids:
         truncation: float = 1.0,
         guidance: float | None = None,
         infer_label: bool = True,
+        upscale: int = 1,
     ) -> GenerationResult:
         """The same `per_prompt` seeds for every prompt, one row per prompt."""
         return self.rows_grid(
@@ -55,6 +58,7 @@ class Grids:
             truncation=truncation,
             guidance=guidance,
             row_labels=[normalise_prompt(p) for p in prompts],
+            upscale=upscale,
         )
 
     def rows_grid(
@@ -66,12 +70,19 @@ class Grids:
         truncation: float = 1.0,
         guidance: float | None = None,
         row_labels: list[str] | None = None,
+        upscale: int = 1,
     ) -> GenerationResult:
         """One row of `per_row` images (the same seeds) for each dict of conditions in `rows`;
         `row_labels` are written left of the rows in the grid."""
         requests = [
             self.prepare(
-                per_row, seed, attributes=attributes, truncation=truncation, guidance=guidance, **row
+                per_row,
+                seed,
+                attributes=attributes,
+                truncation=truncation,
+                guidance=guidance,
+                upscale=upscale,
+                **row,
             )
             for row in rows
         ]

@@ -31,6 +31,9 @@ from ganstudio.provenance import DIGITAL_SOURCE_TYPE
 from ganstudio.provenance.nearcopy import MAX_REDRAWS, POLICIES, NearCopyIndex, screen
 from ganstudio.provenance.watermark import Watermark, shipped_watermark
 from ganstudio.results import GenerationResult, describe_sketch
+from ganstudio.upscaler import CONFIG_FILE as UPSCALER_CONFIG
+from ganstudio.upscaler import SCALE, Upscaler
+from ganstudio.upscaler import upscale as upscale_images
 from ganstudio.userconditions import UserConditions
 
 TRUNCATION_SAMPLES = 1024
@@ -65,6 +68,7 @@ class Request:
     ingredients: list[tuple[str, bytes]]  # inputs recorded in the C2PA manifest: (title, PNG bytes)
     on_copy: str = "warn"  # what a near-copy of a training image does: warn, block (redraw) or allow
     spare_seed: int = 0  # block redraws with this seed, then the ones after it
+    upscale: str | None = None  # enlarge 4× with this method (upscaler.METHODS) before marking
 
 
 ENGLISH_ENCODERS = {"builtin", "minilm"}  # the shipped encoders; a user's own may read other languages
@@ -93,6 +97,8 @@ class GenerationPipeline(UserConditions, Grids):
         # (provenance/nearcopy.py); `on_copy` is what a near-copy does unless a request says
         self.nearcopy: NearCopyIndex | None = None
         self.on_copy = "warn"
+        # the model folder's 4× GAN upscaler (upscaler.py), when it has one
+        self.upscaler: Upscaler | None = None
 
     @classmethod
     def from_pretrained(cls, name_or_dir: str | Path, device: str = "auto") -> GenerationPipeline:
@@ -110,6 +116,8 @@ class GenerationPipeline(UserConditions, Grids):
             folder.label_prior(),
         )
         pipe.nearcopy = NearCopyIndex.load(folder.path)
+        if (folder.path / UPSCALER_CONFIG).is_file():
+            pipe.upscaler = Upscaler.load(folder.path)
         return pipe
 
     @classmethod
@@ -200,6 +208,7 @@ class GenerationPipeline(UserConditions, Grids):
         guidance: float | None = None,
         infer_label: bool = True,
         on_copy: str | None = None,
+        upscale: int = 1,
     ) -> GenerationResult:
         """Generate `n` images; image i uses seed `seed + i`. Same seed and conditions → same pixels.
         `sketch` (a drawing: PIL image, path or array), `prompt`, `label` and `attributes`
@@ -207,9 +216,21 @@ class GenerationPipeline(UserConditions, Grids):
         label prior pick the class a prompt or sketch describes (recorded as `label`, with
         `label_inferred` true). `on_copy` (default `self.on_copy`) decides what an image that
         copies a training image does: "warn" (a note), "block" (drawn again with the next unused
-        seed, noted) or "allow"; each record holds the check (`near_copy`)."""
+        seed, noted) or "allow"; each record holds the check (`near_copy`). `upscale=4` enlarges
+        every image four times (the model's GAN upscaler, else Lanczos, with a note) before it is
+        marked."""
         request = self.prepare(
-            n, seed, label, attributes, truncation, prompt, sketch, guidance, infer_label, on_copy
+            n,
+            seed,
+            label,
+            attributes,
+            truncation,
+            prompt,
+            sketch,
+            guidance,
+            infer_label,
+            on_copy,
+            upscale=upscale,
         )
         return self.run([request], batch_size)[0]
 
@@ -226,6 +247,7 @@ class GenerationPipeline(UserConditions, Grids):
         infer_label: bool = True,
         on_copy: str | None = None,
         spare_seed: int | None = None,
+        upscale: int = 1,
     ) -> Request:
         """Check a request and turn it into latents, conditions and records (arguments as
         `__call__`; `spare_seed`, default seed + n, is the first seed a blocked near-copy is drawn
@@ -246,6 +268,8 @@ class GenerationPipeline(UserConditions, Grids):
         on_copy = self.on_copy if on_copy is None else on_copy
         if on_copy not in POLICIES:
             raise ValueError(f"on_copy={on_copy!r}: use {', '.join(POLICIES)}")
+        if isinstance(upscale, bool) or upscale not in (1, SCALE):
+            raise ValueError(f"upscale={upscale!r}: use 1 (as drawn) or {SCALE} (four times larger)")
         spare_seed = seed + n if spare_seed is None else spare_seed
         if on_copy == "block" and not 0 <= spare_seed <= MAX_SEED - MAX_REDRAWS * n:
             raise ValueError(f"seed {seed}: too close to {MAX_SEED} to leave seeds for redrawing near-copies")
@@ -259,6 +283,14 @@ class GenerationPipeline(UserConditions, Grids):
                 notes.append(
                     f"the prompt has no Latin-script words; this model's text encoder "
                     f"({self.spec.text_encoder}) learnt English, so it may not understand it: try English words"
+                )
+        method = None
+        if upscale == SCALE:
+            method = "gan" if self.upscaler is not None else "lanczos"
+            if method == "lanczos":
+                notes.append(
+                    "this model has no GAN upscaler (none can be trained without large originals of "
+                    "its training images): enlarged 4× with Lanczos"
                 )
         guidance = self.guidance(guidance)
         cond = self._conditions(n, label, attributes, prompt, sketch, infer_label)
@@ -276,12 +308,15 @@ class GenerationPipeline(UserConditions, Grids):
                     attributes=dict(attributes or {}),
                     truncation=truncation,
                     guidance=guidance,
+                    **({"upscale": {"scale": SCALE, "method": method}} if method else {}),
                 )
             )
         ingredients = []
         if sketch is not None and cond.sketch is not None and bool(cond.sketch_mask[0]):
             ingredients.append((describe_sketch(sketch) or "sketch", png_bytes(cond.sketch[:1] * 2 - 1)))
-        return Request(z, cond, truncation, guidance, records, notes, ingredients, on_copy, spare_seed)
+        return Request(
+            z, cond, truncation, guidance, records, notes, ingredients, on_copy, spare_seed, method
+        )
 
     def latents(self, seeds: range | list[int]) -> torch.Tensor:
         """(len(seeds), z_dim): the latent of each seed, the same whatever else is drawn with it."""
@@ -302,15 +337,12 @@ class GenerationPipeline(UserConditions, Grids):
             cond = Cond.cat([requests[i].cond for i in members])
             images = self.generate(z, cond, truncation, batch_size, guidance)
             sizes = [len(requests[i].z) for i in members]
-            images = torch.cat(
-                [
-                    self._screen(requests[i], part)
-                    for i, part in zip(members, images.split(sizes), strict=True)
-                ]
-            )
-            if self.watermark is not None:  # marked after the near-copy check, which sees what G drew
-                images = self.watermark.embed(images)
             for i, part in zip(members, images.split(sizes), strict=True):
+                part = self._screen(requests[i], part)  # the near-copy check sees what G drew
+                if requests[i].upscale is not None:
+                    part = upscale_images(part, requests[i].upscale, self.upscaler)
+                if self.watermark is not None:  # marked last, at the size that is delivered
+                    part = self.watermark.embed(part)
                 outputs[i] = part
         return [
             GenerationResult(

@@ -20,6 +20,7 @@ from ganstudio.cli.commands import (
 )
 from ganstudio.cli.editing import add_parsers as add_editing_parsers
 from ganstudio.cli.safeguards import add_parsers as add_safeguard_parsers
+from ganstudio.cli.upscaling import add_parsers as add_upscaling_parsers
 from ganstudio.config import available_presets
 from ganstudio.registry import DATASETS, METRICS, MODELS
 
@@ -188,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="colour a transparent image is composed on when written as JPEG (name or #rrggbb; PNG and "
         "WebP keep the transparency)",
     )
+    p.add_argument(
+        "--upscale",
+        type=int,
+        choices=(1, 4),
+        default=1,
+        help="4: every image four times larger, by the model's GAN upscaler (Lanczos, with a note, "
+        "for a model without one), then marked",
+    )
     p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu or cuda")
     p.set_defaults(func=cmd_generate)
 
@@ -210,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     add_editing_parsers(add_parser)
+    add_upscaling_parsers(add_parser)
 
     p = add_parser(
         "fit-prior",

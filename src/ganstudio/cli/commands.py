@@ -243,7 +243,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             "set; `ganstudio export --model ... --out ...` builds one from the training data"
         )
     attributes = _parse_attributes(args.attr)
-    common = dict(truncation=args.truncation, guidance=args.guidance)  # guidance None: the model's own
+    # guidance None: the model's own
+    common = dict(truncation=args.truncation, guidance=args.guidance, upscale=args.upscale)
     if args.per_class is not None:
         result = pipe.class_grid(
             args.per_class, seed=seed, attributes=attributes, prompt=args.prompt, sketch=args.sketch, **common

@@ -247,10 +247,7 @@ def emoji(config: DataConfig, split: str = "train") -> PackedDataset:
     ]
     if split == "test":
         keep = keep[::10]
-    straight = torch.from_numpy(rgba[keep]).float() / 255  # (N, 4, R, R)
-    alpha = straight[:, 3:]
-    composed = straight[:, :3] * alpha + (1 - alpha)  # on white
-    x = (torch.cat([composed, alpha], 1) * 255).round().to(torch.uint8)
+    x = iconify.composed(rgba[keep])  # (N, 4, R, R): colour on white, then alpha
     chosen = [icons[i] for i in keep]
     licences = {name: iconify.licence(name) for name in iconify.SETS}
     labels = [iconify.STYLES.index(icon.set) if icon.set in iconify.STYLES else -1 for icon in chosen]

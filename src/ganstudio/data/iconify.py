@@ -36,8 +36,12 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 from ganstudio.paths import cache_dir
 
@@ -242,15 +246,16 @@ def _render_set(job: tuple[str, list[str], int]) -> np.ndarray:
     return np.stack([render(svg(icons_json, n, resolution), resolution) for n in icon_names])
 
 
-def rendered(resolution: int) -> tuple[list[Icon], np.ndarray]:
-    """The catalogue and its renders (N, 4, R, R) uint8, cached per resolution."""
+def rendered(resolution: int, mmap: bool = False) -> tuple[list[Icon], np.ndarray]:
+    """The catalogue and its renders (N, 4, R, R) uint8, cached per resolution; `mmap` maps the
+    cache file instead of reading it (the 256-px renders are 3 GB)."""
     icons = catalogue()
     digest = hashlib.sha256(
         json.dumps([VERSION, resolution, [(i.set, i.name) for i in icons]]).encode()
     ).hexdigest()[:16]
     path = cache_dir() / "iconify" / f"render-{resolution}-{digest}.npy"
     if path.is_file():
-        images = np.load(path, allow_pickle=False)
+        images = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
         if images.shape == (len(icons), 4, resolution, resolution):
             return icons, images
     from concurrent.futures import ProcessPoolExecutor
@@ -262,7 +267,19 @@ def rendered(resolution: int) -> tuple[list[Icon], np.ndarray]:
     tmp = path.with_name(f".{path.name}.tmp.npy")
     np.save(tmp, images, allow_pickle=False)
     tmp.replace(path)
-    return icons, images
+    return (icons, np.load(path, allow_pickle=False, mmap_mode="r")) if mmap else (icons, images)
+
+
+def composed(rgba: np.ndarray) -> torch.Tensor:
+    """(N, 4, R, R) uint8 straight RGBA → (N, 4, R, R) uint8 in ganstudio's 4-channel convention:
+    the colour composed on white, then alpha (imaging.py). The one place the corpus is composed:
+    the dataset, the upscaler's pairs, the classifier and the bench all read it this way."""
+    import torch
+
+    straight = torch.from_numpy(np.ascontiguousarray(rgba)).float() / 255
+    alpha = straight[:, 3:]
+    colour = straight[:, :3] * alpha + (1 - alpha)  # on white
+    return (torch.cat([colour, alpha], 1) * 255).round().to(torch.uint8)
 
 
 HUES = [(15, "red"), (40, "orange"), (70, "yellow"), (160, "green"), (200, "teal"), (255, "blue"),

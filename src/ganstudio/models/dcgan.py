@@ -32,7 +32,7 @@ from torch import nn
 from ganstudio.conditioning import Cond, CondEmbedding, CondSpec
 from ganstudio.conditioning.sketch import SketchEncoder
 from ganstudio.config import ModelConfig
-from ganstudio.models.layers import stage_widths
+from ganstudio.models.layers import aux_heads_loss, stage_widths
 from ganstudio.registry import MODELS
 
 
@@ -187,13 +187,23 @@ class Discriminator(nn.Module):
         # projection term (Miyato & Koyama 2018) on the 4x4 features pooled; starts near zero
         use_projection = projection and self.embed is not None
         self.project = nn.Linear(config.cond_dim, widths[4]) if use_projection else None
+        # auxiliary heads on the pooled 4x4 features (model.aux_heads; models/layers.py)
+        aux = config.aux_heads
+        self.aux_class = nn.Linear(widths[4], spec.num_classes) if aux and spec.num_classes else None
+        self.aux_text = nn.Linear(widths[4], spec.text_dim) if aux and spec.has_text else None
+        self.aux_text_loss = config.aux_text_loss
         init_dcgan(self)
         if norm == "spectral":  # after init: the parametrization keeps the initial direction
             for m in [self.first, self.class_conv, self.out, *self.net]:
                 if isinstance(m, nn.Conv2d):
                     nn.utils.parametrizations.spectral_norm(m)
 
-    def forward(self, images: torch.Tensor, cond: Cond | None = None) -> torch.Tensor:
+    def aux_loss(self, features: torch.Tensor, cond: Cond) -> torch.Tensor | None:
+        return aux_heads_loss(features, cond, self.aux_class, self.aux_text, self.aux_text_loss)
+
+    def forward(
+        self, images: torch.Tensor, cond: Cond | None = None, return_features: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         if self.spec.has_sketch:
             if cond is None:
                 cond = Cond.for_spec(self.spec, images.shape[0], images.device)
@@ -206,10 +216,11 @@ class Discriminator(nn.Module):
             x = x + self.cond_bias(self.embed(cond, x.shape[0], x.device)).to(x.dtype)[:, :, None, None]
         x = self.net(nn.functional.leaky_relu(x, 0.2))  # (B, C4, 4, 4)
         logits = self.out(x).flatten()  # (B,)
+        pooled = x.sum(dim=(2, 3))  # (B, C4)
         if self.project is not None:
             e = self.project(self.embed(cond, x.shape[0], x.device)).to(x.dtype)  # (B, C4)
-            logits = logits + (e * x.sum(dim=(2, 3))).sum(dim=1)
-        return logits
+            logits = logits + (e * pooled).sum(dim=1)
+        return (logits, pooled) if return_features else logits
 
     def class_planes(self, cond: Cond | None, images: torch.Tensor) -> torch.Tensor:
         """What the first conv adds for one-hot class planes beside the images (B, C, R/2, R/2).

@@ -103,3 +103,39 @@ def recalibrate_batchnorm(
     for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
     G.train(was_training)
+
+
+def aux_heads_loss(
+    features: torch.Tensor,
+    cond,
+    aux_class: nn.Linear | None,
+    aux_text: nn.Linear | None,
+    text_loss: str = "cosine",
+    temperature: float = 0.1,
+) -> torch.Tensor | None:
+    """Loss of D's auxiliary heads on its features (B, C) against the conditions present in
+    `cond`: cross-entropy for labels; for text either 1 − cosine similarity to the caption
+    embedding ("cosine") or a contrastive loss over the batch ("contrastive": each image must pick
+    its own caption among the batch's, as XMC-GAN's image–sentence term, Zhang et al. 2021). The
+    contrastive form tells G not only "more like these words" but "less like the other captions",
+    which is what makes a concept's shape, not only its colour, follow the words."""
+    terms = []
+    if aux_class is not None and bool(cond.label_mask.any()):
+        m = cond.label_mask
+        terms.append(F.cross_entropy(aux_class(features[m]).float(), cond.labels[m]))
+    if aux_text is not None and bool(cond.text_mask.any()):
+        m = cond.text_mask
+        predicted = F.normalize(aux_text(features[m]).float(), dim=1)  # (M, text_dim)
+        target = F.normalize(cond.text[m].float(), dim=1)  # (M, text_dim)
+        if text_loss == "contrastive":
+            logits = predicted @ target.T / temperature  # (M, M): image i against caption j
+            # captions shared within the batch (the diversity term's pairs) all count as right
+            same = (target @ target.T) > 0.999
+            terms.append(
+                (torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~same, -1e4), 1)).mean()
+            )
+        elif text_loss == "cosine":
+            terms.append((1 - (predicted * target).sum(dim=1)).mean())
+        else:
+            raise ValueError(f"model.aux_text_loss {text_loss!r} is unknown; use cosine or contrastive")
+    return sum(terms) if terms else None

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from ganstudio.conditioning import Cond, CondEmbedding, CondSpec
 from ganstudio.conditioning.sketch import SketchEncoder
 from ganstudio.config import ModelConfig
-from ganstudio.models.layers import Resample, ResidualBlock, act, conv, stage_widths
+from ganstudio.models.layers import Resample, ResidualBlock, act, aux_heads_loss, conv, stage_widths
 from ganstudio.registry import MODELS
 
 
@@ -126,20 +125,10 @@ class Discriminator(nn.Module):
         aux = config.aux_heads
         self.aux_class = nn.Linear(widths[4], spec.num_classes) if aux and spec.num_classes else None
         self.aux_text = nn.Linear(widths[4], spec.text_dim) if aux and spec.has_text else None
+        self.aux_text_loss = config.aux_text_loss
 
     def aux_loss(self, features: torch.Tensor, cond: Cond) -> torch.Tensor | None:
-        """Auxiliary loss of D's features (B, C4) against the conditions present in `cond`:
-        cross-entropy for labels, 1 - cosine similarity to the caption embedding for text."""
-        terms = []
-        if self.aux_class is not None and bool(cond.label_mask.any()):
-            m = cond.label_mask
-            terms.append(F.cross_entropy(self.aux_class(features[m]).float(), cond.labels[m]))
-        if self.aux_text is not None and bool(cond.text_mask.any()):
-            m = cond.text_mask
-            predicted = F.normalize(self.aux_text(features[m]).float(), dim=1)
-            target = F.normalize(cond.text[m].float(), dim=1)
-            terms.append((1 - (predicted * target).sum(dim=1)).mean())
-        return sum(terms) if terms else None
+        return aux_heads_loss(features, cond, self.aux_class, self.aux_text, self.aux_text_loss)
 
     def forward(
         self, images: torch.Tensor, cond: Cond | None = None, return_features: bool = False

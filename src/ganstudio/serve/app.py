@@ -212,6 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             guidance=body.guidance,
             infer_label=body.infer_label,
             on_copy=body.on_copy,
+            upscale=body.upscale,
         )
         images = []
         for image, data in zip(result.images, files, strict=True):

@@ -77,6 +77,11 @@ class GenerateRequest(BaseModel):
         max_length=32,
         description="colour a transparent image is composed on in JPEG (name or #rrggbb)",
     )
+    upscale: Literal[1, 4] = Field(
+        1,
+        description="4: each image four times larger (the model's GAN upscaler, else Lanczos with a "
+        "note), marked after enlarging",
+    )
     infer_label: bool = True
     on_copy: Literal["warn", "block", "allow"] = Field(
         "warn",

@@ -48,7 +48,7 @@ def load_for_finetuning(name_or_dir: str | Path, nets: dict[str, nn.Module]) -> 
     return notes
 
 
-def _flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], Any]:
+def flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], Any]:
     state = optimizer.state_dict()
     tensors = {}
     for index, values in state["state"].items():
@@ -59,7 +59,7 @@ def _flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[d
     return tensors, state["param_groups"]
 
 
-def _unflatten_optimizer(prefix: str, tensors: dict[str, torch.Tensor], groups: Any) -> dict[str, Any]:
+def unflatten_optimizer(prefix: str, tensors: dict[str, torch.Tensor], groups: Any) -> dict[str, Any]:
     state: dict[int, dict[str, torch.Tensor]] = {}
     for name, value in tensors.items():
         if name.startswith(prefix + "."):
@@ -124,7 +124,7 @@ def _write_checkpoint(
     tensors: dict[str, torch.Tensor] = {"rng_state": rng_state.clone()}
     groups = {}
     for key, optimizer in optimizers.items():
-        flat, groups[key] = _flatten_optimizer(key, optimizer)
+        flat, groups[key] = flatten_optimizer(key, optimizer)
         tensors.update(flat)
     save_file(
         tensors,
@@ -167,7 +167,7 @@ def load_training_state(
             metadata = f.metadata() or {}
         groups = json.loads(metadata["param_groups"])
         for key, optimizer in optimizers.items():
-            optimizer.load_state_dict(_unflatten_optimizer(key, tensors, groups[key]))
+            optimizer.load_state_dict(unflatten_optimizer(key, tensors, groups[key]))
         counters, rng_state = json.loads(metadata["counters"]), tensors["rng_state"]
         if rng_state.dtype != torch.uint8 or rng_state.dim() != 1:
             raise ValueError("rng_state is not a byte vector")

@@ -200,6 +200,7 @@ function request(overrides = {}) {
     guidance: Number($("guidance").value),
     truncation: Number($("truncation").value),
   };
+  if ($("upscale").checked) body.upscale = 4;
   if ($("seed").value !== "") body.seed = Number($("seed").value);
   if (model.prompts && $("prompt").value.trim()) body.prompt = $("prompt").value.trim();
   if ($("label").value) body.label = $("label").value;
@@ -254,6 +255,7 @@ function showResults(result, body) {
       }),
       el("span", { class: "actions" }, link,
         el("button", { type: "button", class: "more" }, "More like this"),
+        el("button", { type: "button", class: "larger", title: "the same image, four times larger" }, "4× larger"),
         el("button", { type: "button", class: "as-sketch" }, "Use as sketch")),
     );
     link.href = src;
@@ -262,6 +264,11 @@ function showResults(result, body) {
     item.querySelector(".more").addEventListener("click", () => {
       const again = Object.assign({}, body, { seed: Math.floor(Math.random() * 2 ** 31) });
       generate(again);
+    });
+    const larger = item.querySelector(".larger");
+    larger.hidden = (body.upscale || 1) !== 1;
+    larger.addEventListener("click", () => {
+      generate(Object.assign({}, body, { seed: image.seed, n: 1, upscale: 4 }));
     });
     const asSketch = item.querySelector(".as-sketch");
     asSketch.hidden = !currentModel().sketches;

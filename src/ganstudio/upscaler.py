@@ -1,0 +1,252 @@
+"""The 4× GAN upscaler: a residual-in-residual dense network (the ESRGAN generator's shape, Wang
+et al. 2018, at a width a CPU can train and run) that adds detail to a bilinear enlargement.
+
+The network predicts the difference between the true 4× image and the bilinear one, so an
+untrained net is plain bilinear and training only has to learn edges and flat fills. It works on
+the images ganstudio draws, in [-1, 1]: 1 channel (grey), 3 (RGB) or 4 (the colour composed on
+white, then alpha; imaging.py); the channel count is fixed when it is trained.
+
+An upscaler lives in a model folder as `upscaler.safetensors` (fp16 weights) and `upscaler.json`
+(its widths and what it was trained on), both read as untrusted: sizes are checked before
+anything is built. It is trained by training/upscaler.py on exact pairs (the colour corpus's SVGs
+rendered at 64 and 256 px); bench/upscale.py measures it against bicubic and Lanczos.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+WEIGHTS_FILE = "upscaler.safetensors"
+CONFIG_FILE = "upscaler.json"
+SCALE = 4
+MAX_INPUT_PIXELS = 256 * 256  # larger inputs are refused (the 4× output of 256² is 1024²)
+METHODS = ("gan", "lanczos", "bicubic")
+
+
+@dataclass
+class UpscalerConfig:
+    channels: int = 4
+    width: int = 32  # features at the input's resolution
+    growth: int = 16  # channels each dense layer adds
+    blocks: int = 4  # residual-in-residual dense blocks
+    scale: int = SCALE
+
+    def check(self) -> None:
+        for name, low, high in (("channels", 1, 4), ("width", 4, 128), ("growth", 4, 64), ("blocks", 1, 32)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{CONFIG_FILE}: {name} must be a whole number from {low} to {high}")
+        if self.channels == 2:
+            raise ValueError(f"{CONFIG_FILE}: channels must be 1, 3 or 4")
+        if self.scale != SCALE:
+            raise ValueError(f"{CONFIG_FILE}: scale {self.scale!r}: only {SCALE}× upscalers exist")
+
+
+def _conv(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, padding=1)
+
+
+class DenseBlock(nn.Module):
+    """Four 3×3 convs, each seeing the block's input and every earlier output (growth channels
+    each), and a fifth back to the block's width; the result is added at 0.2 (ESRGAN's residual
+    scaling keeps a deep stack stable without normalisation)."""
+
+    def __init__(self, width: int, growth: int) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList([_conv(width + i * growth, growth) for i in range(4)])
+        self.fuse = _conv(width + 4 * growth, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for conv in self.convs:
+            features.append(F.leaky_relu(conv(torch.cat(features, 1)), 0.2))
+        return x + 0.2 * self.fuse(torch.cat(features, 1))
+
+
+class RRDB(nn.Module):
+    """Three dense blocks inside one more residual connection (residual in residual)."""
+
+    def __init__(self, width: int, growth: int) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(*[DenseBlock(width, growth) for _ in range(3)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 0.2 * self.blocks(x)
+
+
+class UpscalerNet(nn.Module):
+    """(B, C, H, W) in [-1, 1] → (B, C, 4H, 4W): bilinear ×4 plus a learned residual."""
+
+    def __init__(self, config: UpscalerConfig) -> None:
+        super().__init__()
+        c, w = config.channels, config.width
+        self.config = config
+        self.first = _conv(c, w)
+        self.body = nn.Sequential(*[RRDB(w, config.growth) for _ in range(config.blocks)])
+        self.body_out = _conv(w, w)
+        self.up = nn.ModuleList([_conv(w, w), _conv(w, w)])  # after each nearest-neighbour ×2
+        self.hr = _conv(w, w)
+        self.last = _conv(w, c)
+        nn.init.zeros_(self.last.weight)  # starts as bilinear
+        nn.init.zeros_(self.last.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.first(x)
+        features = features + self.body_out(self.body(features))
+        for conv in self.up:
+            features = F.leaky_relu(conv(F.interpolate(features, scale_factor=2, mode="nearest")), 0.2)
+        residual = self.last(F.leaky_relu(self.hr(features), 0.2))
+        base = F.interpolate(x, scale_factor=SCALE, mode="bilinear", align_corners=False)
+        return base + residual
+
+
+def check_input_size(height: int, width: int) -> None:
+    if height * width > MAX_INPUT_PIXELS:
+        raise ValueError(
+            f"a {width}×{height} image is too large to upscale (at most {MAX_INPUT_PIXELS:,} pixels, "
+            f"e.g. 256×256): the upscaler is for the small images ganstudio draws"
+        )
+
+
+class Upscaler:
+    """A trained upscaler: `upscaler(images)` enlarges (B, C, H, W) in [-1, 1] four times."""
+
+    def __init__(self, net: UpscalerNet, info: dict) -> None:
+        self.net = net.eval()
+        self.info = info
+        self.channels = net.config.channels
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Upscaler:
+        from ganstudio.untrusted import build_checked, read_json, read_safetensors
+
+        folder = Path(folder)
+        weights, meta = folder / WEIGHTS_FILE, folder / CONFIG_FILE
+        if not weights.is_file() or not meta.is_file():
+            raise FileNotFoundError(
+                f"{folder} has no upscaler ({WEIGHTS_FILE} and {CONFIG_FILE}); train one with "
+                "`ganstudio train-upscaler` or use --upscale-method lanczos"
+            )
+        info = read_json(meta, 64 * 1024)
+        if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
+            raise ValueError(f"{meta}: not an upscaler description")
+        known = set(UpscalerConfig.__dataclass_fields__)
+        config = UpscalerConfig(**{k: v for k, v in info["config"].items() if k in known})
+        config.check()
+        net = build_checked(lambda: UpscalerNet(config), weights, "upscaler")
+        net.load_state_dict({k: v.float() for k, v in read_safetensors(weights).items()})
+        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+        return cls(net, {**info, "model": f"{folder.name}-upscaler@{digest}"})
+
+    def save(self, folder: str | Path, **facts) -> Path:
+        from ganstudio.data.packed import save_atomic
+        from ganstudio.modelfolder import write_json
+
+        folder = Path(folder)
+        state = {k: v.detach().to(torch.float16).contiguous() for k, v in self.net.state_dict().items()}
+        save_atomic(state, folder / WEIGHTS_FILE)
+        self.info = {"config": asdict(self.net.config), **self.info, **facts}
+        write_json(folder / CONFIG_FILE, {k: v for k, v in self.info.items() if k != "model"})
+        return folder / WEIGHTS_FILE
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor, batch: int = 16) -> torch.Tensor:
+        if images.shape[1] != self.channels:
+            raise ValueError(
+                f"this upscaler was trained on {self.channels}-channel images, not {images.shape[1]}"
+            )
+        check_input_size(*images.shape[-2:])
+        out = [self.net(part.float()).clamp(-1, 1) for part in images.split(batch)]
+        return torch.cat(out)
+
+
+def classic(images: torch.Tensor, method: str, scale: int = SCALE) -> torch.Tensor:
+    """Bicubic or Lanczos enlargement with Pillow (what a designer's editor does), per channel,
+    for (B, C, H, W) in [-1, 1]."""
+    import numpy as np
+    from PIL import Image
+
+    resample = {"lanczos": Image.Resampling.LANCZOS, "bicubic": Image.Resampling.BICUBIC}[method]
+    check_input_size(*images.shape[-2:])
+    h, w = images.shape[-2:]
+    x = images.float().clamp(-1, 1).add(1).mul(0.5).cpu().numpy()
+    out = np.empty((*x.shape[:2], h * scale, w * scale), dtype=np.float32)
+    for i in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            plane = Image.fromarray(x[i, c], mode="F").resize((w * scale, h * scale), resample)
+            out[i, c] = np.asarray(plane)
+    return torch.from_numpy(out).clamp(0, 1).mul(2).sub(1)
+
+
+def upscale(images: torch.Tensor, method: str, upscaler: Upscaler | None = None) -> torch.Tensor:
+    """Enlarge (B, C, H, W) in [-1, 1] four times with `method`: "gan" needs `upscaler`."""
+    if method not in METHODS:
+        raise ValueError(f"upscale method {method!r} is unknown; use {', '.join(METHODS)}")
+    if method == "gan":
+        if upscaler is None:
+            raise ValueError("no GAN upscaler is available for this model; use method lanczos or bicubic")
+        return upscaler(images)
+    return classic(images, method)
+
+
+def image_tensor(image, channels: int) -> torch.Tensor:
+    """A PIL image → (1, C, H, W) in [-1, 1], in ganstudio's convention for C channels: grey,
+    RGB composed on white, or that plus alpha (an image without alpha is opaque)."""
+    import numpy as np
+
+    from ganstudio.imaging import on_background
+
+    check_input_size(image.height, image.width)
+    rgb = np.asarray(on_background(image).convert("RGB"), dtype=np.float32)  # (H, W, 3)
+    if channels == 1:
+        planes = np.asarray(image.convert("L"), dtype=np.float32)[..., None]
+    elif channels == 3:
+        planes = rgb
+    else:
+        alpha = image.getchannel("A") if "A" in image.getbands() else None
+        a = np.asarray(alpha, dtype=np.float32) if alpha is not None else np.full(rgb.shape[:2], 255.0)
+        planes = np.concatenate([rgb, a[..., None]], axis=2)
+    return torch.from_numpy(planes).permute(2, 0, 1)[None] / 127.5 - 1
+
+
+def natural_channels(image) -> int:
+    """How many channels an image has in ganstudio's convention (1, 3, or 4 with transparency)."""
+    if "A" in image.getbands() or "transparency" in image.info:
+        return 4
+    return 1 if image.mode in ("L", "1", "I", "I;16", "F") else 3
+
+
+def upscale_image(image, method: str = "gan", upscaler: Upscaler | None = None, source: str | None = None):
+    """A PIL image enlarged four times and marked (pixel watermark, then the record a saved file
+    carries): a `GeneratedImage` whose `save` writes it with its AI-generated marking."""
+    from ganstudio import __version__
+    from ganstudio.imaging import to_pil
+    from ganstudio.provenance import DIGITAL_SOURCE_TYPE
+    from ganstudio.provenance.watermark import shipped_watermark
+    from ganstudio.results import GeneratedImage
+
+    channels = upscaler.channels if method == "gan" and upscaler is not None else natural_channels(image)
+    if channels == 4 and "A" not in image.getbands():
+        image = image.convert("RGBA")
+    out = upscale(image_tensor(image, channels), method, upscaler)
+    watermark = shipped_watermark()
+    if watermark is not None:
+        out = watermark.embed(out)
+    model = upscaler.info.get("model", "ganstudio-upscaler") if method == "gan" and upscaler else method
+    record = {
+        "model": model,
+        "operation": "upscale",
+        "upscale": {"scale": SCALE, "method": method},
+        "source": {"file": source} if source else {},
+        "ai_generated": True,
+        "digital_source_type": DIGITAL_SOURCE_TYPE,
+        "software": f"ganstudio {__version__}",
+        "watermark": watermark is not None,
+    }
+    return GeneratedImage.of(to_pil(out)[0], record)
