@@ -1,6 +1,7 @@
 """Grids of generated images — one row per class, per prompt or per set of conditions, the same
 seeds in every row — as methods of `GenerationPipeline` (a mixin, so pipeline.py stays one
-screenful of generation)."""
+screenful of generation). Options every row shares (truncation, guidance, upscale, negative …)
+pass through to `prepare` as they are, so a new option needs no change here."""
 
 from __future__ import annotations
 
@@ -18,11 +19,9 @@ class Grids:
         per_class: int = 8,
         seed: int = 0,
         attributes: dict[str, float] | None = None,
-        truncation: float = 1.0,
         prompt: str | None = None,
         sketch: Any = None,
-        guidance: float | None = None,
-        upscale: int = 1,
+        **options: Any,
     ) -> GenerationResult:
         """The same `per_class` seeds for every class, one row per class."""
         if not self.class_names:
@@ -34,10 +33,8 @@ class Grids:
             per_class,
             seed,
             attributes,
-            truncation,
-            guidance,
             row_labels=self.class_names,
-            upscale=upscale,
+            **options,
         )
 
     def prompt_grid(
@@ -45,20 +42,16 @@ class Grids:
         prompts: list[str],
         per_prompt: int = 8,
         seed: int = 0,
-        truncation: float = 1.0,
-        guidance: float | None = None,
         infer_label: bool = True,
-        upscale: int = 1,
+        **options: Any,
     ) -> GenerationResult:
         """The same `per_prompt` seeds for every prompt, one row per prompt."""
         return self.rows_grid(
             [dict(prompt=p, infer_label=infer_label) for p in prompts],
             per_prompt,
             seed,
-            truncation=truncation,
-            guidance=guidance,
             row_labels=[normalise_prompt(p) for p in prompts],
-            upscale=upscale,
+            **options,
         )
 
     def rows_grid(
@@ -67,25 +60,13 @@ class Grids:
         per_row: int = 8,
         seed: int = 0,
         attributes: dict[str, float] | None = None,
-        truncation: float = 1.0,
-        guidance: float | None = None,
         row_labels: list[str] | None = None,
-        upscale: int = 1,
+        **options: Any,
     ) -> GenerationResult:
         """One row of `per_row` images (the same seeds) for each dict of conditions in `rows`;
-        `row_labels` are written left of the rows in the grid."""
-        requests = [
-            self.prepare(
-                per_row,
-                seed,
-                attributes=attributes,
-                truncation=truncation,
-                guidance=guidance,
-                upscale=upscale,
-                **row,
-            )
-            for row in rows
-        ]
+        `row_labels` are written left of the rows in the grid; `options` go to every row's
+        `prepare` (a row's own dict wins)."""
+        requests = [self.prepare(per_row, seed, attributes=attributes, **(options | row)) for row in rows]
         results = self.run(requests)  # every row in shared forward passes
         return GenerationResult(
             [im for r in results for im in r.images],

@@ -20,6 +20,7 @@ import torch
 
 from ganstudio import __version__
 from ganstudio.conditioning import Cond, CondSpec, normalise_prompt
+from ganstudio.conditioning.guidance import guided_map, steered_map
 from ganstudio.conditioning.prior import LabelPrior
 from ganstudio.conditioning.text import MAX_PROMPT_WORDS
 from ganstudio.config import Config
@@ -38,21 +39,9 @@ from ganstudio.userconditions import UserConditions
 
 TRUNCATION_SAMPLES = 1024
 MAX_GUIDANCE = 5.0
+NEGATIVE_STRENGTH = 1.0  # how far a negative prompt pushes w away from its map, by default
+MAX_NEGATIVE_STRENGTH = 3.0
 MAX_SEED = 2**63 - 1  # torch.Generator seeds are 64-bit; records stay exact in JSON readers that use int64
-
-
-def guided_map(G: torch.nn.Module, z: torch.Tensor, cond: Cond, guidance: float) -> torch.Tensor:
-    """w (B, w_dim) for latents z and conditions. `guidance` > 1 pushes w further along the
-    direction the conditions move it: w_free + guidance * (w - w_free), where w_free is the same z
-    with the label, attributes and prompt left out (the model learnt that case from condition
-    dropout). 1 = the plain model; the sketch enters synthesis and is not scaled."""
-    w = G.map(z, cond)
-    steering = cond.label_mask | cond.attribute_mask.any(dim=1) | cond.text_mask
-    if guidance != 1.0 and bool(steering.any()):
-        free = Cond.for_spec(G.spec, len(cond), z.device)
-        free.sketch, free.sketch_mask = cond.sketch, cond.sketch_mask
-        w = torch.lerp(G.map(z, free), w, guidance)
-    return w
 
 
 @dataclass
@@ -69,6 +58,8 @@ class Request:
     on_copy: str = "warn"  # what a near-copy of a training image does: warn, block (redraw) or allow
     spare_seed: int = 0  # block redraws with this seed, then the ones after it
     upscale: str | None = None  # enlarge 4× with this method (upscaler.METHODS) before marking
+    negative: Cond | None = None  # the negative prompt's branch, row for row (`negative_conditions`)
+    negative_strength: float = 0.0
 
 
 ENGLISH_ENCODERS = {"builtin", "minilm"}  # the shipped encoders; a user's own may read other languages
@@ -181,14 +172,20 @@ class GenerationPipeline(UserConditions, Grids):
         truncation: float = 1.0,
         batch_size: int = 256,
         guidance: float | None = None,
+        negative: Cond | None = None,
+        negative_strength: float = 0.0,
     ) -> torch.Tensor:
         """Images (B, C, H, W) in [-1, 1] for latents z (B, z_dim); truncation pulls w to its mean,
-        guidance scales how far the conditions move w (see `map`)."""
+        guidance scales how far the conditions move w (see `map`); `negative` (conditions row for
+        row) pushes w away from its map: w + strength · (map(cond) − map(negative)), as diffusion
+        pipelines put a negative prompt in place of the unconditional branch."""
         out = []
         for start in range(0, z.shape[0], batch_size):
-            zb = z[start : start + batch_size].to(self.device)
-            cb = cond.select(slice(start, start + batch_size)).to(self.device)
-            w = self.map(zb, cb, guidance)
+            rows = slice(start, start + batch_size)
+            zb = z[rows].to(self.device)
+            cb = cond.select(rows).to(self.device)
+            away = negative.select(rows).to(self.device) if negative is not None else None
+            w = steered_map(self.G, zb, cb, self.guidance(guidance), away, negative_strength)
             if truncation != 1.0:
                 w_mean = self._w_mean(cb, guidance)
                 w = w_mean + truncation * (w - w_mean)
@@ -209,6 +206,8 @@ class GenerationPipeline(UserConditions, Grids):
         infer_label: bool = True,
         on_copy: str | None = None,
         upscale: int = 1,
+        negative: str | None = None,
+        negative_strength: float = NEGATIVE_STRENGTH,
     ) -> GenerationResult:
         """Generate `n` images; image i uses seed `seed + i`. Same seed and conditions → same pixels.
         `sketch` (a drawing: PIL image, path or array), `prompt`, `label` and `attributes`
@@ -218,7 +217,7 @@ class GenerationPipeline(UserConditions, Grids):
         copies a training image does: "warn" (a note), "block" (drawn again with the next unused
         seed, noted) or "allow"; each record holds the check (`near_copy`). `upscale=4` enlarges
         every image four times (the model's GAN upscaler, else Lanczos, with a note) before it is
-        marked."""
+        marked. `negative` names what to steer away from (text models), `negative_strength` how far."""
         request = self.prepare(
             n,
             seed,
@@ -231,6 +230,8 @@ class GenerationPipeline(UserConditions, Grids):
             infer_label,
             on_copy,
             upscale=upscale,
+            negative=negative,
+            negative_strength=negative_strength,
         )
         return self.run([request], batch_size)[0]
 
@@ -248,6 +249,8 @@ class GenerationPipeline(UserConditions, Grids):
         on_copy: str | None = None,
         spare_seed: int | None = None,
         upscale: int = 1,
+        negative: str | None = None,
+        negative_strength: float = NEGATIVE_STRENGTH,
     ) -> Request:
         """Check a request and turn it into latents, conditions and records (arguments as
         `__call__`; `spare_seed`, default seed + n, is the first seed a blocked near-copy is drawn
@@ -293,7 +296,18 @@ class GenerationPipeline(UserConditions, Grids):
                     "its training images): enlarged 4× with Lanczos"
                 )
         guidance = self.guidance(guidance)
-        cond = self._conditions(n, label, attributes, prompt, sketch, infer_label)
+        away = None
+        if negative is not None:
+            if not 0.0 < negative_strength <= MAX_NEGATIVE_STRENGTH:
+                raise ValueError(
+                    f"negative_strength={negative_strength}: use a value above 0 and at most "
+                    f"{MAX_NEGATIVE_STRENGTH:g} (1 is the default)"
+                )
+            negative = normalise_prompt(negative)
+            cond = self._conditions(n, label, attributes, prompt, sketch, infer_label=False)
+            cond, away = self.negative_conditions(cond, negative, infer_label)
+        else:
+            cond = self._conditions(n, label, attributes, prompt, sketch, infer_label)
         z = self.latents(range(seed, seed + n))
         records = []
         for i in range(n):
@@ -309,13 +323,25 @@ class GenerationPipeline(UserConditions, Grids):
                     truncation=truncation,
                     guidance=guidance,
                     **({"upscale": {"scale": SCALE, "method": method}} if method else {}),
+                    **({"negative": negative, "negative_strength": negative_strength} if away else {}),
                 )
             )
         ingredients = []
         if sketch is not None and cond.sketch is not None and bool(cond.sketch_mask[0]):
             ingredients.append((describe_sketch(sketch) or "sketch", png_bytes(cond.sketch[:1] * 2 - 1)))
         return Request(
-            z, cond, truncation, guidance, records, notes, ingredients, on_copy, spare_seed, method
+            z,
+            cond,
+            truncation,
+            guidance,
+            records,
+            notes,
+            ingredients,
+            on_copy,
+            spare_seed,
+            method,
+            away,
+            negative_strength if away is not None else 0.0,
         )
 
     def latents(self, seeds: range | list[int]) -> torch.Tensor:
@@ -329,13 +355,17 @@ class GenerationPipeline(UserConditions, Grids):
         forward passes (a server gathers concurrent requests this way); one result per request,
         the same pixels as drawing each alone up to float rounding."""
         outputs: list[torch.Tensor | None] = [None] * len(requests)
-        groups: dict[tuple[float, float], list[int]] = {}
+        groups: dict[tuple[float, float, float], list[int]] = {}
         for i, request in enumerate(requests):
-            groups.setdefault((request.truncation, request.guidance), []).append(i)
-        for (truncation, guidance), members in groups.items():
+            key = (request.truncation, request.guidance, request.negative_strength)
+            groups.setdefault(key, []).append(i)
+        for (truncation, guidance, strength), members in groups.items():
             z = torch.cat([requests[i].z for i in members])
             cond = Cond.cat([requests[i].cond for i in members])
-            images = self.generate(z, cond, truncation, batch_size, guidance)
+            negative = None
+            if strength:  # a request without a negative pushes away from itself: no change
+                negative = Cond.cat([requests[i].negative or requests[i].cond for i in members])
+            images = self.generate(z, cond, truncation, batch_size, guidance, negative, strength)
             sizes = [len(requests[i].z) for i in members]
             for i, part in zip(members, images.split(sizes), strict=True):
                 part = self._screen(requests[i], part)  # the near-copy check sees what G drew

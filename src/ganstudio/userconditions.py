@@ -122,8 +122,26 @@ class UserConditions:
             cond.attribute_mask[:, i] = True
         return self.infer_labels(cond) if infer_label else cond
 
-    def infer_labels(self, cond: Cond) -> Cond:
+    def infer_labels(self, cond: Cond, avoid: Cond | None = None) -> Cond:
         """Where an image has a prompt or a sketch but no label, add the class the label prior
-        finds most likely (models without a prior: unchanged). The generator follows a label far
+        finds most likely (models without a prior: unchanged); `avoid`, a negative prompt's
+        conditions, steers the pick away from what it names. The generator follows a label far
         more reliably than words or outlines alone, and still gets the prompt and sketch."""
-        return cond if self.label_prior is None else self.label_prior.infer_labels(cond)
+        return cond if self.label_prior is None else self.label_prior.infer_labels(cond, avoid)
+
+    def negative_conditions(self, cond: Cond, negative: str, infer_label: bool) -> tuple[Cond, Cond]:
+        """For a negative prompt: (cond with its class inferred away from what the negative
+        names, the negative branch). `cond` comes without inferred classes. The branch keeps
+        cond's attributes and sketch and takes the negative's words, and, where the user gave no
+        class, the class those words name: pushing w away from it removes what the negative names."""
+        words = self._encode(negative)
+        avoid = Cond.for_spec(self.spec, len(cond))
+        avoid.text, avoid.text_mask = words.expand(len(cond), -1), torch.ones_like(cond.text_mask)
+        away = cond.select(slice(None))
+        away.text, away.text_mask = avoid.text, avoid.text_mask
+        if infer_label and self.label_prior is not None:
+            named = self.label_prior.infer_labels(avoid)  # the class the negative words alone name
+            away.labels = torch.where(cond.label_mask, cond.labels, named.labels)
+            away.label_mask = cond.label_mask | named.label_mask
+            cond = self.infer_labels(cond, avoid)
+        return cond, away

@@ -50,6 +50,22 @@ def test_generate_returns_marked_images_of_every_format(make_client):
     assert [pixels(x["data"]) for x in a] == [pixels(x["data"]) for x in b]  # same seed, same pixels
 
 
+def test_negative_prompt_and_upscale_fields(make_client):
+    client = make_client()
+    body = {"n": 1, "seed": 4, "prompt": "a big square", "negative": "a tiny dot", "upscale": 4}
+    out = client.post("/v1/generate", json=body).json()
+    record = out["images"][0]["metadata"]
+    assert record["negative"] == "a tiny dot" and record["upscale"] == {"scale": 4, "method": "lanczos"}
+    with Image.open(io.BytesIO(base64.b64decode(out["images"][0]["data"]))) as image:
+        served = image.size
+    plain = client.post("/v1/generate", json={"n": 1, "seed": 4, "prompt": "a big square"}).json()
+    with Image.open(io.BytesIO(base64.b64decode(plain["images"][0]["data"]))) as image:
+        assert served == (4 * image.width, 4 * image.height)
+    assert any("Lanczos" in note for note in out["notes"])
+    assert client.post("/v1/generate", json={**body, "upscale": 2}).status_code == 422
+    assert client.post("/v1/generate", json={**body, "negative_strength": 0}).status_code == 422
+
+
 def test_sketch_as_base64_or_as_an_upload(make_client):
     client = make_client()
     png = drawing_png()

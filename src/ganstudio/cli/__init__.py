@@ -140,6 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--prompt", action=_Once, help='text description, e.g. "a dark ankle boot" (text-conditioned models)'
     )
     p.add_argument(
+        "--negative",
+        action=_Once,
+        metavar="TEXT",
+        help='what to steer away from, e.g. --prompt "a shoe" --negative "sneaker" (text-conditioned models)',
+    )
+    p.add_argument(
+        "--negative-strength",
+        type=float,
+        default=1.0,
+        help="how far --negative pushes away (above 0, at most 3)",
+    )
+    p.add_argument(
         "--prompts-file", metavar="FILE", help="one prompt per line: a grid with one labelled row per prompt"
     )
     p.add_argument(

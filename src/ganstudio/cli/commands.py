@@ -245,6 +245,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     attributes = _parse_attributes(args.attr)
     # guidance None: the model's own
     common = dict(truncation=args.truncation, guidance=args.guidance, upscale=args.upscale)
+    if args.negative is not None:
+        common |= dict(negative=args.negative, negative_strength=args.negative_strength)
     if args.per_class is not None:
         result = pipe.class_grid(
             args.per_class, seed=seed, attributes=attributes, prompt=args.prompt, sketch=args.sketch, **common

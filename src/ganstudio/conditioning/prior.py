@@ -89,13 +89,21 @@ class LabelPrior(nn.Module):
         return F.log_softmax(out, dim=1)
 
     @torch.no_grad()
-    def infer_labels(self, cond: Cond) -> Cond:
+    def infer_labels(self, cond: Cond, avoid: Cond | None = None) -> Cond:
         """`cond` with the most likely class filled in where no label is given but a prompt or
-        a sketch is; other rows unchanged."""
+        a sketch is; other rows unchanged. With `avoid` (a negative prompt's conditions, row for
+        row), the class the negative names most is never picked, and the others are weighed by
+        p(c | cond) · (1 − p(c | avoid)): "shoe" with "not a sneaker" picks the likeliest shoe
+        that is not one."""
         evidence = ~cond.label_mask & (cond.text_mask | cond.sketch_mask)
         if not bool(evidence.any()):
             return cond
-        picked = self.log_probs(cond).argmax(dim=1)  # (B,)
+        scores = self.log_probs(cond)  # (B, K)
+        if avoid is not None and scores.shape[1] > 1:
+            away = self.log_probs(avoid)  # (B, K)
+            scores = scores + torch.log1p(-away.exp().clamp(max=1 - 1e-6))
+            scores = scores.scatter(1, away.argmax(dim=1, keepdim=True), float("-inf"))
+        picked = scores.argmax(dim=1)  # (B,)
         out = cond.select(slice(None))
         out.labels = torch.where(evidence, picked, cond.labels)
         out.label_mask = cond.label_mask | evidence

@@ -190,10 +190,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def generate(body: GenerateRequest, sketch: Image.Image | None) -> GenerateResponse:
         if body.n > settings.max_n:
             raise HTTPException(400, f"n={body.n}: at most {settings.max_n} images per request")
-        if body.prompt is not None and len(body.prompt) > settings.max_prompt_chars:
-            raise HTTPException(
-                400, f"the prompt has {len(body.prompt)} characters; at most {settings.max_prompt_chars}"
-            )
+        for what, text in (("prompt", body.prompt), ("negative prompt", body.negative)):
+            if text is not None and len(text) > settings.max_prompt_chars:
+                raise HTTPException(
+                    400, f"the {what} has {len(text)} characters; at most {settings.max_prompt_chars}"
+                )
         name, pipe, batcher = await asyncio.to_thread(studio.pipe, body.model)
         seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
         if seed > MAX_SEED - (body.n - 1):
@@ -213,6 +214,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             infer_label=body.infer_label,
             on_copy=body.on_copy,
             upscale=body.upscale,
+            negative=body.negative,
+            negative_strength=body.negative_strength,
         )
         images = []
         for image, data in zip(result.images, files, strict=True):

@@ -77,6 +77,12 @@ class GenerateRequest(BaseModel):
         max_length=32,
         description="colour a transparent image is composed on in JPEG (name or #rrggbb)",
     )
+    negative: str | None = Field(
+        None, description="what to steer away from, in words (a negative prompt; text-conditioned models)"
+    )
+    negative_strength: float = Field(
+        1.0, gt=0.0, le=3.0, description="how far the negative prompt pushes away"
+    )
     upscale: Literal[1, 4] = Field(
         1,
         description="4: each image four times larger (the model's GAN upscaler, else Lanczos with a "

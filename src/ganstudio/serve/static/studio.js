@@ -203,6 +203,7 @@ function request(overrides = {}) {
   if ($("upscale").checked) body.upscale = 4;
   if ($("seed").value !== "") body.seed = Number($("seed").value);
   if (model.prompts && $("prompt").value.trim()) body.prompt = $("prompt").value.trim();
+  if (model.prompts && $("negative").value.trim()) body.negative = $("negative").value.trim();
   if ($("label").value) body.label = $("label").value;
   const attributes = {};
   for (const attr of model.attributes) {
