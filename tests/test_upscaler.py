@@ -81,7 +81,7 @@ def test_size_limit_and_channels():
     with pytest.raises(ValueError, match="too large"):
         upscaler(torch.zeros(1, 4, 300, 300))
     with pytest.raises(ValueError, match="4-channel"):
-        upscaler(torch.zeros(1, 3, 16, 16))
+        upscaler(torch.zeros(1, 1, 16, 16))
     with pytest.raises(ValueError, match="unknown"):
         upscale(torch.zeros(1, 3, 8, 8), "nearest")
 
@@ -140,3 +140,21 @@ def test_cli_upscale(tmp_path, capsys):
     Image.new("RGB", (300, 300)).save(big)
     assert main(["upscale", str(big), "--method", "lanczos", "--out", str(tmp_path / "out")]) == 2
     assert "at most 65,536 pixels" in capsys.readouterr().err
+
+
+def test_models_find_their_upscaler(tmp_path, monkeypatch):
+    import ganstudio.upscaler as module
+
+    own, bundled = tmp_path / "own", tmp_path / "bundled"
+    Upscaler(UpscalerNet(SMALL), {}).save(own)
+    Upscaler(UpscalerNet(SMALL), {}).save(bundled)
+    monkeypatch.setattr(module, "BUNDLED", bundled)
+    assert Upscaler.for_model(own, 4).info["model"].startswith("own-upscaler@")
+    assert Upscaler.for_model(tmp_path, 3).info["model"].startswith("bundled-upscaler@")  # colour: bundled
+    assert Upscaler.for_model(tmp_path, 1) is None  # grey: Lanczos
+    rgb = torch.rand(2, 3, 8, 8) * 2 - 1
+    out = Upscaler.for_model(tmp_path, 3)(rgb)  # opaque RGB through the RGBA upscaler
+    assert out.shape == (2, 3, 32, 32)
+    grey = Image.new("L", (10, 10), 90)
+    big = upscale_image(grey, "gan", Upscaler.for_model(tmp_path, 3))
+    assert big.mode == "L" and big.size == (40, 40)

@@ -32,7 +32,6 @@ from ganstudio.provenance import DIGITAL_SOURCE_TYPE
 from ganstudio.provenance.nearcopy import MAX_REDRAWS, POLICIES, NearCopyIndex, screen
 from ganstudio.provenance.watermark import Watermark, shipped_watermark
 from ganstudio.results import GenerationResult, describe_sketch
-from ganstudio.upscaler import CONFIG_FILE as UPSCALER_CONFIG
 from ganstudio.upscaler import SCALE, Upscaler
 from ganstudio.upscaler import upscale as upscale_images
 from ganstudio.userconditions import UserConditions
@@ -107,8 +106,7 @@ class GenerationPipeline(UserConditions, Grids):
             folder.label_prior(),
         )
         pipe.nearcopy = NearCopyIndex.load(folder.path)
-        if (folder.path / UPSCALER_CONFIG).is_file():
-            pipe.upscaler = Upscaler.load(folder.path)
+        pipe.upscaler = Upscaler.for_model(folder.path, int(folder.dataset_info.get("channels", 1)))
         return pipe
 
     @classmethod

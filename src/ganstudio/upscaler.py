@@ -26,6 +26,9 @@ WEIGHTS_FILE = "upscaler.safetensors"
 CONFIG_FILE = "upscaler.json"
 SCALE = 4
 MAX_INPUT_PIXELS = 256 * 256  # larger inputs are refused (the 4× output of 256² is 1024²)
+# the colour upscaler that ships with ganstudio (trained on the emoji corpus's pairs): used by any
+# colour model whose folder has none of its own
+BUNDLED = Path(__file__).parent / "pretrained" / "upscaler"
 METHODS = ("gan", "lanczos", "bicubic")
 
 
@@ -156,15 +159,28 @@ class Upscaler:
         write_json(folder / CONFIG_FILE, {k: v for k, v in self.info.items() if k != "model"})
         return folder / WEIGHTS_FILE
 
+    @classmethod
+    def for_model(cls, folder: Path, channels: int) -> Upscaler | None:
+        """The upscaler a model uses: its folder's own, else for a colour model the bundled one,
+        else None (grey models: no large originals exist to train one on)."""
+        if (folder / CONFIG_FILE).is_file():
+            return cls.load(folder)
+        if channels in (3, 4) and (BUNDLED / CONFIG_FILE).is_file():
+            return cls.load(BUNDLED)
+        return None
+
     @torch.no_grad()
     def __call__(self, images: torch.Tensor, batch: int = 16) -> torch.Tensor:
-        if images.shape[1] != self.channels:
-            raise ValueError(
-                f"this upscaler was trained on {self.channels}-channel images, not {images.shape[1]}"
-            )
+        """(B, C, H, W) in [-1, 1] → (B, C, 4H, 4W); an RGB image through an RGBA upscaler is
+        treated as opaque (alpha 1 in, alpha dropped out)."""
+        c = images.shape[1]
+        if c != self.channels and not (c == 3 and self.channels == 4):
+            raise ValueError(f"this upscaler was trained on {self.channels}-channel images, not {c}")
         check_input_size(*images.shape[-2:])
+        if c < self.channels:
+            images = torch.cat([images, torch.ones_like(images[:, :1])], 1)
         out = [self.net(part.float()).clamp(-1, 1) for part in images.split(batch)]
-        return torch.cat(out)
+        return torch.cat(out)[:, :c]
 
 
 def classic(images: torch.Tensor, method: str, scale: int = SCALE) -> torch.Tensor:
@@ -232,10 +248,11 @@ def upscale_image(image, method: str = "gan", upscaler: Upscaler | None = None, 
     from ganstudio.provenance.watermark import shipped_watermark
     from ganstudio.results import GeneratedImage
 
-    channels = upscaler.channels if method == "gan" and upscaler is not None else natural_channels(image)
-    if channels == 4 and "A" not in image.getbands():
-        image = image.convert("RGBA")
-    out = upscale(image_tensor(image, channels), method, upscaler)
+    channels = natural_channels(image)
+    if method == "gan" and channels == 1:  # a colour upscaler: grey in, grey out
+        out = upscale(image_tensor(image, 3), method, upscaler).mean(1, keepdim=True)
+    else:
+        out = upscale(image_tensor(image, channels), method, upscaler)
     watermark = shipped_watermark()
     if watermark is not None:
         out = watermark.embed(out)

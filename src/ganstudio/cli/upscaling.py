@@ -14,7 +14,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from ganstudio import modelfolder
     from ganstudio.imaging import open_image
     from ganstudio.results import fresh_path
-    from ganstudio.upscaler import MAX_INPUT_PIXELS, Upscaler, upscale_image
+    from ganstudio.upscaler import BUNDLED, CONFIG_FILE, MAX_INPUT_PIXELS, Upscaler, upscale_image
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -22,7 +22,12 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     images = [open_image(path, "image") for path in args.images]  # every file checked first
     upscaler = None
     if args.method == "gan":
-        folder, _ = modelfolder.resolve(args.model)
+        if args.model is None:
+            folder = BUNDLED
+        elif Path(args.model).is_dir() and (Path(args.model) / CONFIG_FILE).is_file():
+            folder = Path(args.model)  # an upscaler's own folder (train-upscaler --out)
+        else:
+            folder, _ = modelfolder.resolve(args.model)
         upscaler = Upscaler.load(folder)
     suffix = "." + args.format.replace("jpeg", "jpg")
     out.mkdir(parents=True, exist_ok=True)
@@ -55,7 +60,9 @@ def add_parsers(add_parser) -> None:
     p = add_parser("upscale", help="enlarge images four times (GAN upscaler, Lanczos or bicubic), marked")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG or WebP files (at most 256×256)")
     p.add_argument(
-        "--model", default="emoji", help="the model whose GAN upscaler is used (bundled name or folder)"
+        "--model",
+        help="whose GAN upscaler: a model (bundled name or folder) or an upscaler folder "
+        "(train-upscaler --out); default: the bundled colour upscaler",
     )
     p.add_argument(
         "--method",
