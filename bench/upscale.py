@@ -123,14 +123,23 @@ def main() -> None:
 
 
 def figure(low, bicubic, gan, truth, path: str, count: int = 6) -> None:
-    """Rows of held-out drawings: the 64-px input (nearest-neighbour), bicubic, the GAN, truth, on
-    white."""
+    """Rows of held-out drawings on white, under a header naming the columns: the 64-px input
+    (shown nearest-neighbour), bicubic, the GAN upscaler, the true 256-px render."""
+    from PIL import Image, ImageDraw
+
     from ganstudio.imaging import visible
 
     pick = torch.linspace(0, len(low) - 1, count).long()
     nearest = torch.nn.functional.interpolate(low[pick], scale_factor=4, mode="nearest")
     cells = torch.stack([visible(x) for x in (nearest, bicubic[pick], gan[pick], truth[pick])], 1)
-    make_grid(to_pil(cells.reshape(-1, 3, 256, 256)), columns=4, padding=4).save(path)
+    grid = make_grid(to_pil(cells.reshape(-1, 3, 256, 256)), columns=4, padding=12)
+    header = 28
+    out = Image.new("RGB", (grid.width, grid.height + header), "white")
+    out.paste(grid, (0, header))
+    draw = ImageDraw.Draw(out)
+    for i, name in enumerate(("input, 64 px", "bicubic", "ganstudio x4", "truth, 256 px")):
+        draw.text((12 + i * (256 + 12) + 80, 8), name, fill="black")
+    out.save(path)
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ def main() -> None:
     dress = names.index("dress")
     lines += [
         "",
-        f"Class fixed (`label=dress`, prompt \"a dress\") with the negative \"a dark dress\": mean brightness "
+        f'Class fixed (`label=dress`, prompt "a dress") with the negative "a dark dress": mean brightness '
         f"{b0:.3f} → {b1:.3f}, brighter for {brighter:.0%} of seeds; still a dress (classifier) "
         f"{(c0 == dress).float().mean().item():.1%} → {(c1 == dress).float().mean().item():.1%}.",
     ]

@@ -158,3 +158,19 @@ def test_models_find_their_upscaler(tmp_path, monkeypatch):
     grey = Image.new("L", (10, 10), 90)
     big = upscale_image(grey, "gan", Upscaler.for_model(tmp_path, 3))
     assert big.mode == "L" and big.size == (40, 40)
+
+
+def test_bundled_colour_model_upscales_with_the_gan(tmp_path):
+    from ganstudio.pipeline import GenerationPipeline
+    from ganstudio.provenance import verify
+
+    pipe = GenerationPipeline.from_pretrained("emoji")
+    assert pipe.upscaler is not None  # the bundled colour upscaler
+    result = pipe(prompt="a red heart", n=1, seed=2, upscale=4)
+    side = pipe.dataset_info["resolution"] * 4
+    assert result.images[0].size == (side, side)
+    assert result.metadata[0]["upscale"] == {"scale": 4, "method": "gan"}
+    assert not result.notes or not any("Lanczos" in n for n in result.notes)
+    path = result.images[0].save(tmp_path / "heart.png")
+    report = verify(str(path))
+    assert report["ganstudio"] and report["watermark"]["detected"]

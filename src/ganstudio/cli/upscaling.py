@@ -47,7 +47,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 def cmd_train_upscaler(args: argparse.Namespace) -> int:
     from ganstudio.training.upscaler import UpscaleTraining, train_upscaler
 
-    tc = UpscaleTraining(l1_steps=args.l1_steps, gan_steps=args.gan_steps, batch=args.batch)
+    tc = UpscaleTraining(
+        l1_steps=args.l1_steps, gan_steps=args.gan_steps, batch=args.batch, gan_weight=args.gan_weight
+    )
     upscaler = train_upscaler(args.out, tc, resume=args.resume, log=say)
     print(
         f"upscaler: {Path(args.out)} ({upscaler.info['steps']} steps); copy upscaler.safetensors and "
@@ -81,5 +83,8 @@ def add_parsers(add_parser) -> None:
     p.add_argument("--l1-steps", type=int, default=3000, help="steps with the pixel loss alone")
     p.add_argument("--gan-steps", type=int, default=1500, help="then steps with pixel + GAN loss")
     p.add_argument("--batch", type=int, default=16, help="crops per step")
+    p.add_argument(
+        "--gan-weight", type=float, default=0.01, help="the GAN loss's weight beside L1 (weight 1)"
+    )
     p.add_argument("--resume", action="store_true", help="continue the training state in --out")
     p.set_defaults(func=cmd_train_upscaler)

@@ -93,6 +93,17 @@ class Pairs:
         return lo, hi
 
 
+def sources(pairs) -> list[dict[str, str]]:
+    """The sets the pairs came from, with licence and attribution (upscaler.json keeps them: an
+    upscaler trained on CC BY-SA drawings passes their attribution on)."""
+    from ganstudio.data import iconify
+
+    names = sorted({icon.set for icon in getattr(pairs, "icons", [])})
+    return [
+        dict(zip(("set", "licence", "attribution"), (n, *iconify.licence(n)), strict=True)) for n in names
+    ]
+
+
 def relativistic(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """The relativistic average loss for the side that wants `real` to look more real than `fake`."""
     ones, zeros = torch.ones_like(real), torch.zeros_like(fake)
@@ -160,6 +171,7 @@ def train_upscaler(
         step = load_state(out, nets, optims)
         log(f"resumed at step {step}")
     pairs = pairs or Pairs()
+    facts = {"trained_on": "builtin:emoji:train", "training": asdict(tc), "sources": sources(pairs)}
     total = tc.l1_steps + tc.gan_steps
     started, seen = time.perf_counter(), 0
     with open(out / "metrics.jsonl", "a") as metrics:
@@ -204,8 +216,11 @@ def train_upscaler(
                 metrics.write(json.dumps(row) + "\n")
                 metrics.flush()
                 log(" ".join(f"{k} {v}" for k, v in row.items()))
+            if step == tc.l1_steps and tc.gan_steps:  # the pixel-loss model, kept for the bench
+                Upscaler(net, {}).save(out / "l1", **facts, steps=step)
+                net.train()
             if step % tc.checkpoint_every == 0 or step == total:
                 save_state(out, step, nets, optims, tc)
-                Upscaler(net, {}).save(out, trained_on="builtin:emoji:train", steps=step, training=asdict(tc))
+                Upscaler(net, {}).save(out, **facts, steps=step)
                 net.train()
     return Upscaler(net.eval(), {"trained_on": "builtin:emoji:train", "steps": step})
