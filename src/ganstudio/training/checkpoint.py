@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -85,11 +86,52 @@ def save_checkpoint(
     """Atomically write `run_dir/<name>`: a full model folder (with the near-copy index when
     given) plus training_state.safetensors. A full disk is one clear error, and the previous
     checkpoint stays as it was."""
+    with _clear_when_disk_full(run_dir, name):
+        final = run_dir / name
+        tmp = run_dir / f".{name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        modelfolder.save(
+            tmp,
+            config,
+            spec,
+            dataset_info,
+            card,
+            nets["G_ema"],
+            nets["G"],
+            nets["D"],
+            label_prior,
+            nearcopy=nearcopy,
+        )
+        tensors: dict[str, torch.Tensor] = {"rng_state": rng_state.clone()}
+        groups = {}
+        for key, optimizer in optimizers.items():
+            flat, groups[key] = flatten_optimizer(key, optimizer)
+            tensors.update(flat)
+        save_file(
+            tensors,
+            str(tmp / "training_state.safetensors"),
+            metadata={"counters": json.dumps(counters), "param_groups": json.dumps(groups)},
+        )
+        for path in tmp.iterdir():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+        # A valid checkpoint stays on disk at every instant: `.old` is only removed while `final`
+        # holds one, and after a crash between the two renames `.old` is the one that survives.
+        old = run_dir / f".{name}.old"
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+        return final
+
+
+@contextmanager
+def _clear_when_disk_full(run_dir: Path, name: str):
+    """A full disk while writing a checkpoint: the half-written folder removed, one clear error."""
     try:
-        return _write_checkpoint(
-            run_dir, config, spec, nets, optimizers, counters, rng_state, dataset_info, card, name,
-            label_prior, nearcopy,
-        )  # fmt: skip
+        yield
     except OSError as error:
         shutil.rmtree(run_dir / f".{name}.tmp", ignore_errors=True)
         if error.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -98,51 +140,6 @@ def save_checkpoint(
                 "free some space and resume with --resume"
             ) from None
         raise
-
-
-def _write_checkpoint(
-    run_dir: Path, config: Config, spec: CondSpec, nets: dict[str, nn.Module],
-    optimizers: dict[str, torch.optim.Optimizer], counters: dict[str, Any], rng_state: torch.Tensor,
-    dataset_info: dict[str, Any], card: Card, name: str, label_prior: LabelPrior | None, nearcopy: Any,
-) -> Path:  # fmt: skip
-    final = run_dir / name
-    tmp = run_dir / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    modelfolder.save(
-        tmp,
-        config,
-        spec,
-        dataset_info,
-        card,
-        nets["G_ema"],
-        nets["G"],
-        nets["D"],
-        label_prior,
-        nearcopy=nearcopy,
-    )
-    tensors: dict[str, torch.Tensor] = {"rng_state": rng_state.clone()}
-    groups = {}
-    for key, optimizer in optimizers.items():
-        flat, groups[key] = flatten_optimizer(key, optimizer)
-        tensors.update(flat)
-    save_file(
-        tensors,
-        str(tmp / "training_state.safetensors"),
-        metadata={"counters": json.dumps(counters), "param_groups": json.dumps(groups)},
-    )
-    for path in tmp.iterdir():
-        with open(path, "rb") as f:
-            os.fsync(f.fileno())
-    # A valid checkpoint stays on disk at every instant: `.old` is only removed while `final`
-    # holds one, and after a crash between the two renames `.old` is the one that survives.
-    old = run_dir / f".{name}.old"
-    if final.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
-    return final
 
 
 def find_checkpoint(run_dir: Path, name: str = "checkpoint") -> Path | None:
