@@ -150,7 +150,7 @@ def test_models_find_their_upscaler(tmp_path, monkeypatch):
     Upscaler(UpscalerNet(SMALL), {}).save(bundled)
     monkeypatch.setattr(module, "BUNDLED", bundled)
     assert Upscaler.for_model(own, 4).info["model"].startswith("own-upscaler@")
-    assert Upscaler.for_model(tmp_path, 3).info["model"].startswith("bundled-upscaler@")  # colour: bundled
+    assert Upscaler.for_model(tmp_path, 3).info["model"].startswith("ganstudio/upscaler@")  # colour: bundled
     assert Upscaler.for_model(tmp_path, 1) is None  # grey: Lanczos
     rgb = torch.rand(2, 3, 8, 8) * 2 - 1
     out = Upscaler.for_model(tmp_path, 3)(rgb)  # opaque RGB through the RGBA upscaler
@@ -174,3 +174,17 @@ def test_bundled_colour_model_upscales_with_the_gan(tmp_path):
     path = result.images[0].save(tmp_path / "heart.png")
     report = verify(str(path))
     assert report["ganstudio"] and report["watermark"]["detected"]
+
+
+def test_upscaling_a_generated_file_keeps_how_it_was_drawn(tmp_path):
+    from ganstudio.cli import main
+    from ganstudio.pipeline import GenerationPipeline
+    from ganstudio.provenance.metadata import read_provenance
+
+    source = GenerationPipeline.from_pretrained("emoji")(prompt="a red heart", n=1, seed=7).images[0]
+    path = source.save(tmp_path / "heart.png")
+    assert main(["upscale", str(path), "--out", str(tmp_path / "big")]) == 0
+    record = read_provenance(tmp_path / "big" / "heart-x4.png")["record"]
+    assert record["operation"] == "upscale" and record["seed"] == 7
+    assert record["source"]["made_by"]["prompt"] == "a red heart"
+    assert record["model"].startswith("ganstudio/upscaler@")

@@ -146,7 +146,8 @@ class Upscaler:
         net = build_checked(lambda: UpscalerNet(config), weights, "upscaler")
         net.load_state_dict({k: v.float() for k, v in read_safetensors(weights).items()})
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
-        return cls(net, {**info, "model": f"{folder.name}-upscaler@{digest}"})
+        name = "ganstudio/upscaler" if folder.resolve() == BUNDLED.resolve() else f"{folder.name}-upscaler"
+        return cls(net, {**info, "model": f"{name}@{digest}"})
 
     def save(self, folder: str | Path, **facts) -> Path:
         from ganstudio.data.packed import save_atomic
@@ -239,9 +240,17 @@ def natural_channels(image) -> int:
     return 1 if image.mode in ("L", "1", "I", "I;16", "F") else 3
 
 
-def upscale_image(image, method: str = "gan", upscaler: Upscaler | None = None, source: str | None = None):
+def upscale_image(
+    image,
+    method: str = "gan",
+    upscaler: Upscaler | None = None,
+    source: str | None = None,
+    source_record: dict | None = None,
+):
     """A PIL image enlarged four times and marked (pixel watermark, then the record a saved file
-    carries): a `GeneratedImage` whose `save` writes it with its AI-generated marking."""
+    carries): a `GeneratedImage` whose `save` writes it with its AI-generated marking. A source
+    that ganstudio made (`source_record`, read from its metadata) passes on its model, seed and
+    prompt, so the large file still says how it was drawn."""
     from ganstudio import __version__
     from ganstudio.imaging import to_pil
     from ganstudio.provenance import DIGITAL_SOURCE_TYPE
@@ -262,9 +271,13 @@ def upscale_image(image, method: str = "gan", upscaler: Upscaler | None = None, 
         "operation": "upscale",
         "upscale": {"scale": SCALE, "method": method},
         "source": {"file": source} if source else {},
+        **({"seed": source_record["seed"]} if isinstance((source_record or {}).get("seed"), int) else {}),
         "ai_generated": True,
         "digital_source_type": DIGITAL_SOURCE_TYPE,
         "software": f"ganstudio {__version__}",
         "watermark": watermark is not None,
     }
+    if source_record:
+        kept = ("model", "seed", "label", "prompt", "negative", "sketch")
+        record["source"]["made_by"] = {k: source_record[k] for k in kept if source_record.get(k) is not None}
     return GeneratedImage.of(to_pil(out)[0], record)

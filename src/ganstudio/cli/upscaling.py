@@ -13,6 +13,7 @@ from ganstudio.console import say
 def cmd_upscale(args: argparse.Namespace) -> int:
     from ganstudio import modelfolder
     from ganstudio.imaging import open_image
+    from ganstudio.provenance.metadata import read_provenance
     from ganstudio.results import fresh_path
     from ganstudio.upscaler import BUNDLED, CONFIG_FILE, MAX_INPUT_PIXELS, Upscaler, upscale_image
 
@@ -37,7 +38,11 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 f"{Path(path).name} is {image.width}×{image.height}; at most {MAX_INPUT_PIXELS:,} pixels "
                 "are upscaled (it is for the small images ganstudio draws)"
             )
-        big = upscale_image(image, args.method, upscaler, source=Path(path).name)
+        try:
+            made = read_provenance(path)["record"]  # a ganstudio image passes its record on
+        except ValueError:
+            made = None
+        big = upscale_image(image, args.method, upscaler, source=Path(path).name, source_record=made)
         target = fresh_path(out / f"{Path(path).stem}-x4{suffix}", args.overwrite)
         big.save(target, background=args.background)
         say(f"{path} ({image.width}×{image.height}) → {target} ({big.width}×{big.height}, {args.method})")
