@@ -46,6 +46,8 @@ def test_inverted_images_are_closer_than_random_samples_and_can_be_varied_and_mo
     )
     assert morph.metadata[2]["operation"] == "interpolate" and morph.metadata[2]["ai_generated"]
     assert save_animation(morph, tmp_path / "morph.webp").stat().st_size > 0
+    names = [p.name for p in morph.save(tmp_path / "frames", prefix="morph", grid=False)]
+    assert names == [f"morph-{i:03d}.png" for i in range(5)]  # frames in order, not morph-000000-2
 
 
 def test_attribute_slider_moves_the_measured_attribute_the_asked_way(monkeypatch, tmp_path):

@@ -262,14 +262,13 @@ class Editor:
         return self.render(out, "vary", strength=strength)
 
     def interpolate(self, a: Latent, b: Latent, steps: int = 8) -> GenerationResult:
-        """`steps` images from a to b: z along the great circle, w between the two conditions'
-        maps (so a label or prompt can change too), slider offsets linearly. The result's
-        `notes` carry the path's smoothness (mean squared pixel change per step, times steps²)."""
+        """`steps` images from a to b: z along the great circle, w between the two conditions' maps
+        (a label or prompt can change too), slider offsets linearly; `notes` carry its smoothness."""
         if steps < 2:
             raise ValueError(f"steps={steps}: an interpolation needs at least 2 images")
         images, records = [], []
         ts = torch.linspace(0, 1, steps)
-        for t in ts.tolist():
+        for frame, t in enumerate(ts.tolist()):
             z = slerp(a.z, b.z, t)
             wa = self.w(replace(a, z=z))
             wb = self.w(replace(b, z=z))
@@ -280,7 +279,8 @@ class Editor:
             with torch.no_grad():
                 images.append(self.G.synthesize(w, cond.to(self.pipe.device)).clamp(-1, 1).float().cpu())
             records.append(
-                self.pipe.record(seed=0, label=None) | {"operation": "interpolate", "t": round(t, 4)}
+                self.pipe.record(seed=0, label=None)
+                | {"operation": "interpolate", "t": round(t, 4), "frame": frame}
             )
         images = torch.cat(images)
         step_change = (images[1:] - images[:-1]).square().mean(dim=(1, 2, 3))
@@ -342,7 +342,9 @@ class Editor:
                 for i in range(len(names))
             ]
             best = max(range(len(names)), key=lambda i: corr[i]) if names else None
-            label = f"pca{k + 1}" + (f" ({names[best]})" if best is not None else "")
+            # named after an attribute only where it follows one (|r| ≥ 0.5), not the best of weak ones
+            tied = best is not None and corr[best] >= 0.5
+            label = f"pca{k + 1}" + (f" (mostly {names[best]}, r={corr[best]:.2f})" if tied else "")
             out[label] = direction[None]
         self._directions[key] = out
         return out

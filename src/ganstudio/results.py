@@ -58,6 +58,8 @@ class GeneratedImage(Image.Image):
 
 
 def _file_stem(prefix: str, record: dict[str, Any]) -> str:
+    if isinstance(record.get("frame"), int):  # a morph's frames: morph-000, morph-001 …
+        return f"{prefix}-{record['frame']:03d}"
     # the user's own words name the file: a class they asked for, else their prompt (a class the
     # label prior read from the prompt would hide what was asked for), else the inferred class
     given = record.get("label") if not record.get("label_inferred") else None
