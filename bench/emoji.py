@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--model", default="emoji")
     parser.add_argument("--per-prompt", type=int, default=8)
     parser.add_argument("--grid", default=str(ROOT / "docs" / "emoji-prompts.png"))
+    parser.add_argument("--no-write", action="store_true", help="print, do not touch BENCHMARKS.md")
     args = parser.parse_args()
     pipe = GenerationPipeline.from_pretrained(args.model)
     classifier = load_reference_classifier("emoji-concepts-classifier")
@@ -205,7 +206,8 @@ def main() -> None:
         "",
         f"Grid: `{args.grid}` (rows: {', '.join(GRID_PROMPTS['emoji'])}; seeds 0–7).",
     ]
-    write_section(ROOT / "BENCHMARKS.md", "emoji-colour", "\n".join(lines))
+    if not args.no_write:
+        write_section(ROOT / "BENCHMARKS.md", "emoji-colour", "\n".join(lines))
     print("\n".join(lines))
 
 
