@@ -82,8 +82,13 @@ def test_draw_type_generate_download(served_model, tmp_path):
         report = read_provenance(path)
         assert report["ai_generated"] and report["record"]["prompt"] == "a big square"
         assert report["record"]["sketch"] == "drawing" and report["record"]["seed"] in (7, 8, 9, 10)
+        assert page.locator("#prompt").get_attribute("placeholder") == "what to draw, e.g. square, dot"
         items.first.get_by_role("button", name="More like this").click()
         page.wait_for_selector("#gallery li:nth-child(8)")
+        small = items.first.locator("img").evaluate("img => img.naturalWidth")
+        items.first.get_by_role("button", name="4× larger").click()  # the same seed, four times larger
+        page.wait_for_selector("#gallery li:nth-child(9)")
+        assert items.first.locator("img").evaluate("img => img.naturalWidth") == 4 * small
         page.get_by_label("Count").fill("40")  # over this server's limit: the message says so
         page.get_by_role("button", name="Generate").click()
         page.wait_for_selector("#message.error")

@@ -93,6 +93,10 @@ function showConditions() {
   const model = currentModel();
   if (!model) return;
   $("prompt-field").hidden = !model.prompts;
+  // the placeholder names what this model knows, not the fashion model's example
+  $("prompt").placeholder = model.classes.length
+    ? `what to draw, e.g. ${model.classes.slice(0, 3).join(", ")}`
+    : "what to draw, in words";
   $("sketch-field").hidden = !model.sketches;
   const label = $("label");
   label.replaceChildren();
