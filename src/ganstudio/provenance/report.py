@@ -38,8 +38,9 @@ def verify(source: str | Path | bytes, models: list[str] | None = None) -> dict[
         c2pa = signing.read(data, fmt)
     else:
         c2pa = {"state": "unchecked" if fmt in signing.MIME else "absent"}
+    signed = c2pa["state"] in ("valid", "trusted") and _ganstudio_agent(c2pa)
     if fmt == "SVG":  # no pixels: no watermark to read and nothing for a detector to judge
-        return _report(fmt, metadata, c2pa, dict(vector.WATERMARK), None, False)
+        return _report(fmt, metadata, c2pa, dict(vector.WATERMARK), None, signed)
     with Image.open(io.BytesIO(data)) as image:
         if image.width * image.height > MAX_PIXELS:
             raise ValueError(
@@ -49,7 +50,6 @@ def verify(source: str | Path | bytes, models: list[str] | None = None) -> dict[
             watermark = shipped().detect(image)
         except OSError as error:  # a damaged file: the pixels cannot be decoded
             watermark = {"detected": False, "score": None, "p_value": 1.0, "error": str(error)}
-        signed = c2pa["state"] in ("valid", "trusted") and _ganstudio_agent(c2pa)
         detector = None
         if not signed and not watermark["detected"] and not watermark.get("error"):
             detector = [
@@ -62,7 +62,6 @@ def _report(
     fmt: str, metadata: dict, c2pa: dict, watermark: dict, detector: list | None, signed: bool
 ) -> dict:
     guessed = bool(detector and any(d["generated"] for d in detector))
-    signed = signed or (c2pa["state"] in ("valid", "trusted") and _ganstudio_agent(c2pa))
     return {
         "format": fmt,
         "metadata": metadata,
