@@ -110,7 +110,7 @@ class Editor:
         config = self.pipe.config.data
         resolution = self.pipe.dataset_info.get("resolution", config.resolution)
         rgb = fit_image(image, resolution, config.fit, parse_color(config.background))  # (R, R, 3) uint8
-        pixels = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)  # (3, R, R)
+        pixels = torch.from_numpy(rgb).permute(2, 0, 1)  # (3, R, R)
         if self.pipe.dataset_info.get("channels", 3) == 1:
             pixels = pixels.float().mean(0, keepdim=True).round().to(torch.uint8)
         elif self.pipe.dataset_info.get("channels") == 4:  # the drawing's alpha (opaque if it has none)

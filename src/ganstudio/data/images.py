@@ -107,4 +107,4 @@ def fit_image(
     image = square(image, fit, background)
     if image.size != (resolution, resolution):
         image = image.resize((resolution, resolution), Image.LANCZOS, reducing_gap=3.0)
-    return np.asarray(image, dtype=np.uint8)
+    return np.array(image, dtype=np.uint8)  # a writable copy (torch wants one)
