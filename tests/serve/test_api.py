@@ -255,3 +255,22 @@ def test_a_training_job_runs_streams_progress_and_serves_its_model(make_client, 
     assert resumed.status_code == 200 and resumed.json()["state"] == "running"
     cancelled = client.post(f"/v1/jobs/{job['id']}/cancel").json()
     assert cancelled["state"] in ("stopping", "finished", "cancelled")
+
+
+def test_redraw_keeps_part_of_an_image_and_redraws_the_rest(make_client):
+    client = make_client()
+    drawn = client.post("/v1/generate", json={"n": 1, "seed": 1}).json()["images"][0]
+    buffer = io.BytesIO()
+    Image.new("L", (16, 16), 0).save(buffer, "PNG")
+    empty = base64.b64encode(buffer.getvalue()).decode()
+    Image.new("L", (16, 16), 255).save(buffer := io.BytesIO(), "PNG")
+    full = base64.b64encode(buffer.getvalue()).decode()
+    body = {"image": drawn["data"], "mask": full, "n": 2, "seed": 5, "label": 1}
+    out = client.post("/v1/redraw", json=body)
+    assert out.status_code == 200, out.text
+    images = out.json()["images"]
+    assert len(images) == 2 and images[0]["metadata"]["operation"] == "redraw"
+    assert client.get(images[0]["url"]).status_code == 200
+    refused = client.post("/v1/redraw", json=body | {"mask": empty})
+    assert refused.status_code == 400 and "marks nothing" in refused.json()["error"]
+    assert client.post("/v1/redraw", json=body | {"mask": "not base64!"}).status_code == 400

@@ -1,4 +1,4 @@
-"""`ganstudio invert|vary|interpolate|edit`: real images brought into a model and edited there.
+"""`ganstudio invert|vary|interpolate|edit|redraw`: real images brought into a model and edited there.
 Every image written is marked as AI-generated and its record names the input image."""
 
 from __future__ import annotations
@@ -96,6 +96,26 @@ def cmd_edit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_redraw(args: argparse.Namespace) -> int:
+    from ganstudio.imaging import open_image
+    from ganstudio.redraw import redraw
+
+    open_image(args.image, "image")  # both files checked before the model loads
+    open_image(args.mask, "mask")
+    if args.n < 1:
+        raise ValueError(f"-n {args.n}: give the number of versions, 1 or more")
+    attributes = dict(a.split("=", 1) for a in args.attr) if args.attr else None
+    attributes = {k: float(v) for k, v in attributes.items()} if attributes else None
+    editor = _editor(args)
+    result = redraw(
+        editor, args.image, args.mask, label=args.label, prompt=args.prompt, sketch=args.sketch,
+        attributes=attributes, n=args.n, seed=args.seed, steps=args.steps, strength=args.strength,
+    )  # fmt: skip
+    say(f"redrew {result.metadata[0]['redrawn_share']:.0%} of the image; the rest is kept as it was")
+    _save(result, args, "redraw")
+    return 0
+
+
 def add_parsers(add_parser) -> None:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", default="fashion-mnist", help="bundled name, model folder or run folder")
@@ -142,3 +162,16 @@ def add_parsers(add_parser) -> None:
     p.add_argument("--list", action="store_true", help="list the directions for this image and exit")
     common(p)
     p.set_defaults(func=cmd_edit)
+
+    p = add_parser("redraw", help="keep part of an image and redraw the masked part to a prompt/sketch/class")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--mask", required=True, help="white (or opaque) where to redraw, black/clear to keep")
+    p.add_argument("--sketch", help="an outline for the whole image (sketch-conditioned models)")
+    p.add_argument("--attr", nargs="*", metavar="NAME=VALUE", help="attribute targets, e.g. brightness=0.3")
+    p.add_argument(
+        "--strength", type=float, default=0.5, help="0 = blend into the kept part, 1 = follow the conditions"
+    )
+    p.add_argument("-n", type=int, default=4, help="number of versions")
+    p.add_argument("--seed", type=int, default=0, help="version i starts from seed + i")
+    common(p)
+    p.set_defaults(func=cmd_redraw, steps=120)

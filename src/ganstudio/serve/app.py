@@ -8,7 +8,6 @@ with a message and never a stack trace; CORS is off unless origins are given.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import hmac
 import json
@@ -35,13 +34,13 @@ from ganstudio.data.images import parse_color
 from ganstudio.pipeline import MAX_SEED, GenerationPipeline
 from ganstudio.provenance import verify as verify_file
 from ganstudio.serve.batcher import Batcher
+from ganstudio.serve.editing import add_editing_routes, image_outs
 from ganstudio.serve.inputs import Limits, decode_base64_image, decode_upload, describe_model
 from ganstudio.serve.jobs import Jobs, extract_zip, folder_bytes
-from ganstudio.serve.schemas import ERRORS, GenerateRequest, GenerateResponse, ImageOut, JobRequest, Settings
+from ganstudio.serve.schemas import ERRORS, GenerateRequest, GenerateResponse, JobRequest, Settings
 from ganstudio.serve.security import BrowserGuard
 
 STATIC = Path(__file__).parent / "static"
-MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "svg": "image/svg+xml"}
 log = logging.getLogger("ganstudio.serve")
 
 
@@ -161,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
 
     api = [Depends(guard)]
+    add_editing_routes(app, studio, settings, api)
 
     @app.get("/v1/health", tags=["server"])
     async def health() -> dict[str, Any]:
@@ -217,21 +217,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             negative=body.negative,
             negative_strength=body.negative_strength,
         )
-        images = []
-        for image, data in zip(result.images, files, strict=True):
-            image_id = studio.keep(data, MIME[body.format])
-            images.append(
-                ImageOut(
-                    id=image_id,
-                    url=f"/v1/images/{image_id}",
-                    mime=MIME[body.format],
-                    seed=image.record["seed"],
-                    label=image.record["label"],
-                    metadata=image.record,
-                    data=base64.b64encode(data).decode(),
-                )
-            )
-        return GenerateResponse(model=pipe.model_id, images=images, notes=result.notes)
+        return GenerateResponse(
+            model=pipe.model_id, images=image_outs(studio, result, files, body.format), notes=result.notes
+        )
 
     @app.post(
         "/v1/generate", tags=["generate"], dependencies=api, responses=ERRORS, response_model=GenerateResponse

@@ -87,7 +87,7 @@ class Batcher:
         formats = [fmt for _, fmt, _ in group]
         try:
             outcomes = await asyncio.get_running_loop().run_in_executor(
-                self.encoder, self._encode, outcomes, formats
+                self.encoder, self.encode, outcomes, formats
             )
         except Exception as error:  # noqa: BLE001
             outcomes = [error] * len(group)
@@ -100,7 +100,8 @@ class Batcher:
                 future.set_result(outcome)
 
     @staticmethod
-    def _encode(outcomes: list, formats: list[str]) -> list[Outcome]:
+    def encode(outcomes: list, formats: list[tuple[str, str]]) -> list[Outcome]:
+        """Each result's images as marked files of its (format, background); an error stays one."""
         encoded: list[Outcome] = []
         for outcome, fmt in zip(outcomes, formats, strict=True):
             if isinstance(outcome, Exception):

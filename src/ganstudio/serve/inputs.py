@@ -74,13 +74,14 @@ def decode_upload(data: bytes, settings: Settings, what: str) -> Image.Image:
     return image
 
 
-def decode_base64_image(text: str, settings: Settings) -> Image.Image:
+def decode_base64_image(text: str, settings: Settings, what: str = "sketch") -> Image.Image:
+    """A base64 (or data: URL) image field, its size checked before it is decoded."""
     if text.startswith("data:"):
         text = text.split(",", 1)[-1]
     if len(text) > settings.max_upload_bytes * 4 // 3 + 4:
-        raise HTTPException(413, f"the sketch is larger than {settings.max_upload_bytes:,} bytes")
+        raise HTTPException(413, f"the {what} is larger than {settings.max_upload_bytes:,} bytes")
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise HTTPException(400, "sketch must be base64 (a PNG or JPEG file, or a data: URL)") from None
-    return decode_upload(data, settings, "the sketch")
+        raise HTTPException(400, f"{what} must be base64 (a PNG or JPEG file, or a data: URL)") from None
+    return decode_upload(data, settings, f"the {what}")

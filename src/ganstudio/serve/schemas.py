@@ -96,6 +96,33 @@ class GenerateRequest(BaseModel):
     )
 
 
+class RedrawRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    model: str | None = Field(None, description="a model name from /v1/models; default: the first")
+    image: str = Field(description="the image to change, base64 PNG/JPEG/WebP (a data: URL works)")
+    mask: str = Field(
+        description="base64 PNG: white (or opaque, on a transparent layer) where to redraw, black or "
+        "clear where to keep; any size (squeezed to the model's like the image)"
+    )
+    prompt: str | None = Field(None, description="what the redrawn part should show, in words")
+    label: str | int | None = Field(None, description="a class name or index for the redrawn image")
+    attributes: dict[str, float] | None = Field(None, description="attribute name → value")
+    sketch: str | None = Field(None, description="an outline for the whole image, base64")
+    n: int = Field(4, ge=1, le=16, description="how many versions")
+    seed: int | None = Field(
+        None, ge=0, le=MAX_SEED, description="version i starts from seed + i; none = random"
+    )
+    strength: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="0: the redrawn part blends into the kept part; 1: it follows the conditions",
+    )
+    format: Literal["png", "jpeg", "webp", "svg"] = "png"
+    background: str = Field("white", max_length=32, description="JPEG background for transparent images")
+
+
 class ImageOut(BaseModel):
     id: str
     url: str
