@@ -100,7 +100,7 @@ def redraw(
     Editor's pipeline draws them); each record holds the operation, the conditions, the seed and
     the share of the image that was redrawn. `strength` says what wins where the two disagree:
     0 = the redrawn part blends into the kept part, 1 = it follows the conditions (it sets how far
-    z may move from the drawing chosen for the conditions: a leash of 10^(2·strength − 1)).
+    z may move from the drawing chosen for the conditions: a leash of 10^(3·strength − 1)).
     Marks are applied as for every output."""
     if not 1 <= n <= 64:
         raise ValueError(f"n={n}: redraw 1 to 64 versions at a time")
@@ -136,7 +136,7 @@ def redraw(
         out = G.synthesize(pipe.map(z, cond), cond).float()
         prior = (z.square().mean(dim=1) - 1).square()  # stay where z ~ N(0, I) lives
         leash = (z - z0).square().mean(dim=1)  # … and near the drawing chosen for the conditions
-        loss = (kept_distance(out, goal, weight) + 0.01 * prior + 10 ** (2 * strength - 1) * leash).sum()
+        loss = (kept_distance(out, goal, weight) + 0.01 * prior + 10 ** (3 * strength - 1) * leash).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -89,6 +89,17 @@ def test_draw_type_generate_download(served_model, tmp_path):
         items.first.get_by_role("button", name="4× larger").click()  # the same seed, four times larger
         page.wait_for_selector("#gallery li:nth-child(9)")
         assert items.first.locator("img").evaluate("img => img.naturalWidth") == 4 * small
+        items.nth(1).get_by_role("button", name="Redraw part").click()  # paint a mask, redraw under it
+        box = page.locator("#redraw-canvas").bounding_box()
+        page.mouse.move(box["x"] + 20, box["y"] + 20)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 120, box["y"] + 120, steps=5)
+        page.mouse.up()
+        page.get_by_role("button", name="Redraw", exact=True).click()
+        page.wait_for_selector("#gallery li:nth-child(13)")
+        assert "redrawn" in page.locator("#message").inner_text()
+        assert items.first.locator("img").evaluate("img => img.naturalWidth") == small
+        assert items.first.get_by_role("button", name="More like this").is_hidden()
         page.get_by_label("Count").fill("40")  # over this server's limit: the message says so
         page.get_by_role("button", name="Generate").click()
         page.wait_for_selector("#message.error")

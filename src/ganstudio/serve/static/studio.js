@@ -261,7 +261,8 @@ function showResults(result, body) {
       el("span", { class: "actions" }, link,
         el("button", { type: "button", class: "more" }, "More like this"),
         el("button", { type: "button", class: "larger", title: "the same image, four times larger" }, "4× larger"),
-        el("button", { type: "button", class: "as-sketch" }, "Use as sketch")),
+        el("button", { type: "button", class: "as-sketch" }, "Use as sketch"),
+        el("button", { type: "button", class: "redraw", title: "keep part of this image, redraw the rest" }, "Redraw part")),
     );
     link.href = src;
     link.download = `ganstudio-${image.seed}.${image.mime.split("/")[1].replace("+xml", "")}`;
@@ -278,6 +279,10 @@ function showResults(result, body) {
     const asSketch = item.querySelector(".as-sketch");
     asSketch.hidden = !currentModel().sketches;
     asSketch.addEventListener("click", () => useAsSketch(src));
+    const redrawButton = item.querySelector(".redraw");
+    redrawButton.hidden = image.mime === "image/svg+xml";  // a vector has no pixels to keep
+    redrawButton.addEventListener("click", () => openRedraw(src));
+    if (body.redraw) item.querySelector(".more").hidden = larger.hidden = true;
     gallery.prepend(item);
   }
 }
@@ -286,6 +291,92 @@ $("generate-form").addEventListener("submit", (event) => {
   event.preventDefault();
   if (!currentModel()) { say("No model is loaded.", true); return; }
   generate(request());
+});
+
+// ---------- redraw part of an image: paint a mask over it ----------
+const paint = { canvas: $("redraw-canvas"), image: null, strokes: [], current: null };
+paint.ctx = paint.canvas.getContext("2d");
+
+function paintStrokes(ctx, colour) {
+  ctx.lineCap = ctx.lineJoin = "round";
+  ctx.strokeStyle = colour;
+  for (const stroke of paint.strokes) {
+    ctx.lineWidth = stroke.size;
+    ctx.beginPath();
+    stroke.points.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+    if (stroke.points.length === 1) ctx.lineTo(stroke.points[0][0] + 0.1, stroke.points[0][1]);
+    ctx.stroke();
+  }
+}
+
+function showPaint() {
+  const { ctx, canvas } = paint;
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.imageSmoothingEnabled = false;
+  if (paint.image) ctx.drawImage(paint.image, 0, 0, canvas.width, canvas.height);
+  paintStrokes(ctx, "rgba(255, 40, 90, 0.55)");
+}
+
+function openRedraw(src) {
+  const image = new Image();
+  image.onload = () => {
+    paint.image = image;
+    paint.strokes = [];
+    showPaint();
+    $("redraw-dialog").showModal();
+  };
+  image.src = src;
+}
+
+function paintPoint(event) {
+  const box = paint.canvas.getBoundingClientRect();
+  return [((event.clientX - box.left) / box.width) * paint.canvas.width, ((event.clientY - box.top) / box.height) * paint.canvas.height];
+}
+paint.canvas.addEventListener("pointerdown", (event) => {
+  paint.canvas.setPointerCapture(event.pointerId);
+  paint.current = { points: [paintPoint(event)], size: Number($("redraw-brush").value) };
+  paint.strokes.push(paint.current);
+  showPaint();
+});
+paint.canvas.addEventListener("pointermove", (event) => {
+  if (!paint.current) return;
+  paint.current.points.push(paintPoint(event));
+  showPaint();
+});
+for (const name of ["pointerup", "pointercancel", "pointerleave"]) {
+  paint.canvas.addEventListener(name, () => { paint.current = null; });
+}
+$("redraw-clear").addEventListener("click", () => { paint.strokes = []; showPaint(); });
+$("redraw-strength").addEventListener("input", () => { $("redraw-strength-out").textContent = $("redraw-strength").value; });
+
+function canvasData(draw) {
+  const c = el("canvas", { width: paint.canvas.width, height: paint.canvas.height });
+  draw(c.getContext("2d"));
+  return c.toDataURL("image/png");
+}
+
+$("redraw-go").addEventListener("click", async () => {
+  if (!paint.strokes.length) { say("Paint over the part to redraw first.", true); return; }
+  const form = request();
+  const body = {
+    model: form.model, n: Math.min(form.n, 16), format: form.format, background: form.background,
+    strength: Number($("redraw-strength").value), redraw: true,
+    image: canvasData((ctx) => { ctx.imageSmoothingEnabled = false; ctx.drawImage(paint.image, 0, 0, 256, 256); }),
+    mask: canvasData((ctx) => { ctx.fillStyle = "#000"; ctx.fillRect(0, 0, 256, 256); paintStrokes(ctx, "#fff"); }),
+  };
+  for (const key of ["prompt", "label", "attributes", "seed"]) if (form[key] !== undefined) body[key] = form[key];
+  $("redraw-dialog").close();
+  say("Redrawing… (a few seconds per image)");
+  try {
+    const { redraw: _, ...sent } = body;
+    const result = await api("/v1/redraw", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(sent),
+    });
+    showResults(result, body);
+    say(`${result.images.length} version(s) redrawn by ${result.model}; the unpainted part is kept.`);
+  } catch (err) {
+    say(`Could not redraw: ${err.message}`, true);
+  }
 });
 
 // ---------- training ----------
