@@ -80,3 +80,11 @@ def test_cli_writes_marked_versions(tmp_path, capsys):
     files = sorted((tmp_path / "out").glob("redraw-*.png"))
     assert len(files) == 2 and all(verify(f)["ganstudio"] for f in files)
     assert main(["redraw", str(tmp_path / "in.png"), "--mask", str(tmp_path / "nope.png")]) != 0
+
+
+def test_a_dark_on_light_image_comes_back_the_way_round_it_came(fashion):
+    boot = fashion(n=1, seed=7, label="ankle boot").images[0]
+    product_shot = Image.eval(boot.convert("L"), lambda v: 255 - v)  # dark boot on white
+    out = redraw(Editor(fashion), product_shot, half_mask(slice(0, 16)), n=1, steps=5)
+    pixels = np.asarray(out.images[0].convert("L"), dtype=float)
+    assert pixels[-2:].mean() > 200 and pixels[:2].mean() > 200  # still on white, top and bottom

@@ -118,11 +118,11 @@ class Editor:
             alpha = fit_image(mask.convert("RGB"), resolution, config.fit, (0, 0, 0))[..., :1]
             pixels = torch.cat([pixels, torch.from_numpy(alpha).permute(2, 0, 1)])  # (4, R, R)
         image = from_uint8(pixels)[None]  # (1, C, R, R)
-        # a product shot is usually dark on light; a model trained on light items on black (as
+        # a product shot is usually dark on light; a grey model trained on light items on black (as
         # fashion-mnist is) needs it the other way round: match the background of its own images
-        if (_border(image) > 0) != (self._model_border() > 0) and self.pipe.dataset_info.get("channels") == 1:
-            image = -image
-        return image
+        grey = self.pipe.dataset_info.get("channels") == 1
+        self.flipped = grey and (_border(image) > 0) != (self._model_border() > 0)
+        return -image if self.flipped else image
 
     def _model_border(self) -> float:
         """Mean border value of the model's own images (negative: a dark background)."""

@@ -111,7 +111,8 @@ def redraw(
     if not 0 <= steps <= MAX_STEPS:
         raise ValueError(f"steps={steps} must be between 0 and {MAX_STEPS}")
     pipe, G = editor.pipe, editor.G
-    target = editor.prepare(image).to(pipe.device)  # (1, C, R, R) in [-1, 1]
+    target = editor.prepare(image).to(pipe.device)  # (1, C, R, R) in [-1, 1], the model's way round
+    flipped = bool(getattr(editor, "flipped", False))  # dark on light for a light-on-dark model
     m = prepare_mask(mask, target.shape[-1]).to(pipe.device)
     keep = 1 - m
     if target.shape[1] == 4:  # a drawing's transparent part is kept as clear, not as white
@@ -144,6 +145,7 @@ def redraw(
         out = G.synthesize(pipe.map(z, cond), cond).float().clamp(-1, 1).cpu()
         blend = feathered(m.cpu(), feather)
         images = blend * out + (1 - blend) * target.cpu()
+        images = -images if flipped else images  # given back the way round it came
         fit = kept_distance(out, goal.cpu(), weight.cpu())
         if pipe.watermark is not None:  # marked last, like every output
             images = pipe.watermark.embed(images)
