@@ -152,3 +152,31 @@ def test_class_and_attribute_names_are_shown_as_text_never_run(tmp_path):
         assert page.evaluate("window.__pwned") is None
         assert not dialogs and not errors, (dialogs, errors)
         browser.close()
+
+
+def test_history_tab_lists_favourites_and_recalls_settings(served_model, tmp_path):
+    from ganstudio.serve.app import Settings, create_app
+
+    app = create_app(Settings(models=[str(served_model)], runs_dir=tmp_path / "runs"))
+    with Server(app) as url, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        draw_and_generate(page, url, "a big square", count=2)
+        page.reload()  # the history outlives the page
+        page.wait_for_selector("#model option", state="attached")
+        page.get_by_role("button", name="History").click()
+        page.wait_for_selector("#history-list li:nth-child(2)")
+        first = page.locator("#history-list li").first
+        first.locator(".star").click()
+        page.wait_for_selector("#history-list li .star[aria-pressed=true]")
+        page.get_by_label("Favourites only").check()
+        page.get_by_role("button", name="Search").click()
+        page.wait_for_function("document.querySelectorAll('#history-list li').length === 1")
+        assert page.locator("#history-list img").first.evaluate("img => img.naturalWidth") > 0
+        page.locator("#history-list li").first.get_by_role("button", name="Use settings").click()
+        assert page.locator("#prompt").input_value() == "a big square"
+        assert not page.locator("#create").is_hidden()
+        assert not errors, errors
+        browser.close()

@@ -35,6 +35,7 @@ from ganstudio.pipeline import MAX_SEED, GenerationPipeline
 from ganstudio.provenance import verify as verify_file
 from ganstudio.serve.batcher import Batcher
 from ganstudio.serve.editing import add_editing_routes, image_outs
+from ganstudio.serve.history import History, add_history_routes
 from ganstudio.serve.inputs import Limits, decode_base64_image, decode_upload, describe_model
 from ganstudio.serve.jobs import Jobs, extract_zip, folder_bytes
 from ganstudio.serve.schemas import ERRORS, GenerateRequest, GenerateResponse, JobRequest, Settings
@@ -57,6 +58,7 @@ class Studio:
         self.limits = Limits(settings.requests_per_minute)
         self.failed_logins = Limits(settings.failed_logins_per_minute, "wrong tokens")
         self.jobs = Jobs(settings.runs_dir, settings.data_root, settings.max_jobs)
+        self.history = History(settings.runs_dir, settings.token)
 
     def model_names(self) -> list[str]:
         """The configured models, then every studio training job that has a checkpoint (job:ID)."""
@@ -104,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for batcher in studio.batchers.values():
             await batcher.close()
         studio.jobs.close()
+        studio.history.close()
 
     app = FastAPIOffline(  # FastAPI with /docs and /redoc served from the package, no CDN
         title="ganstudio",
@@ -161,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     api = [Depends(guard)]
     add_editing_routes(app, studio, settings, api)
+    add_history_routes(app, studio.history, api)
 
     @app.get("/v1/health", tags=["server"])
     async def health() -> dict[str, Any]:
@@ -218,7 +222,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             negative_strength=body.negative_strength,
         )
         return GenerateResponse(
-            model=pipe.model_id, images=image_outs(studio, result, files, body.format), notes=result.notes
+            model=pipe.model_id,
+            images=image_outs(
+                studio,
+                result,
+                files,
+                body.format,
+                "generate",
+                body.model_dump(exclude={"sketch"}) | {"seed": seed, "sketch": sketch is not None},
+            ),
+            notes=result.notes,
         )
 
     @app.post(

@@ -20,11 +20,15 @@ from ganstudio.serve.schemas import ERRORS, GenerateResponse, ImageOut, RedrawRe
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "svg": "image/svg+xml"}
 
 
-def image_outs(studio: Any, result: Any, files: list[bytes], fmt: str) -> list[ImageOut]:
-    """Each marked file kept for download and described (id, url, seed, label, record, data)."""
+def image_outs(
+    studio: Any, result: Any, files: list[bytes], fmt: str, operation: str, params: dict[str, Any]
+) -> list[ImageOut]:
+    """Each marked file kept for download, recorded in the history with the request's `params`,
+    and described (id, url, seed, label, record, data)."""
     out = []
     for image, data in zip(result.images, files, strict=True):
         image_id = studio.keep(data, MIME[fmt])
+        studio.history.add(image_id, operation, params, image.record, data, MIME[fmt])
         out.append(
             ImageOut(
                 id=image_id,
@@ -71,6 +75,14 @@ def add_editing_routes(app: FastAPI, studio: Any, settings: Settings, api: list)
             raise outcome
         return GenerateResponse(
             model=pipe.model_id,
-            images=image_outs(studio, result, outcome[1], body.format),
+            images=image_outs(
+                studio,
+                result,
+                outcome[1],
+                body.format,
+                "redraw",
+                body.model_dump(exclude={"image", "mask", "sketch"})
+                | {"seed": seed, "sketch": body.sketch is not None},
+            ),
             notes=result.notes,
         )

@@ -55,6 +55,7 @@ for (const tab of document.querySelectorAll(".tab")) {
       $(other.getAttribute("aria-controls")).hidden = !selected;
     }
     if (tab.id === "tab-train") loadFolders();
+    if (tab.id === "tab-history") loadHistory();
   });
 }
 
@@ -376,6 +377,93 @@ $("redraw-go").addEventListener("click", async () => {
     say(`${result.images.length} version(s) redrawn by ${result.model}; the unpainted part is kept.`);
   } catch (err) {
     say(`Could not redraw: ${err.message}`, true);
+  }
+});
+
+// ---------- history: every image made here, kept with its settings ----------
+const history = { offset: 0, page: 48 };
+
+async function historyImage(entry, img) {
+  const response = await api(entry.url);  // the token goes in a header, so <img src> cannot fetch it
+  img.src = URL.createObjectURL(await response.blob());
+}
+
+function recall(params) {
+  const select = $("model");
+  if ([...select.options].some((o) => o.value === params.model)) { select.value = params.model; showConditions(); }
+  $("prompt").value = params.prompt || "";
+  $("negative").value = params.negative || "";
+  $("seed").value = params.seed ?? "";
+  if (params.label !== null && params.label !== undefined) $("label").value = String(params.label);
+  for (const key of ["guidance", "truncation"]) {
+    if (params[key] !== null && params[key] !== undefined) { $(key).value = params[key]; $(`${key}-out`).textContent = params[key]; }
+  }
+  $("tab-create").click();
+}
+
+function historyItem(entry) {
+  const item = el("li");
+  const img = el("img", { alt: `${entry.operation}, seed ${entry.seed}${entry.prompt ? ", " + entry.prompt : ""}` });
+  historyImage(entry, img).catch(() => { img.alt = "(file missing)"; });
+  const star = el("button", { type: "button", class: "star", "aria-pressed": String(entry.favourite), title: "favourite" }, entry.favourite ? "★" : "☆");
+  const pick = el("input", { type: "checkbox", class: "pick", "aria-label": `select seed ${entry.seed} for download` });
+  pick.dataset.id = entry.id;
+  const when = new Date(entry.created * 1000).toLocaleString();
+  const what = [entry.operation, entry.label && `class ${entry.label}`, entry.prompt && `“${entry.prompt}”`,
+    entry.negative && `not “${entry.negative}”`, `seed ${entry.seed}`].filter(Boolean).join(" · ");
+  item.append(img, el("span", { class: "meta", text: what }), el("span", { class: "meta", text: `${when} · ${entry.model}` }),
+    el("span", { class: "actions" }, pick, star,
+      el("button", { type: "button", class: "recall" }, "Use settings"),
+      el("button", { type: "button", class: "rerun" }, "Run again"),
+      el("button", { type: "button", class: "delete" }, "Delete")));
+  star.addEventListener("click", async () => {
+    const on = star.getAttribute("aria-pressed") !== "true";
+    await api(`/v1/history/${entry.id}/favourite`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ on }) });
+    star.setAttribute("aria-pressed", String(on));
+    star.textContent = on ? "★" : "☆";
+  });
+  item.querySelector(".recall").addEventListener("click", () => recall(Object.assign({}, entry.params, { seed: entry.seed })));
+  const rerun = item.querySelector(".rerun");
+  rerun.hidden = entry.operation !== "generate";  // a redraw's source image is not kept
+  rerun.addEventListener("click", () => {
+    const { sketch, ...params } = entry.params;
+    $("tab-create").click();
+    generate(Object.assign(params, { n: 1, seed: entry.seed }));  // this very image again
+  });
+  item.querySelector(".delete").addEventListener("click", async () => {
+    if (!window.confirm("Delete this image and its file?")) return;
+    await api(`/v1/history/${entry.id}`, { method: "DELETE" });
+    item.remove();
+  });
+  return item;
+}
+
+async function loadHistory(more = false) {
+  history.offset = more ? history.offset + history.page : 0;
+  const query = new URLSearchParams({ q: $("history-q").value.trim(), favourites: $("history-favourites").checked, limit: history.page, offset: history.offset });
+  try {
+    const entries = await api(`/v1/history?${query}`);
+    if (!more) $("history-list").replaceChildren();
+    for (const entry of entries) $("history-list").append(historyItem(entry));
+    $("history-more").hidden = entries.length < history.page;
+    if (!more) say(entries.length ? "" : "Nothing in the history matches.");
+  } catch (err) {
+    say(`Could not load the history: ${err.message}`, true);
+  }
+}
+$("history-form").addEventListener("submit", (event) => { event.preventDefault(); loadHistory(); });
+$("history-more").addEventListener("click", () => loadHistory(true));
+$("history-zip").addEventListener("click", async () => {
+  const ids = [...document.querySelectorAll("#history-list .pick:checked")].map((box) => box.dataset.id);
+  if (!ids.length) { say("Tick the images to download first.", true); return; }
+  try {
+    const response = await api("/v1/history/zip", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ ids }) });
+    const link = el("a", { href: URL.createObjectURL(await response.blob()), download: "ganstudio-selection.zip" });
+    document.body.append(link);
+    link.click();
+    link.remove();
+  } catch (err) {
+    say(`Could not download: ${err.message}`, true);
   }
 });
 

@@ -1,0 +1,202 @@
+"""The studio's history: every image the server generates or redraws, kept on disk with its
+parameters and record in a local SQLite database, so a day's work survives restarts and reloads.
+
+One database per runs folder (`<runs>/history/`), and, when the server has an access token, one
+per token (the file is named by a hash of it): two people with two tokens never see each other's
+work. Files are written atomically beside the database; deleting an entry deletes its file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import HTTPException, Query
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ganstudio.serve.schemas import ERRORS
+
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/svg+xml": "svg"}
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    operation TEXT NOT NULL,
+    model TEXT NOT NULL,
+    prompt TEXT,
+    negative TEXT,
+    label TEXT,
+    seed INTEGER,
+    params TEXT NOT NULL,
+    record TEXT NOT NULL,
+    file TEXT NOT NULL,
+    mime TEXT NOT NULL,
+    favourite INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
+"""
+MAX_LIST = 200
+MAX_ZIP = 500
+
+
+class History:
+    """Entries (one per image) with search, favourites, delete and a zip of the selected ones."""
+
+    def __init__(self, root: Path, token: str | None = None) -> None:
+        name = "history.sqlite"
+        if token:  # one database per token: never shared across people
+            name = f"history-{hashlib.sha256(token.encode()).hexdigest()[:16]}.sqlite"
+        self.folder = Path(root) / "history"
+        self.files = self.folder / (Path(name).stem + "-files")
+        self.files.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.Lock()
+        self.db = sqlite3.connect(self.folder / name, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        with self.lock, self.db:
+            self.db.executescript(SCHEMA)
+
+    def add(self, entry_id: str, operation: str, params: dict[str, Any], record: dict[str, Any],
+            data: bytes, mime: str) -> None:  # fmt: skip
+        """Keep one image: its file (written atomically) and its row."""
+        file = f"{entry_id}.{EXTENSIONS[mime]}"
+        fd, tmp = tempfile.mkstemp(dir=self.files, suffix=".part")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, self.files / file)
+        label = record.get("label")
+        row = (entry_id, time.time(), operation, str(record.get("model", "")), params.get("prompt"),
+               params.get("negative"), None if label is None else str(label), record.get("seed"),
+               json.dumps(params), json.dumps(record, default=str), file, mime)  # fmt: skip
+        with self.lock, self.db:
+            self.db.execute("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,0)", row)
+
+    def list(self, query: str = "", favourites: bool = False, limit: int = 50, offset: int = 0) -> list[dict]:
+        """Newest first; `query` matches the prompt, negative prompt, label, model or operation."""
+        if not 1 <= limit <= MAX_LIST or offset < 0:
+            raise ValueError(f"limit must be 1 to {MAX_LIST} and offset 0 or more")
+        where, args = ["1"], []
+        if query:
+            like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            fields = ("prompt", "negative", "label", "model", "operation")
+            where.append("(" + " OR ".join(f"{f} LIKE ? ESCAPE '\\'" for f in fields) + ")")
+            args += [like] * len(fields)
+        if favourites:
+            where.append("favourite = 1")
+        sql = f"SELECT * FROM entries WHERE {' AND '.join(where)} ORDER BY created DESC LIMIT ? OFFSET ?"
+        with self.lock:
+            rows = self.db.execute(sql, [*args, limit, offset]).fetchall()
+        return [self._out(row) for row in rows]
+
+    def get(self, entry_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self.db.execute("SELECT * FROM entries WHERE id = ?", (entry_id,)).fetchone()
+        return None if row is None else self._out(row)
+
+    def file(self, entry_id: str) -> tuple[Path, str] | None:
+        entry = self.get(entry_id)
+        return None if entry is None else (self.files / entry["file"], entry["mime"])
+
+    def favourite(self, entry_id: str, on: bool) -> bool:
+        with self.lock, self.db:
+            changed = self.db.execute("UPDATE entries SET favourite = ? WHERE id = ?", (int(on), entry_id))
+        return changed.rowcount == 1
+
+    def delete(self, entry_id: str) -> bool:
+        """Remove the entry and its file."""
+        entry = self.get(entry_id)
+        if entry is None:
+            return False
+        with self.lock, self.db:
+            self.db.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+        (self.files / entry["file"]).unlink(missing_ok=True)
+        return True
+
+    def zip(self, ids: list[str]) -> bytes:
+        """The selected entries' marked files and a records.json (parameters and metadata)."""
+        if not 1 <= len(ids) <= MAX_ZIP:
+            raise ValueError(f"select 1 to {MAX_ZIP} images to download")
+        entries = [e for e in (self.get(i) for i in dict.fromkeys(ids)) if e is not None]
+        if not entries:
+            raise ValueError("none of the selected images is in the history (deleted?)")
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:  # images are compressed already
+            for entry in entries:
+                path = self.files / entry["file"]
+                if path.is_file():
+                    archive.write(path, entry["file"])
+            archive.writestr("records.json", json.dumps(entries, indent=2, default=str))
+        return buffer.getvalue()
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+    @staticmethod
+    def _out(row: sqlite3.Row) -> dict[str, Any]:
+        entry = dict(row)
+        entry["params"], entry["record"] = json.loads(entry["params"]), json.loads(entry["record"])
+        entry["favourite"] = bool(entry["favourite"])
+        entry["url"] = f"/v1/history/{entry['id']}/file"
+        return entry
+
+
+class Favourite(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    on: bool = True
+
+
+class Selection(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    ids: list[str] = Field(min_length=1, max_length=MAX_ZIP)
+
+
+def add_history_routes(app: Any, history: History, api: list) -> None:
+    """/v1/history: list and search, one file, favourite, delete, and a zip of selected entries."""
+
+    def found(ok: bool, entry_id: str) -> None:
+        if not ok:
+            raise HTTPException(404, f"no image {entry_id!r} in the history")
+
+    @app.get("/v1/history", tags=["history"], dependencies=api, responses=ERRORS)
+    async def list_history(
+        q: str = Query("", max_length=200, description="words in the prompt, label, model or operation"),
+        favourites: bool = False,
+        limit: int = Query(50, ge=1, le=MAX_LIST),
+        offset: int = Query(0, ge=0),
+    ) -> list[dict[str, Any]]:
+        """Every generated and redrawn image, newest first, with its parameters and record."""
+        return history.list(q, favourites, limit, offset)
+
+    @app.get("/v1/history/{entry_id}/file", tags=["history"], dependencies=api, responses=ERRORS)
+    async def history_file(entry_id: str) -> FileResponse:
+        where = history.file(entry_id)
+        found(where is not None and where[0].is_file(), entry_id)
+        return FileResponse(where[0], media_type=where[1])
+
+    @app.post("/v1/history/{entry_id}/favourite", tags=["history"], dependencies=api, responses=ERRORS)
+    async def favourite(entry_id: str, body: Favourite) -> dict[str, Any]:
+        found(history.favourite(entry_id, body.on), entry_id)
+        return {"id": entry_id, "favourite": body.on}
+
+    @app.delete("/v1/history/{entry_id}", tags=["history"], dependencies=api, responses=ERRORS)
+    async def delete(entry_id: str) -> dict[str, Any]:
+        """Remove the entry and its file."""
+        found(history.delete(entry_id), entry_id)
+        return {"id": entry_id, "deleted": True}
+
+    @app.post("/v1/history/zip", tags=["history"], dependencies=api, responses=ERRORS)
+    async def download(body: Selection) -> Response:
+        """The selected images (marked files) and records.json, as one zip."""
+        data = history.zip(body.ids)
+        headers = {"Content-Disposition": 'attachment; filename="ganstudio-selection.zip"'}
+        return Response(data, media_type="application/zip", headers=headers)

@@ -1,0 +1,47 @@
+"""The studio's history: every generated and redrawn image recorded with its parameters, searchable,
+favourites, delete (the file too), a zip of the selected ones; it survives a restart and is never
+shared across access tokens."""
+
+import io
+import json
+import zipfile
+
+
+def test_history_records_searches_favourites_zips_and_deletes(make_client, tmp_path):
+    client = make_client()
+    client.post("/v1/generate", json={"n": 2, "seed": 3, "prompt": "a big square", "guidance": 1.5})
+    client.post("/v1/generate", json={"n": 1, "seed": 9, "label": 0})
+    entries = client.get("/v1/history").json()
+    assert len(entries) == 3 and entries[0]["seed"] == 9  # newest first
+    squares = client.get("/v1/history", params={"q": "big"}).json()  # the prompt, not the class "square"
+    assert sorted(e["seed"] for e in squares) == [3, 4]
+    assert squares[0]["params"]["guidance"] == 1.5 and squares[0]["operation"] == "generate"
+    first = squares[0]["id"]
+    assert client.get(f"/v1/history/{first}/file").content[:4] == b"\x89PNG"
+    assert client.post(f"/v1/history/{first}/favourite", json={"on": True}).status_code == 200
+    assert [e["id"] for e in client.get("/v1/history", params={"favourites": True}).json()] == [first]
+    zipped = client.post("/v1/history/zip", json={"ids": [e["id"] for e in squares]})
+    with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
+        names = archive.namelist()
+        records = json.loads(archive.read("records.json"))
+    assert len(names) == 3 and {r["prompt"] for r in records} == {"a big square"}
+    path = tmp_path / "runs" / "history" / "history-files" / squares[1]["file"]
+    assert path.is_file()
+    assert client.delete(f"/v1/history/{squares[1]['id']}").status_code == 200
+    assert not path.is_file() and len(client.get("/v1/history").json()) == 2
+    assert client.delete(f"/v1/history/{squares[1]['id']}").status_code == 404
+    assert client.get("/v1/history", params={"q": "%"}).json() == []  # LIKE wildcards are literal
+    assert client.post("/v1/history/zip", json={"ids": []}).status_code == 422
+
+    again = make_client()  # a restart on the same runs folder: the history is still there
+    assert len(again.get("/v1/history").json()) == 2
+
+
+def test_each_token_has_its_own_history(make_client):
+    alice = make_client(token="alice-token-0123456789")
+    bob = make_client(token="bob-token-0123456789")
+    auth = lambda t: {"Authorization": f"Bearer {t}"}  # noqa: E731
+    alice.post("/v1/generate", json={"n": 1, "seed": 1}, headers=auth("alice-token-0123456789"))
+    assert len(alice.get("/v1/history", headers=auth("alice-token-0123456789")).json()) == 1
+    assert bob.get("/v1/history", headers=auth("bob-token-0123456789")).json() == []
+    assert bob.get("/v1/history").status_code == 401
