@@ -88,3 +88,16 @@ def test_a_dark_on_light_image_comes_back_the_way_round_it_came(fashion):
     out = redraw(Editor(fashion), product_shot, half_mask(slice(0, 16)), n=1, steps=5)
     pixels = np.asarray(out.images[0].convert("L"), dtype=float)
     assert pixels[-2:].mean() > 200 and pixels[:2].mean() > 200  # still on white, top and bottom
+
+
+def test_edited_and_redrawn_images_carry_the_watermark_their_records_claim(fashion):
+    from ganstudio.editing import Latent
+
+    wm = fashion.watermark
+    z = torch.randn(3, fashion.G.z_dim, generator=torch.Generator().manual_seed(1))
+    latents = [Latent(z[i : i + 1], fashion.make_cond(1, "sneaker"), source={"seed": i}) for i in range(3)]
+    rendered = Editor(fashion).render(latents, "vary")
+    redrawn = redraw(Editor(fashion), rendered.tensors[:1], half_mask(slice(0, 16)), n=2, steps=5)
+    for result in (rendered, redrawn):
+        assert all(r["watermark"] for r in result.metadata)
+        assert (wm.scores((result.tensors + 1) / 2) > wm.threshold).all()

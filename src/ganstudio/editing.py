@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from ganstudio.conditioning import Cond
 from ganstudio.data.images import fit_image, parse_color
-from ganstudio.imaging import from_uint8, image_distance, open_image, to_pil, to_uint8, visible
+from ganstudio.imaging import border_mean, from_uint8, image_distance, open_image, to_pil, to_uint8, visible
 from ganstudio.models.encoder import Encoder
 from ganstudio.pipeline import GenerationPipeline
 from ganstudio.results import GenerationResult
@@ -83,8 +83,10 @@ class Editor:
         return torch.cat(out)
 
     def render(self, latents: list[Latent], operation: str = "render", **extra: Any) -> GenerationResult:
-        """Images of latents with one metadata record each (the model, the operation, its source)."""
+        """Images of latents, marked like every output, with one metadata record each (the model,
+        the operation, its source)."""
         images = self.images(latents)
+        images = images if self.pipe.watermark is None else self.pipe.watermark.embed(images)
         names = self.pipe.class_names
         records = []
         for i, latent in enumerate(latents):
@@ -121,7 +123,7 @@ class Editor:
         # a product shot is usually dark on light; a grey model trained on light items on black (as
         # fashion-mnist is) needs it the other way round: match the background of its own images
         grey = self.pipe.dataset_info.get("channels") == 1
-        self.flipped = grey and (_border(image) > 0) != (self._model_border() > 0)
+        self.flipped = grey and (border_mean(image) > 0) != (self._model_border() > 0)
         return -image if self.flipped else image
 
     def _model_border(self) -> float:
@@ -134,7 +136,7 @@ class Editor:
                     cond.labels = torch.arange(n, device=self.pipe.device) % len(self.pipe.class_names)
                     cond.label_mask[:] = True
                 z = torch.randn(n, self.G.z_dim, generator=torch.Generator().manual_seed(0))
-                self._border_value = _border(self.pipe.generate(z, cond))
+                self._border_value = border_mean(self.pipe.generate(z, cond))
         return self._border_value
 
     def train_encoder(self, steps: int = 600, batch: int = 64, seed: int = 0) -> Encoder:
@@ -211,7 +213,6 @@ class Editor:
     def invert_many(
         self, images: list, label=None, prompt=None, steps: int = 150, lr: float = 0.05
     ) -> list[Latent]:
-        start = time.perf_counter()
         targets = torch.cat([self.prepare(im) for im in images]).to(self.pipe.device)  # (N, C, R, R)
         n = len(targets)
         cond = self.pipe.make_cond(n, label, None, prompt)
@@ -403,12 +404,6 @@ class Editor:
             step = self.pipe.map(z, target.to(self.pipe.device)) - self.pipe.map(z, base.to(self.pipe.device))
         offset = step if latent.w_offset is None else latent.w_offset + step
         return replace(latent, w_offset=offset, source=latent.source | {"edit": f"{name} {strength:+g}"})
-
-
-def _border(images: torch.Tensor) -> float:
-    """Mean value of the outermost pixel ring of images (B, C, H, W) in [-1, 1]."""
-    ring = torch.cat([images[..., 0, :], images[..., -1, :], images[..., :, 0], images[..., :, -1]], dim=-1)
-    return ring.float().mean().item()
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:

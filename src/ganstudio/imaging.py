@@ -139,6 +139,13 @@ def image_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return total
 
 
+def border_mean(images: torch.Tensor) -> float:
+    """Mean value of the outermost pixel ring of images (B, C, H, W) in [-1, 1] (negative: a dark
+    background)."""
+    ring = torch.cat([images[..., 0, :], images[..., -1, :], images[..., :, 0], images[..., :, -1]], dim=-1)
+    return ring.float().mean().item()
+
+
 def open_image(path: str | Path, what: str, max_pixels: int = 4096 * 4096) -> Image.Image:
     """A user's image file decoded (first frame), or a ValueError that names it and says what is
     wrong: not a regular file (a FIFO or a device is never read), empty, not an image, damaged,
