@@ -107,7 +107,9 @@ def main() -> None:
         for strength in (0.5, 1.0):
             outs, start = [], time.perf_counter()
             for i in range(args.n):
-                result = redraw(editor, targets[i : i + 1], mask, label=asked[i], n=1, seed=i, strength=strength)
+                result = redraw(
+                    editor, targets[i : i + 1], mask, label=asked[i], n=1, seed=i, strength=strength
+                )
                 outs.append(result.tensors)  # as delivered: marked
             seconds = (time.perf_counter() - start) / args.n
             outs = torch.cat(outs)

@@ -8,8 +8,7 @@ bundled generators (seeds below 10⁶; benches use seeds above). Each step marks
 both halves go through the same random edits — JPEG at quality 50–95 (8×8 DCT with the JPEG luma
 table, rounding passed straight through), resizing 0.5–2× and back, cropping 0–4 px per side,
 brightness/contrast/saturation/gamma/hue changes, and chains of two — then the extractor learns to
-tell them apart. The per-pixel bounds (`--flat` levels on flat regions, up to `--detail` where the
-image has detail) start 3× wider and narrow to their final values over the first third.
+tell them apart. The strength anneals from 8 to `--strength` levels RMS over the first third.
 
 Calibration: fashion-mnist test images 0–4999 and emoji test images (never hosts), clean, after
 JPEG 75 and 50, resized by 0.75/1.5/2× (bilinear and bicubic), cropped 1–4 px, colour-changed and
@@ -18,7 +17,7 @@ false-positive rate of at most 0.05% after each edit, half the 0.1% target). Hal
 (≤ SMALL_SIDE px, told apart by size when reading) get their own threshold the same way.
 Writes src/ganstudio/provenance/watermark.{safetensors,json}.
 
-    python -m scripts.train_watermark --resume --steps 2500 --lr 1e-3   # fine-tune the shipped pair
+    python -m scripts.train_watermark --resume --steps 1500 --lr 5e-4   # fine-tune the shipped pair
     python -m scripts.train_watermark --resume --steps 0                # calibrate it again
 """
 
@@ -45,7 +44,6 @@ from ganstudio.provenance.watermark import (
     WEIGHTS,
     Embedder,
     Extractor,
-    bound,
     luma,
     resize,
 )
@@ -179,7 +177,7 @@ def real_hosts(split: str) -> torch.Tensor:
     emoji = emoji[held] if split == "test" else emoji[~held]
     if split == "test":
         fashion = fashion[:5000]  # 5000–9999 are left for bench/watermark.py
-    to01 = lambda t: t[:, :3].float().div(255).expand(-1, 3, -1, -1)  # noqa: E731  (RGBA: composed colour)
+    to01 = lambda t: t.float().div(255).expand(-1, 3, -1, -1)  # noqa: E731
     return torch.cat([to01(fashion), to01(emoji)])
 
 
@@ -189,15 +187,14 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--flat", type=float, default=0.0, help="most a flat pixel may move (levels of 255)")
-    parser.add_argument("--detail", type=float, default=6.0, help="most a pixel in detail may move")
+    parser.add_argument("--strength", type=float, default=2.8, help="residual RMS in levels of 255")
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--out", type=Path, default=None, help="folder to write to (default: the package)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="fine-tune the shipped pair at the final bounds instead of starting afresh",
+        help="fine-tune the shipped pair at --strength instead of starting afresh",
     )
     parser.add_argument("--lr", type=float, default=2e-3)
     args = parser.parse_args()
@@ -225,12 +222,11 @@ def main() -> None:
     start, half = time.time(), args.batch // 2
     for step in range(args.steps):
         t = step / args.steps
-        widen = 1 + 2 * max(0.0, 1 - 3 * t) * (not args.resume)
+        strength = args.strength + (8 - args.strength) * max(0.0, 1 - 3 * t) * (not args.resume)
         x = hosts[torch.randint(len(hosts), (args.batch,), generator=g)]
         if torch.rand((), generator=g) < 0.5:
             x = x.flip(3)
-        y = luma(x[:half])
-        r = bound(embedder(y), y, args.flat * widen, args.detail * widen)
+        r = embedder(resize(luma(x[:half]), SIZE), strength)
         marked = (x[:half] + r).clamp(0, 1)
         both = torch.cat([marked, x[half:]])
         groups = [random_edit(chunk, g) for chunk in both.chunk(4)]  # 4 edit draws per step
@@ -244,7 +240,7 @@ def main() -> None:
         if step % 200 == 0 or step == args.steps - 1:
             acc = ((logits > 0).float() == target).float().mean()
             print(
-                f"step {step} bounds ×{widen:.2f} loss {loss.item():.4f} acc {acc:.3f} {time.time() - start:.0f}s",
+                f"step {step} strength {strength:.2f} loss {loss.item():.4f} acc {acc:.3f} {time.time() - start:.0f}s",
                 flush=True,
             )
 
@@ -272,8 +268,7 @@ def main() -> None:
     save_file({k: v.contiguous() for k, v in state.items()}, str(weights))
     meta = {
         "width": args.width,
-        "flat": args.flat,
-        "detail": args.detail,
+        "strength": args.strength,
         "threshold": round(threshold, 4),
         "threshold_small": round(threshold_small, 4),
         "calibration": f"{len(negatives)} unmarked scores: fashion-mnist test 0-4999 and emoji test, clean, under each edit and under random chains; threshold at the highest of their 99.95th percentiles",

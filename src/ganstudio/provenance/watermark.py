@@ -2,12 +2,9 @@
 works at the 32–64 px sizes ganstudio draws, where classic DWT-DCT marks need ≥ 128 px.
 
 The mark lives in luminance: the embedder looks at the image's luma at 32×32 and returns a
-residual pattern, which is resized to the image and added equally to every channel (grayscale
-images stay grayscale). How far any one pixel may move is bounded where the eye would see it: at
-most `flat` levels of 255 where the image is flat (a black, white or coloured background) and up
-to `detail` levels where it has detail of its own (the local 3×3 spread of luma), so no dot or band
-shows even enlarged 8× (the first version normalised only the residual's RMS, and the embedder
-learnt to pile it into one bright pixel on black backgrounds). The extractor reads luma resized to 32×32 and returns one score (a logit); the image is
+residual of fixed strength (RMS `strength` levels of 255, so PSNR ≈ 20·log10(255/strength) dB);
+the residual is resized to the image and added equally to every channel, so grayscale images stay
+grayscale. The extractor reads luma resized to 32×32 and returns one score (a logit); the image is
 marked when the score passes a threshold calibrated on real, unmarked images for a false-positive
 rate of 0.1%. Both were trained together through simulated JPEG, resizing, cropping and colour
 changes (`scripts/train_watermark.py`), so the mark survives what happens to images in the wild.
@@ -33,7 +30,6 @@ from torch.nn import functional as F
 from ganstudio.imaging import on_background
 
 SIZE = 32  # the mark is made and read at this resolution
-DETAIL_SPREAD = 12.0  # a 3×3 spread of luma (levels) at which a pixel gets the full `detail` bound
 # An image whose shorter side is at most this many pixels (a 32-px output halved, say) holds too
 # little detail: unmarked ones score higher after being stretched back to SIZE, so they get a
 # threshold of their own, calibrated on real images halved.
@@ -64,23 +60,10 @@ def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.BatchNorm2d(cout), nn.GELU())
 
 
-def allowance(y: torch.Tensor, flat: float, detail: float) -> torch.Tensor:
-    """How far each pixel may move, (B, 1, H, W) in [0, 1] units, from luma y (B, 1, H, W): `flat`
-    levels where the 3×3 neighbourhood is uniform, rising to `detail` levels where its spread
-    reaches DETAIL_SPREAD levels all around (texture hides a change; a flat background shows one)."""
-    mean = F.avg_pool2d(y, 3, 1, 1, count_include_pad=False)
-    var = F.avg_pool2d(y * y, 3, 1, 1, count_include_pad=False) - mean.square()
-    texture = (var.clamp(min=0).sqrt() * (255 / DETAIL_SPREAD)).clamp(max=1)
-    # the least texture around each pixel: a background pixel beside an edge has a busy 3×3
-    # window but sits in a flat area, and a change there shows as a halo round the drawing
-    texture = -F.max_pool2d(-texture, 3, 1, 1)
-    return (flat + (detail - flat) * texture) / 255
-
-
 class Embedder(nn.Module):
-    """Luma (B, 1, 32, 32) in [0, 1] → an unbounded pattern (B, 1, 32, 32): a learned pattern plus
-    an image-dependent part (which moves the mark away from pixels that would clip, such as a black
-    background). `bound` squashes it into the per-pixel allowance at the image's own size."""
+    """Luma (B, 1, 32, 32) in [0, 1] → a residual (B, 1, 32, 32) with RMS exactly `strength`/255:
+    a learned pattern plus an image-dependent part (which moves the mark away from pixels that
+    would clip, such as a black background)."""
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
@@ -89,17 +72,11 @@ class Embedder(nn.Module):
             _block(2, width), _block(width, width), _block(width, width), nn.Conv2d(width, 1, 3, 1, 1)
         )
 
-    def forward(self, y: torch.Tensor) -> torch.Tensor:
+    def forward(self, y: torch.Tensor, strength: float) -> torch.Tensor:
         pattern = self.pattern.expand(len(y), -1, -1, -1)
-        return self.net(torch.cat([y * 2 - 1, pattern], 1)) + pattern
-
-
-def bound(raw: torch.Tensor, y: torch.Tensor, flat: float, detail: float) -> torch.Tensor:
-    """The residual (B, 1, H, W) for an image of luma y (B, 1, H, W): the embedder's pattern
-    resized to the image and squashed into each pixel's allowance."""
-    if raw.shape[-2:] != y.shape[-2:]:
-        raw = F.interpolate(raw, size=y.shape[-2:], mode="bilinear", align_corners=False)
-    return torch.tanh(raw) * allowance(y, flat, detail)
+        r = self.net(torch.cat([y * 2 - 1, pattern], 1)) + pattern
+        r = r - r.mean(dim=(2, 3), keepdim=True)
+        return r * (strength / 255) / r.square().mean(dim=(2, 3), keepdim=True).add(1e-12).sqrt()
 
 
 class Extractor(nn.Module):
@@ -130,8 +107,7 @@ class Watermark:
 
     embedder: Embedder
     extractor: Extractor
-    flat: float  # the most a pixel may move where the image is flat, in levels of 255
-    detail: float  # … and where it has detail
+    strength: float  # RMS of the residual in levels of 255
     threshold: float  # score above which an image is called marked
     negatives: list[float]  # sorted scores of calibration images without the mark (for p-values)
     threshold_small: float | None = None  # the same for images no larger than SMALL_SIDE
@@ -157,8 +133,7 @@ class Watermark:
         return cls(
             embedder.eval(),
             extractor.eval(),
-            meta["flat"],
-            meta["detail"],
+            meta["strength"],
             meta["threshold"],
             meta["negatives"],
             meta.get("threshold_small"),
@@ -169,8 +144,10 @@ class Watermark:
         """Mark (B, C, H, W) images in [-1, 1] (C = 1 or 3, any size; with 4, the composed colour
         is marked where the drawing shows and alpha is untouched); returns the same shape."""
         x = (images.float().cpu() + 1) / 2
-        y = luma(x)
-        r = bound(self.embedder(resize(y, SIZE)), y, self.flat, self.detail)
+        y = resize(luma(x), SIZE)
+        r = self.embedder(y, self.strength)
+        if x.shape[-2:] != r.shape[-2:]:
+            r = F.interpolate(r, size=x.shape[-2:], mode="bilinear", align_corners=False)
         if x.shape[1] == 4:
             r = torch.cat([(r * x[:, 3:]).expand(-1, 3, -1, -1), torch.zeros_like(r)], 1)  # never in alpha
         marked = (x + r).clamp(0, 1) * 2 - 1
