@@ -171,7 +171,7 @@ def test_history_tab_lists_favourites_and_recalls_settings(served_model, tmp_pat
         first = page.locator("#history-list li").first
         first.locator(".star").click()
         page.wait_for_selector("#history-list li .star[aria-pressed=true]")
-        page.get_by_label("Favourites only").check()
+        page.get_by_label("Favourites alone").check()
         page.get_by_role("button", name="Search").click()
         page.wait_for_function("document.querySelectorAll('#history-list li').length === 1")
         assert page.locator("#history-list img").first.evaluate("img => img.naturalWidth") > 0

@@ -177,6 +177,13 @@ def add_history_routes(app: Any, history: History, api: list) -> None:
         """Every generated and redrawn image, newest first, with its parameters and record."""
         return history.list(q, favourites, limit, offset)
 
+    @app.post("/v1/history/zip", tags=["history"], dependencies=api, responses=ERRORS)
+    async def download(body: Selection) -> Response:
+        """The selected images (marked files) and records.json, as one zip."""
+        data = history.zip(body.ids)
+        headers = {"Content-Disposition": 'attachment; filename="ganstudio-selection.zip"'}
+        return Response(data, media_type="application/zip", headers=headers)
+
     @app.get("/v1/history/{entry_id}/file", tags=["history"], dependencies=api, responses=ERRORS)
     async def history_file(entry_id: str) -> FileResponse:
         where = history.file(entry_id)
@@ -193,10 +200,3 @@ def add_history_routes(app: Any, history: History, api: list) -> None:
         """Remove the entry and its file."""
         found(history.delete(entry_id), entry_id)
         return {"id": entry_id, "deleted": True}
-
-    @app.post("/v1/history/zip", tags=["history"], dependencies=api, responses=ERRORS)
-    async def download(body: Selection) -> Response:
-        """The selected images (marked files) and records.json, as one zip."""
-        data = history.zip(body.ids)
-        headers = {"Content-Disposition": 'attachment; filename="ganstudio-selection.zip"'}
-        return Response(data, media_type="application/zip", headers=headers)
