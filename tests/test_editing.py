@@ -35,7 +35,7 @@ def test_inverted_images_are_closer_than_random_samples_and_can_be_varied_and_mo
     assert (psnr(recon, targets) > psnr(random, targets)).all()
     same = ed.vary(latents[0], strength=0.0, n=2).tensors
     assert torch.allclose(same[0], same[1], atol=1e-4)  # both the image itself, marked like every output
-    assert (same[0] - recon[0]).abs().max() < 0.1  # the watermark moves a pixel a few levels at most
+    assert (same[0] - recon[0]).abs().mean() < 0.03  # only the watermark differs
     far = ed.vary(latents[0], strength=1.0, n=4).tensors
     assert (
         image_distance(far, recon[:1].expand_as(far)).mean()

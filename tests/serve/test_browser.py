@@ -173,7 +173,7 @@ def test_history_tab_lists_favourites_and_recalls_settings(served_model, tmp_pat
         page.wait_for_selector("#history-list li .star[aria-pressed=true]")
         page.get_by_label("Favourites alone").check()
         page.get_by_role("button", name="Search").click()
-        page.wait_for_function("document.querySelectorAll('#history-list li').length === 1")
+        page.wait_for_selector("#history-list li:nth-child(2)", state="detached")  # one left
         assert page.locator("#history-list img").first.evaluate("img => img.naturalWidth") > 0
         page.locator("#history-list li").first.get_by_role("button", name="Use settings").click()
         assert page.locator("#prompt").input_value() == "a big square"
