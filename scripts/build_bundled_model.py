@@ -8,9 +8,11 @@ The DCGAN recipe with a spectral-norm D (2026-12-01; BENCHMARKS.md, "Why trainin
         --set model.d_projection=true
     python -m scripts.build_bundled_model runs/fashion-sn/checkpoint --name fashion-mnist
 
-    # emoji, 2026-12-07: the colour corpus at 64 px with transparency
-    ganstudio train --data emoji --preset emoji-64 --minutes 80 --out runs/emoji64
-    python -m scripts.build_bundled_model runs/emoji64/checkpoint --name emoji -n 2000
+    # emoji, 2026-12-07: the colour corpus, a 16-px text GAN and a 16 → 64 GAN upsampler joined
+    # into one 64-px generator with transparency (models/cascade.py)
+    ganstudio train --data emoji --preset emoji-16 --minutes 85 --out runs/emoji16
+    ganstudio train-upscaler --low 16 --out runs/up16 --batch 32 --l1-steps 3000 --gan-steps 1500
+    python -m scripts.build_bundled_model runs/emoji16/checkpoint --upsampler runs/up16 --name emoji -n 2000
     ganstudio detector --model src/ganstudio/pretrained/emoji
 
 Both bundled models are their run's final checkpoint (name `run/checkpoint`: a run folder alone
@@ -23,11 +25,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
+from pathlib import Path
 
 from bench.report import GRID_PROMPTS, ROOT
 from ganstudio import modelfolder
+from ganstudio.conditioning import coverage
 from ganstudio.metrics import attribute_control, evaluate
 from ganstudio.pipeline import GenerationPipeline
+from ganstudio.provenance import nearcopy
 
 DOCS = ROOT / "docs"
 REFERENCE = {
@@ -67,10 +73,19 @@ def main() -> None:
     parser.add_argument("--name", choices=sorted(GRID_PROMPTS), default="fashion-mnist")
     parser.add_argument("-n", type=int, default=10_000)
     parser.add_argument("--command", help="the training command, for the model card")
+    parser.add_argument(
+        "--upsampler", help="a 16 → 64 upsampler folder: bundle run + upsampler as one cascade"
+    )
     args = parser.parse_args()
     target = ROOT / "src" / "ganstudio" / "pretrained" / args.name
     source, _ = modelfolder.resolve(args.run)
-    modelfolder.export(source, target)
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.upsampler:
+            source = modelfolder.join_cascade(source, Path(args.upsampler), Path(scratch) / "cascade")
+        modelfolder.export(source, target)
+    nearcopy.build_for_folder(target)
+    if not (target / modelfolder.COVERAGE_FILE).is_file():
+        coverage.build_for_folder(target)
     metrics = None if args.name == "fashion-mnist" else ["swd", "variety"]
     scores = evaluate(args.name, f"{args.name}:test", metrics, n=args.n)
     keys = [k for k in ("fd", "kid", "precision", "recall", "class_acc", "variety", "swd") if k in scores]

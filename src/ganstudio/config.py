@@ -111,6 +111,12 @@ class ModelConfig:
     # sketch → image: G is modulated by a sketch encoder, D judges (image, sketch) pairs; the
     # training sketches are the images' own outlines, roughened every step
     sketch: bool = False
+    # 4: G draws at a quarter of the resolution and a GAN upsampler (models/cascade.py) redraws
+    # its picture at 4×; 1: no upsampler. The two parts train apart and are joined in the folder.
+    cascade: int = 1
+    upsampler_width: int = 32
+    upsampler_growth: int = 16
+    upsampler_blocks: int = 3
 
 
 @dataclass

@@ -6,6 +6,8 @@
                                   in a run's checkpoints, for fine-tuning and resuming)
     label_prior.safetensors       optional: the class a prompt or sketch describes
     nearcopy.safetensors          optional: the training set's near-copy index (provenance/nearcopy.py)
+    coverage.safetensors          optional: the training captions a prompt is checked against
+                                  (conditioning/coverage.py)
     dataset.json                  what the model was trained on (source, fingerprint, classes…)
     model_card.md                 rendered from config.json's card fields and dataset.json
 
@@ -49,6 +51,7 @@ FORMAT = "ganstudio-model"
 FORMAT_VERSION = 1
 NEARCOPY_FILE = "nearcopy.safetensors"  # provenance/nearcopy.py reads and writes it
 DETECTOR_FILE = "detector.safetensors"  # provenance/detector.py reads and writes it
+COVERAGE_FILE = "coverage.safetensors"  # conditioning/coverage.py reads and writes it
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".bin"}
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 RUN_CANDIDATES = ("best", "checkpoint", ".checkpoint.old")  # what a run folder resolves to, in order
@@ -226,10 +229,11 @@ def save(
     D: nn.Module | None = None,
     label_prior: LabelPrior | None = None,
     dtype: torch.dtype = torch.float32,
-    nearcopy: Any = None,
+    extras: tuple = (),
 ) -> None:
-    """Write a model folder into `folder` (which must exist); `nearcopy` is the training set's
-    near-copy index (a provenance.nearcopy.NearCopyIndex), written beside the weights."""
+    """Write a model folder into `folder` (which must exist); `extras` are what else the folder
+    holds about its training data — the near-copy index (provenance/nearcopy.py), the prompt
+    coverage bank (conditioning/coverage.py) — each written by its own `save(folder)`."""
     folder = Path(folder)
     write_json(
         folder / "config.json",
@@ -248,8 +252,9 @@ def save(
             save_file(_state(module, dtype), str(folder / f"{name}.safetensors"), metadata={"format": FORMAT})
     if label_prior is not None:
         save_label_prior(label_prior, folder, dtype)
-    if nearcopy is not None:
-        nearcopy.save(folder)
+    for extra in extras:
+        if extra is not None:
+            extra.save(folder)
     write_json(folder / "dataset.json", dataset_info)
     (folder / "model_card.md").write_text(card.render(config, dataset_info), encoding="utf-8")
     share(folder)
@@ -291,14 +296,54 @@ def export(source: Path, target: Path, dtype: torch.dtype = torch.float16) -> Pa
     prior = load_label_prior(source, spec)
     if prior is not None:
         save_label_prior(prior, tmp, dtype)
-    for name in ("dataset.json", "model_card.md", NEARCOPY_FILE, DETECTOR_FILE):
-        if name in (NEARCOPY_FILE, DETECTOR_FILE) and not (source / name).is_file():
+    for name in ("dataset.json", "model_card.md", NEARCOPY_FILE, DETECTOR_FILE, COVERAGE_FILE):
+        if name in (NEARCOPY_FILE, DETECTOR_FILE, COVERAGE_FILE) and not (source / name).is_file():
             continue
         shutil.copyfile(source / name, tmp / name)
     share(tmp)
     if target.exists():
         shutil.rmtree(target)
     os.replace(tmp, target)
+    return target
+
+
+def join_cascade(base: Path, upsampler: Path, target: Path) -> Path:
+    """A cascade model folder (models/cascade.py) from a model trained at the base size and a
+    16 → 64 upsampler (`train-upscaler --low 16`): the config says `model.cascade: 4` and the 4×
+    resolution, the weights are the base's G_ema (`base.`) and the upsampler's (`upsampler.`).
+    Near-copy index and detector are left out: they belong to the joined model and are rebuilt."""
+    from ganstudio.upscaler import CONFIG_FILE, WEIGHTS_FILE
+
+    base, upsampler, target = Path(base), Path(upsampler), Path(target)
+    _, spec, raw = read_config(base)
+    up = read_json(upsampler / CONFIG_FILE, MAX_JSON_BYTES)["config"]
+    if up["channels"] != raw["channels"]:
+        raise ValueError(f"the upsampler draws {up['channels']} channels, the model {raw['channels']}")
+    model = raw["config"]["model"]
+    model.update(
+        cascade=4, upsampler_width=up["width"], upsampler_growth=up["growth"], upsampler_blocks=up["blocks"]
+    )
+    raw["resolution"] *= 4
+    info = read_dataset_info(base)
+    info["resolution"] *= 4
+    info["cascade"] = {
+        "base_resolution": info["resolution"] // 4,
+        "upsampler": read_json(upsampler / CONFIG_FILE, MAX_JSON_BYTES),
+    }
+    weights = {f"base.{k}": v for k, v in load_file(str(base / "generator_ema.safetensors")).items()}
+    weights |= {f"upsampler.{k}": v for k, v in load_file(str(upsampler / WEIGHTS_FILE)).items()}
+    target.mkdir(parents=True, exist_ok=True)
+    write_json(target / "config.json", raw)
+    write_json(target / "dataset.json", info)
+    save_file(weights, str(target / "generator_ema.safetensors"), metadata={"format": FORMAT})
+    prior = load_label_prior(base, spec)
+    if prior is not None:
+        save_label_prior(prior, target)
+    if (base / COVERAGE_FILE).is_file():
+        shutil.copyfile(base / COVERAGE_FILE, target / COVERAGE_FILE)
+    config = config_from_dict(raw["config"])
+    card = Card.from_dict(raw.get("card"))
+    (target / "model_card.md").write_text(card.render(config, info), encoding="utf-8")
     return target
 
 

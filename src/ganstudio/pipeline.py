@@ -20,9 +20,9 @@ import torch
 
 from ganstudio import __version__
 from ganstudio.conditioning import Cond, CondSpec, normalise_prompt
+from ganstudio.conditioning.coverage import Coverage
 from ganstudio.conditioning.guidance import guided_map, steered_map
 from ganstudio.conditioning.prior import LabelPrior
-from ganstudio.conditioning.text import MAX_PROMPT_WORDS
 from ganstudio.config import Config
 from ganstudio.devices import resolve_device
 from ganstudio.grids import Grids
@@ -61,9 +61,6 @@ class Request:
     negative_strength: float = 0.0
 
 
-ENGLISH_ENCODERS = {"builtin", "minilm"}  # the shipped encoders; a user's own may read other languages
-
-
 class GenerationPipeline(UserConditions, Grids):
     """A trained generator plus everything needed to turn user conditions into images."""
 
@@ -89,6 +86,10 @@ class GenerationPipeline(UserConditions, Grids):
         self.on_copy = "warn"
         # the model folder's 4× GAN upscaler (upscaler.py), when it has one
         self.upscaler: Upscaler | None = None
+        # how close a prompt comes to the training captions (conditioning/coverage.py); `strict`
+        # refuses a prompt below the model's threshold instead of noting it
+        self.coverage: Coverage | None = None
+        self.strict = False
 
     @classmethod
     def from_pretrained(cls, name_or_dir: str | Path, device: str = "auto") -> GenerationPipeline:
@@ -107,6 +108,7 @@ class GenerationPipeline(UserConditions, Grids):
         )
         pipe.nearcopy = NearCopyIndex.load(folder.path)
         pipe.upscaler = Upscaler.for_model(folder.path, int(folder.dataset_info.get("channels", 1)))
+        pipe.coverage = Coverage.load(folder.path, folder.spec.text_dim) if folder.spec.has_text else None
         return pipe
 
     @classmethod
@@ -206,6 +208,7 @@ class GenerationPipeline(UserConditions, Grids):
         upscale: int = 1,
         negative: str | None = None,
         negative_strength: float = NEGATIVE_STRENGTH,
+        strict: bool | None = None,
     ) -> GenerationResult:
         """Generate `n` images; image i uses seed `seed + i`. Same seed and conditions → same pixels.
         `sketch` (a drawing: PIL image, path or array), `prompt`, `label` and `attributes`
@@ -215,7 +218,9 @@ class GenerationPipeline(UserConditions, Grids):
         copies a training image does: "warn" (a note), "block" (drawn again with the next unused
         seed, noted) or "allow"; each record holds the check (`near_copy`). `upscale=4` enlarges
         every image four times (the model's GAN upscaler, else Lanczos, with a note) before it is
-        marked. `negative` names what to steer away from (text models), `negative_strength` how far."""
+        marked. `negative` names what to steer away from (text models), `negative_strength` how far.
+        A prompt far from every training caption gets a note naming what the model knows (each
+        record holds the check, `coverage`); `strict` (default `self.strict`) refuses it instead."""
         request = self.prepare(
             n,
             seed,
@@ -230,6 +235,7 @@ class GenerationPipeline(UserConditions, Grids):
             upscale=upscale,
             negative=negative,
             negative_strength=negative_strength,
+            strict=strict,
         )
         return self.run([request], batch_size)[0]
 
@@ -249,6 +255,7 @@ class GenerationPipeline(UserConditions, Grids):
         upscale: int = 1,
         negative: str | None = None,
         negative_strength: float = NEGATIVE_STRENGTH,
+        strict: bool | None = None,
     ) -> Request:
         """Check a request and turn it into latents, conditions and records (arguments as
         `__call__`; `spare_seed`, default seed + n, is the first seed a blocked near-copy is drawn
@@ -274,17 +281,9 @@ class GenerationPipeline(UserConditions, Grids):
         spare_seed = seed + n if spare_seed is None else spare_seed
         if on_copy == "block" and not 0 <= spare_seed <= MAX_SEED - MAX_REDRAWS * n:
             raise ValueError(f"seed {seed}: too close to {MAX_SEED} to leave seeds for redrawing near-copies")
-        notes = []
+        notes, coverage = [], None
         if prompt is not None:
-            words = len(str(prompt).split())
-            prompt = normalise_prompt(prompt)
-            if words > MAX_PROMPT_WORDS:
-                notes.append(f"the prompt has {words} words; only the first {MAX_PROMPT_WORDS} were used")
-            if not any("a" <= ch <= "z" for ch in prompt) and self.spec.text_encoder in ENGLISH_ENCODERS:
-                notes.append(
-                    f"the prompt has no Latin-script words; this model's text encoder "
-                    f"({self.spec.text_encoder}) learnt English, so it may not understand it: try English words"
-                )
+            prompt, coverage, notes = self.read_prompt(prompt, self.strict if strict is None else strict)
         method = None
         if upscale == SCALE:
             method = "gan" if self.upscaler is not None else "lanczos"
@@ -322,6 +321,7 @@ class GenerationPipeline(UserConditions, Grids):
                     guidance=guidance,
                     **({"upscale": {"scale": SCALE, "method": method}} if method else {}),
                     **({"negative": negative, "negative_strength": negative_strength} if away else {}),
+                    **({"coverage": coverage} if coverage else {}),
                 )
             )
         ingredients = []

@@ -55,6 +55,11 @@ def check_bounds(config: Config, spec: CondSpec, resolution: Any, channels: Any)
     _whole(m.expansion, "model.expansion", 1, 16)
     _whole(m.group_size, "model.group_size", 0, 4096)
     _whole(m.mbstd_group, "model.mbstd_group", 0, 256)
+    if m.cascade not in (1, 4) or isinstance(m.cascade, bool):
+        raise ValueError(f"model.cascade is {str(m.cascade)[:30]!r}; it must be 1 (none) or 4")
+    _whole(m.upsampler_width, "model.upsampler_width", 4, 128)
+    _whole(m.upsampler_growth, "model.upsampler_growth", 4, 64)
+    _whole(m.upsampler_blocks, "model.upsampler_blocks", 1, 32)
     if m.rgb_kernel not in (1, 3):
         raise ValueError(f"model.rgb_kernel is {m.rgb_kernel!r}; it must be 1 or 3")
     _whole(spec.num_classes, "cond.num_classes", 0, 1_000_000)

@@ -10,6 +10,9 @@ import torch
 
 from ganstudio.conditioning import Cond, load_text_encoder, normalise_prompt
 from ganstudio.conditioning.sketch import normalise_sketch
+from ganstudio.conditioning.text import MAX_PROMPT_WORDS
+
+ENGLISH_ENCODERS = {"builtin", "minilm"}  # the shipped encoders; a user's own may read other languages
 
 
 class UserConditions:
@@ -44,6 +47,25 @@ class UserConditions:
         """The model's text encoder applied to a prompt: (1, T). Empty prompts are an error;
         prompts over MAX_PROMPT_WORDS words are cut there (`GenerationResult.notes` says so)."""
         return self._encode(normalise_prompt(prompt))
+
+    def read_prompt(self, prompt: str, strict: bool) -> tuple[str, dict | None, list[str]]:
+        """(the normalised prompt, its coverage check or None, notes for the user); a prompt the
+        model does not cover is refused when `strict`."""
+        words = len(str(prompt).split())
+        prompt, coverage, notes = normalise_prompt(prompt), None, []
+        if words > MAX_PROMPT_WORDS:
+            notes.append(f"the prompt has {words} words; only the first {MAX_PROMPT_WORDS} were used")
+        if self.coverage is not None and self.spec.has_text:
+            coverage, note = self.coverage.note(prompt, self._encode(prompt))
+            if note and strict:
+                raise ValueError(f"{note}. Refused (strict); leave strict off to draw it anyway")
+            notes += [note] if note else []
+        if not any("a" <= ch <= "z" for ch in prompt) and self.spec.text_encoder in ENGLISH_ENCODERS:
+            notes.append(
+                f"the prompt has no Latin-script words; this model's text encoder "
+                f"({self.spec.text_encoder}) learnt English, so it may not understand it: try English words"
+            )
+        return prompt, coverage, notes
 
     def _encode(self, prompt: str) -> torch.Tensor:
         """`encode_prompt` for a prompt already normalised."""

@@ -4,10 +4,10 @@ the API is under test, not the images) and a client for the app."""
 import pytest
 
 from ganstudio import modelfolder
-from ganstudio.conditioning import CondSpec
+from ganstudio.conditioning import CondSpec, coverage, load_text_encoder
 from ganstudio.config import Config, apply_overrides
 from ganstudio.models import build_models
-from tests.conftest import TINY, shapes_dataset
+from tests.conftest import CAPTIONS, TINY, shapes_dataset
 
 pytest.importorskip("fastapi")
 
@@ -26,7 +26,9 @@ def tiny_model(folder):
     G, _ = build_models(config.model, 16, 1, spec)
     info = shapes_dataset().describe() | {"text_encoder": "builtin"}
     info["attributes"] = {"brightness": {"min": 0.1, "max": 0.6, "mean": 0.3, "std": 0.1}}
-    modelfolder.save(folder, config, spec, info, modelfolder.Card(), G)
+    texts = [c for pair in CAPTIONS for c in pair]
+    bank = coverage.build([[t] for t in texts], texts, load_text_encoder("builtin").encode(texts), 0.3)
+    modelfolder.save(folder, config, spec, info, modelfolder.Card(), G, extras=(bank,))
     return folder
 
 

@@ -66,6 +66,18 @@ def test_negative_prompt_and_upscale_fields(make_client):
     assert client.post("/v1/generate", json={**body, "negative_strength": 0}).status_code == 422
 
 
+def test_a_prompt_outside_the_model_gets_a_note_or_a_refusal_when_strict(make_client):
+    client = make_client()
+    body = {"n": 1, "seed": 4, "prompt": "a tax form from the council"}
+    out = client.post("/v1/generate", json=body).json()
+    assert out["images"][0]["metadata"]["coverage"]["covered"] is False
+    assert any("may not know what" in note for note in out["notes"])
+    refused = client.post("/v1/generate", json={**body, "strict": True})
+    assert refused.status_code in (400, 422) and "strict" in refused.text
+    known = client.post("/v1/generate", json={**body, "prompt": "a big bright square", "strict": True})
+    assert known.status_code == 200 and known.json()["images"][0]["metadata"]["coverage"]["covered"]
+
+
 def test_sketch_as_base64_or_as_an_upload(make_client):
     client = make_client()
     png = drawing_png()

@@ -146,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
         help='what to steer away from, e.g. --prompt "a shoe" --negative "sneaker" (text-conditioned models)',
     )
     p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse a prompt the model does not cover (far from every training caption) instead of "
+        "drawing the nearest thing it knows with a note",
+    )
+    p.add_argument(
         "--negative-strength",
         type=float,
         default=1.0,

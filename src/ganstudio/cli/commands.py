@@ -236,7 +236,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.seed == "random":
         say(f"seed: {seed} (recorded in every image; --seed {seed} draws them again)")
     pipe = GenerationPipeline.from_pretrained(args.model, device=args.device)
-    pipe.on_copy = args.on_copy
+    pipe.on_copy, pipe.strict = args.on_copy, args.strict
     if pipe.nearcopy is None and args.on_copy != "allow":
         say(
             f"note: {args.model} has no near-copy index, so images are not checked against its training "

@@ -75,6 +75,17 @@ def cmd_export(args: argparse.Namespace) -> int:
             say(
                 f"warning: no near-copy index, so generation cannot check for copies of training images: {error}"
             )
+    if (
+        modelfolder.ModelFolder.open(target).spec.has_text
+        and not (target / modelfolder.COVERAGE_FILE).is_file()
+    ):
+        from ganstudio.conditioning import coverage
+
+        try:
+            bank = coverage.build_for_folder(target, args.data)
+            say(f"prompt coverage: {len(bank.names)} training captions, threshold {bank.threshold:.2f}")
+        except ValueError as error:
+            say(f"warning: no prompt coverage, so prompts the model does not know get no note: {error}")
     size = sum(p.stat().st_size for p in target.iterdir()) / 1e6
     print(f"exported {source} → {target} ({args.dtype} G_ema only, {size:.1f} MB)")
     return 0

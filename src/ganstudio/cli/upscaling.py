@@ -51,11 +51,19 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 def cmd_train_upscaler(args: argparse.Namespace) -> int:
     from ganstudio.training.upscaler import UpscaleTraining, train_upscaler
+    from ganstudio.upscaler import UpscalerConfig
 
     tc = UpscaleTraining(
-        l1_steps=args.l1_steps, gan_steps=args.gan_steps, batch=args.batch, gan_weight=args.gan_weight
+        l1_steps=args.l1_steps,
+        gan_steps=args.gan_steps,
+        batch=args.batch,
+        gan_weight=args.gan_weight,
+        low=args.low,
+        crop=min(args.low, 32),
+        noise=args.noise,
     )
-    upscaler = train_upscaler(args.out, tc, resume=args.resume, log=say)
+    config = UpscalerConfig(width=args.width, blocks=args.blocks)
+    upscaler = train_upscaler(args.out, tc, config, resume=args.resume, log=say)
     print(
         f"upscaler: {Path(args.out)} ({upscaler.info['steps']} steps); copy upscaler.safetensors and "
         "upscaler.json into a colour model's folder to use it with generate --upscale 4"
@@ -91,5 +99,20 @@ def add_parsers(add_parser) -> None:
     p.add_argument(
         "--gan-weight", type=float, default=0.01, help="the GAN loss's weight beside L1 (weight 1)"
     )
+    p.add_argument(
+        "--low",
+        type=int,
+        choices=(16, 64),
+        default=64,
+        help="input size: 64 (a 64 → 256 upscaler) or 16 (the upsampler of a cascade model, 16 → 64)",
+    )
+    p.add_argument(
+        "--noise",
+        type=float,
+        default=0.03,
+        help="the largest noise std added to half the inputs, so speckle a generator leaves is cleaned",
+    )
+    p.add_argument("--width", type=int, default=32, help="the network's features at the input's size")
+    p.add_argument("--blocks", type=int, default=3, help="residual-in-residual dense blocks")
     p.add_argument("--resume", action="store_true", help="continue the training state in --out")
     p.set_defaults(func=cmd_train_upscaler)

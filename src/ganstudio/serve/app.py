@@ -217,6 +217,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             guidance=body.guidance,
             infer_label=body.infer_label,
             on_copy=body.on_copy,
+            strict=body.strict,
             upscale=body.upscale,
             negative=body.negative,
             negative_strength=body.negative_strength,

@@ -89,6 +89,11 @@ class GenerateRequest(BaseModel):
         "note), marked after enlarging",
     )
     infer_label: bool = True
+    strict: bool = Field(
+        False,
+        description="refuse (422) a prompt the model does not cover (far from every training caption) "
+        "instead of drawing the nearest thing it knows with a note",
+    )
     on_copy: Literal["warn", "block", "allow"] = Field(
         "warn",
         description="an image that copies a training image: a note (warn), drawn again with the next "

@@ -81,10 +81,10 @@ def save_checkpoint(
     card: Card,
     name: str = "checkpoint",
     label_prior: LabelPrior | None = None,
-    nearcopy: Any = None,
+    extras: tuple = (),
 ) -> Path:
-    """Atomically write `run_dir/<name>`: a full model folder (with the near-copy index when
-    given) plus training_state.safetensors. A full disk is one clear error, and the previous
+    """Atomically write `run_dir/<name>`: a full model folder (with `extras`, the near-copy index
+    and prompt coverage, when given) plus training_state.safetensors. A full disk is one clear error, and the previous
     checkpoint stays as it was."""
     with _clear_when_disk_full(run_dir, name):
         final = run_dir / name
@@ -101,7 +101,7 @@ def save_checkpoint(
             nets["G"],
             nets["D"],
             label_prior,
-            nearcopy=nearcopy,
+            extras=extras,
         )
         tensors: dict[str, torch.Tensor] = {"rng_state": rng_state.clone()}
         groups = {}

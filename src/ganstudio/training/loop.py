@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ganstudio import modelfolder
+from ganstudio.conditioning.coverage import build as coverage_bank
 from ganstudio.config import Config
 from ganstudio.data.packed import PackedDataset
 from ganstudio.data.sketches import dataset_sketches
@@ -167,6 +168,9 @@ def train(
     # the training set's near-copy index, saved in every checkpoint: generation checks each image
     # against it (a second or two for 60k images; calibrated leave-one-out, see nearcopy.py)
     nearcopy = NearCopyIndex.build(dataset.images) if world.is_main and len(dataset) > 1 else None
+    coverage = (
+        coverage_bank(dataset.captions, text.table.texts, text.embeddings) if text is not None else None
+    )
 
     data = TrainingData(
         dataset.images.to(dev),  # (N, C, H, W) uint8, decoded once
@@ -229,7 +233,7 @@ def train(
             card,
             name,
             label_prior,
-            nearcopy,
+            (nearcopy, coverage),
         )
 
     def write_samples() -> None:

@@ -36,6 +36,7 @@ class UpscaleTraining:
     gan_steps: int = 1500  # then pixel + GAN loss
     batch: int = 16
     crop: int = 32  # low-resolution crop side (the target is 4× that)
+    low: int = 64  # the inputs' render size: 64 (a 64 → 256 upscaler) or 16 (a cascade's 16 → 64 upsampler)
     lr: float = 2e-4
     gan_weight: float = 0.01  # the GAN term's weight beside L1 (weight 1)
     noise: float = 0.03  # the largest noise std added to half the inputs (G's outputs are not clean renders)
@@ -63,11 +64,12 @@ class PatchDiscriminator(nn.Module):
 class Pairs:
     """Low- and high-resolution renders of the training drawings, composed (iconify.composed)."""
 
-    def __init__(self, split: str = "train") -> None:
+    def __init__(self, split: str = "train", low: int = 64) -> None:
         from ganstudio.data import iconify
 
-        icons, self.low = iconify.rendered(64)
-        _, self.high = iconify.rendered(64 * SCALE, mmap=True)
+        icons, self.low = iconify.rendered(low)
+        _, self.high = iconify.rendered(low * SCALE, mmap=True)
+        self.size = low
         held = iconify.heldout_pairs(icons)
         self.rows = np.array([i for i, icon in enumerate(icons) if iconify.split_of(icon, held) == split])
         self.icons = [icons[i] for i in self.rows]
@@ -79,7 +81,7 @@ class Pairs:
         from ganstudio.data.iconify import composed
 
         pick = torch.randint(len(self.rows), (size,), generator=generator).tolist()
-        offsets = torch.randint(64 - crop + 1, (size, 2), generator=generator).tolist()
+        offsets = torch.randint(self.size - crop + 1, (size, 2), generator=generator).tolist()
         flips = torch.rand(size, generator=generator) < 0.5
         low, high = [], []
         for k, (y, x) in zip(pick, offsets, strict=True):
@@ -170,7 +172,9 @@ def train_upscaler(
     if resume and (out / STATE_FILE).is_file():
         step = load_state(out, nets, optims)
         log(f"resumed at step {step}")
-    pairs = pairs or Pairs()
+    pairs = pairs or Pairs(low=tc.low)
+    if tc.crop > tc.low:
+        raise ValueError(f"crop {tc.crop} is larger than the {tc.low}-px inputs")
     facts = {"trained_on": "builtin:emoji:train", "training": asdict(tc), "sources": sources(pairs)}
     total = tc.l1_steps + tc.gan_steps
     started, seen = time.perf_counter(), 0
