@@ -11,7 +11,8 @@ The DCGAN recipe with a spectral-norm D (2026-12-01; BENCHMARKS.md, "Why trainin
     # emoji, 2026-12-07: the colour corpus, a 16-px text GAN and a 16 → 64 GAN upsampler joined
     # into one 64-px generator with transparency (models/cascade.py)
     ganstudio train --data emoji --preset emoji-16 --minutes 85 --out runs/emoji16
-    ganstudio train-upscaler --low 16 --out runs/up16 --batch 32 --l1-steps 3000 --gan-steps 1500
+    ganstudio train-upscaler --low 16 --out runs/up16 --batch 32 --l1-steps 3000 --gan-steps 1500 \
+        --noise 0.08    # the bundled one was stopped at step 3250 (22 CPU-minutes) for time
     python -m scripts.build_bundled_model runs/emoji16/checkpoint --upsampler runs/up16 --name emoji -n 2000
     ganstudio detector --model src/ganstudio/pretrained/emoji
 

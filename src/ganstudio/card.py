@@ -58,10 +58,13 @@ class Card:
             if dataset_info.get("text_encoder")
             else "no"
         )
+        arch = config.model.arch
+        if config.model.cascade != 1:  # models/cascade.py
+            arch = f"{arch} at {dataset_info['resolution'] // config.model.cascade} px, then a {config.model.cascade}× GAN upsampler"
         lines = [
             "# ganstudio model",
             "",
-            f"- Architecture: {config.model.arch} ({config.preset} preset), {dataset_info['resolution']} px, "
+            f"- Architecture: {arch} ({config.preset} preset), {dataset_info['resolution']} px, "
             f"{dataset_info['channels']} channel(s)",
             f"- Training data: {markdown_text(dataset_info['source'])} ({dataset_info['num_images']} images, "
             f"fingerprint {markdown_text(dataset_info['fingerprint'])}, licence: "

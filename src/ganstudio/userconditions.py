@@ -74,7 +74,11 @@ class UserConditions:
                 f"model {self.model_id} was trained without text, so it cannot follow a prompt; "
                 "train on a dataset with captions (metadata.jsonl `text` or .txt files) to use prompts"
             )
-        return load_text_encoder(self.spec.text_encoder).encode([prompt])
+        # the last prompt's embedding is kept: the coverage check and the conditions both need it
+        last = getattr(self, "_last_prompt", None)
+        if last is None or last[0] != prompt:
+            last = self._last_prompt = (prompt, load_text_encoder(self.spec.text_encoder).encode([prompt]))
+        return last[1]
 
     def normalise_sketch(self, sketch: Any) -> torch.Tensor:
         """A drawing (PIL image, path or array; any size, mode and polarity) → (1, 1, R, R)."""

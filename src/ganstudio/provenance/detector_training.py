@@ -3,6 +3,7 @@ images, train, measure AUC as they are and after edits, and save it into the mod
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,10 @@ def build_for_folder(
         raise ValueError(
             f"the training data {source} is not there any more; pass --data with where it is now"
         )
-    real = load_dataset(source.heldout() or source, config.data)
+    # at the resolution the model draws (a cascade's config.data is its base's)
+    real = load_dataset(
+        source.heldout() or source, dataclasses.replace(config.data, resolution=info["resolution"])
+    )
     order = torch.randperm(len(real), generator=torch.Generator().manual_seed(0))
     cut = int(len(real) * 0.8)
     reals, test_reals = real.images[order[:cut]], real.images[order[cut:]]
