@@ -201,7 +201,8 @@ def main() -> None:
         f"| … FD (classifier features) / recall against real renders | {row['fd']:.1f} / {row['recall']:.3f} | recall target ≥ 0.4 |",
         f"| colour words: the hue moves the named way, one seed | {row['colour_words']:.1%} | |",
         f"| concept words: each of two concepts drawn (top 5), one seed | {row['concept_words']:.1%} | |",
-        f"| held-out concept × style pairs named (top 5) / seen pairs | {row['heldout_pairs']:.1%} / {row['seen_pairs']:.1%} | "(
+        f"| held-out concept × style pairs named (top 5) / seen pairs | {row['heldout_pairs']:.1%} / {row['seen_pairs']:.1%} | "
+        + (
             f"{row['heldout_pairs'] / row['seen_pairs']:.0%} (target ≥ 50%) |"
             if row["seen_pairs"] > 0
             else "no ratio: no seen pair was named (target ≥ 50%) |"

@@ -312,7 +312,7 @@ def join_cascade(base: Path, upsampler: Path, target: Path) -> Path:
     16 → 64 upsampler (`train-upscaler --low 16`): the config says `model.cascade: 4` and the 4×
     resolution, the weights are the base's G_ema (`base.`) and the upsampler's (`upsampler.`).
     Near-copy index and detector are left out: they belong to the joined model and are rebuilt."""
-    from ganstudio.upscaler import CONFIG_FILE, WEIGHTS_FILE
+    from ganstudio.models.rrdb import CONFIG_FILE, WEIGHTS_FILE
 
     base, upsampler, target = Path(base), Path(upsampler), Path(target)
     _, spec, raw = read_config(base)

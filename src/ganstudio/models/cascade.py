@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ganstudio.conditioning import Cond
-from ganstudio.upscaler import SCALE, UpscalerConfig, UpscalerNet
+from ganstudio.models.rrdb import SCALE, UpscalerConfig, UpscalerNet
 
 
 class Cascade(nn.Module):
