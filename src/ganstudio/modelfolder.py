@@ -347,6 +347,26 @@ def join_cascade(base: Path, upsampler: Path, target: Path) -> Path:
     return target
 
 
+def training_data(folder: Path, data: str | Path | None = None):
+    """(the dataset a model folder was trained on — `data`, or the source its dataset.json records —
+    and its source), refused unless its fingerprint is the one recorded."""
+    from ganstudio.data import DataSource, load_dataset
+
+    info = read_dataset_info(folder)
+    source = DataSource.parse(data if data is not None else info.get("source", ""))
+    if not source.loadable():
+        raise ValueError(
+            f"the training data {source} is not there any more; pass --data with where it is now"
+        )
+    dataset = load_dataset(source, read_config(folder)[0].data)
+    if (found := dataset.describe().get("fingerprint")) != info.get("fingerprint"):
+        raise ValueError(
+            f"{source} is not the data this model was trained on (fingerprint {found} ≠ "
+            f"{info.get('fingerprint')}); pass --data with that data"
+        )
+    return dataset, source
+
+
 @dataclass
 class ModelFolder:
     """A model folder read from disk: everything needed to rebuild its generator."""

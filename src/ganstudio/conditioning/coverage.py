@@ -145,21 +145,12 @@ def for_dataset(dataset, encoder_name: str) -> Coverage:
 def build_for_folder(folder: Path, data: str | Path | None = None) -> Coverage:
     """Build and save a model folder's coverage bank from its training data (`data`, or the source
     its dataset.json records; it must be the data the model was trained on)."""
-    from ganstudio.data import DataSource, load_dataset
-    from ganstudio.modelfolder import read_config, read_dataset_info
+    from ganstudio.modelfolder import read_config, training_data
 
-    config, spec, _ = read_config(folder)
+    _, spec, _ = read_config(folder)
     if not spec.has_text:
         raise ValueError(f"{folder} was trained without text, so it has no prompts to check")
-    info = read_dataset_info(folder)
-    source = DataSource.parse(data if data is not None else info.get("source", ""))
-    if not source.loadable():
-        raise ValueError(
-            f"the training data {source} is not there any more; pass --data with where it is now"
-        )
-    dataset = load_dataset(source, config.data)
-    if dataset.describe().get("fingerprint") != info.get("fingerprint"):
-        raise ValueError(f"{source} is not the data this model was trained on; pass --data with that data")
+    dataset, _ = training_data(folder, data)
     coverage = for_dataset(dataset, spec.text_encoder)
     coverage.save(folder)
     return coverage

@@ -202,22 +202,11 @@ def build_for_folder(folder: Path, data: str | Path | None = None) -> NearCopyIn
     dataset.json records. The data must be what the model was trained on (same fingerprint);
     the threshold is calibrated on the data's held-out split where it has a separate one, else
     leave-one-out."""
-    from ganstudio.data import DataSource, load_dataset
-    from ganstudio.modelfolder import read_config, read_dataset_info
+    from ganstudio.data import load_dataset
+    from ganstudio.modelfolder import read_config, training_data
 
     config, _, _ = read_config(folder)
-    info = read_dataset_info(folder)
-    source = DataSource.parse(data if data is not None else info.get("source", ""))
-    if not source.loadable():
-        raise ValueError(
-            f"the training data {source} is not there any more; pass --data with where it is now"
-        )
-    dataset = load_dataset(source, config.data)
-    if dataset.describe().get("fingerprint") != info.get("fingerprint"):
-        raise ValueError(
-            f"{source} is not the data this model was trained on (fingerprint "
-            f"{dataset.describe().get('fingerprint')} ≠ {info.get('fingerprint')}); pass --data with that data"
-        )
+    dataset, source = training_data(folder, data)
     heldout = source.heldout()
     index = NearCopyIndex.build(
         dataset.images, load_dataset(heldout, config.data).images if heldout else None
