@@ -1,20 +1,61 @@
 """docs/studio.png: the studio in Debian's chromium (Playwright), drawing a sneaker's outline with
-the bundled fashion-mnist model, a prompt and 8 results.
+the bundled fashion-mnist model, a prompt and 8 results; with --edit, docs/studio-edit.png: the
+Edit tab with a bundled model's image brought in, variations, a slider moved and a morph.
 
     python -m scripts.studio_screenshot
+    python -m scripts.studio_screenshot --edit --model emoji --prompt "a red apple" --towards "a green apple"
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import socket
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 from bench.report import ROOT
 
 
+def edit_tab(page, model: str, prompt: str, towards: str, direction: str) -> None:
+    """Generate with `prompt`, open the first image in the Edit tab, vary it, move a slider, keep
+    it and morph it towards an image drawn for `towards`."""
+    from ganstudio import GenerationPipeline
+
+    target = Path(tempfile.mkdtemp()) / "towards.png"
+    GenerationPipeline.from_pretrained(model)(n=1, seed=3, prompt=towards).images[0].save(target)
+    page.select_option("#model", model)
+    page.get_by_label("Prompt").fill(prompt)
+    page.get_by_label("Count").fill("4")
+    page.get_by_label("Seed").fill("1")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_selector("#gallery li:nth-child(4)")
+    page.locator("#gallery li").first.get_by_role("button", name="Edit").click()
+    page.wait_for_selector("#edit-recon[src]", timeout=900_000)  # the encoder is fitted once per model
+    page.get_by_label("How many").fill("6")
+    page.get_by_role("button", name="Vary").click()
+    page.wait_for_selector("#edit-gallery li:nth-child(6)", timeout=120_000)
+    page.select_option("#edit-direction", direction)
+    page.locator("#edit-strength").fill("1.5")
+    page.wait_for_selector("#edit-preview[src]", timeout=300_000)
+    page.get_by_role("button", name="Keep this edit").click()
+    page.wait_for_selector("#edit-gallery li:nth-child(7)", timeout=120_000)
+    page.set_input_files("#morph-file", str(target))
+    page.get_by_label("Frames").fill("8")
+    page.get_by_role("button", name="Morph", exact=True).click()
+    page.wait_for_selector("#morph-strip:not([hidden])", timeout=300_000)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--edit", action="store_true", help="the Edit tab (docs/studio-edit.png)")
+    parser.add_argument("--model", default="emoji")
+    parser.add_argument("--prompt", default="a red apple")
+    parser.add_argument("--towards", default="a green apple")
+    parser.add_argument("--direction", default="brightness")
+    args = parser.parse_args()
     import uvicorn
     from playwright.sync_api import sync_playwright
 
@@ -39,6 +80,11 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1180, "height": 860})
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_function("document.getElementById('model').options.length > 0")
+            if args.edit:
+                edit_tab(page, args.model, args.prompt, args.towards, args.direction)
+                page.screenshot(path=str(ROOT / "docs" / "studio-edit.png"), full_page=True)
+                browser.close()
+                return
             box = page.locator("#canvas").bounding_box()
             # a sneaker's side view: sole, toe, opening and heel
             outline = [
@@ -72,7 +118,7 @@ def main() -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-    print(ROOT / "docs" / "studio.png")
+        print(ROOT / "docs" / ("studio-edit.png" if args.edit else "studio.png"))
 
 
 if __name__ == "__main__":

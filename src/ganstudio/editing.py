@@ -28,6 +28,7 @@ from PIL import Image
 from torch.nn import functional as F
 
 from ganstudio.conditioning import Cond
+from ganstudio.data import attributes as measured
 from ganstudio.data.images import fit_image, parse_color
 from ganstudio.imaging import border_mean, from_uint8, image_distance, open_image, to_pil, to_uint8, visible
 from ganstudio.models.encoder import Encoder
@@ -292,14 +293,18 @@ class Editor:
 
     # -- sliders
 
+    def direction_names(self, components: int = 5) -> list[str]:
+        """What `edit` takes besides class:NAME: trained and measured attributes, pca1…"""
+        shown = measured.attribute_names(min(int(self.pipe.dataset_info.get("channels", 1)), 3))
+        names = list(dict.fromkeys(self.pipe.attribute_names + shown))
+        return names + [f"pca{k + 1}" for k in range(components)]
+
     def directions(self, latent: Latent, components: int = 5) -> dict[str, torch.Tensor]:
         """Named directions in w (each (1, w_dim)) for this latent's conditions, one unit = one
-        standard deviation (of the attribute for attribute sliders, of w along it for PCA ones): one per measured attribute (InterFaceGAN-style: the direction
-        in w that covaries with the attribute measured on the images), `pca1`… (GANSpace: principal
-        components of w), each PCA one also named by the attribute it changes most; class
-        directions come from `edit(..., "class:NAME")`."""
-        from ganstudio.data import attributes as measured
-
+        standard deviation (of the attribute; of w along it for PCA ones): one per measured
+        attribute (InterFaceGAN-style: the direction in w that covaries with it on the images),
+        `pca1`… (GANSpace: principal components of w), each named by the attribute it changes
+        most; class directions come from `edit(..., "class:NAME")`."""
         key = tuple(t.flatten().tolist() for t in latent.cond.tensors()[:6])
         key = tuple(tuple(x) for x in key)
         if key in self._directions:
@@ -380,8 +385,6 @@ class Editor:
         between w with the attribute at its value (the one the latent asks for, or the one
         measured on its image) and at that value + `strength` standard deviations of the
         training data, added to the latent's w (strength 0 leaves the image as it is)."""
-        from ganstudio.data import attributes as measured
-
         j = self.pipe.attribute_names.index(name)
         base = replace(latent.cond, attributes=latent.cond.attributes.clone())
         base.attribute_mask = latent.cond.attribute_mask.clone()

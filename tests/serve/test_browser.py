@@ -180,3 +180,50 @@ def test_history_tab_lists_favourites_and_recalls_settings(served_model, tmp_pat
         assert not page.locator("#create").is_hidden()
         assert not errors, errors
         browser.close()
+
+
+def test_edit_tab_inverts_varies_slides_and_morphs(served_model, tmp_path):
+    from PIL import Image, ImageDraw
+
+    from ganstudio.serve.app import Settings, create_app
+
+    other = tmp_path / "other.png"
+    drawn = Image.new("L", (40, 40), 255)
+    ImageDraw.Draw(drawn).ellipse((8, 8, 32, 32), fill=0)
+    drawn.save(other)
+    settings = Settings(models=[str(served_model)], runs_dir=tmp_path / "runs", invert_steps=5)
+    with Server(create_app(settings)) as url, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        draw_and_generate(page, url, "a big square", count=2)
+        page.locator("#gallery li").first.get_by_role("button", name="Edit").click()
+        assert not page.locator("#edit").is_hidden()
+        page.wait_for_selector("#edit-recon[src]", timeout=120_000)  # inverted (the encoder fitted)
+        page.get_by_label("How many").fill("3")
+        page.get_by_role("button", name="Vary").click()
+        page.wait_for_selector("#edit-gallery li:nth-child(3)")
+        assert "variation" in page.locator("#edit-gallery li").first.inner_text()
+        assert page.locator("#edit-direction option").all_inner_texts()[:2] == ["brightness", "coverage"]
+        page.locator("#edit-strength").fill("1.5")  # a live preview, not kept
+        page.wait_for_selector("#edit-preview[src]")
+        page.get_by_role("button", name="Keep this edit").click()
+        page.wait_for_selector("#edit-gallery li:nth-child(4)")
+        assert "brightness +1.5" in page.locator("#edit-gallery li").first.inner_text()
+        page.set_input_files("#morph-file", str(other))
+        page.get_by_label("Frames").fill("4")
+        page.get_by_role("button", name="Morph", exact=True).click()
+        page.wait_for_selector("#morph-strip:not([hidden])")
+        assert page.locator("#morph-preview").get_attribute("src").startswith("data:image/png")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download the strip").click()
+        download.value.save_as(tmp_path / "strip.png")
+        report = read_provenance(tmp_path / "strip.png")
+        assert report["ai_generated"] and report["record"]["operation"] == "interpolate-strip"
+        page.get_by_role("button", name="History").click()  # kept edits are in the history, previews not
+        page.wait_for_selector("#history-list li:nth-child(6)")
+        operations = " ".join(page.locator("#history-list .meta").all_inner_texts())
+        assert "vary" in operations and "edit" in operations and "interpolate" in operations
+        assert not errors, errors
+        browser.close()

@@ -83,7 +83,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) > 0:  # under torchrun, rank 0 speaks for every process
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
         sys.stderr = _ErrorsOnly(sys.stderr)
+    stop = {"requested": False}
+
+    def on_interrupt(signum, frame):  # first Ctrl-C: finish the step and checkpoint; second: quit now
+        if stop["requested"]:
+            raise KeyboardInterrupt
+        stop["requested"] = True
+        print(
+            "\nstopping after this step and writing a checkpoint (Ctrl-C again to quit now)", file=sys.stderr
+        )
+
+    # installed before any start-up work: a stop while the data loads is a clean stop, not a trace
+    signal.signal(signal.SIGINT, on_interrupt)
+    if hasattr(signal, "pthread_sigmask"):  # a studio job starts with SIGINT blocked (serve/jobs.py)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     dataset = load_dataset(args.data, config.data, data_progress)
+    if stop["requested"] and not args.resume:
+        print("stopped before training began: nothing to checkpoint", file=sys.stderr)
+        return 0
     print(
         f"data: {dataset.source} — {len(dataset)} images, {dataset.resolution} px, "
         f"{dataset.num_classes} classes, attributes {', '.join(dataset.attribute_names)}",
@@ -96,17 +113,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     for item in dataset.excluded:
         print(f"excluded {item['file']}: {item['reason']}", file=sys.stderr)
-    stop = {"requested": False}
-
-    def on_interrupt(signum, frame):  # first Ctrl-C: finish the step and checkpoint; second: quit now
-        if stop["requested"]:
-            raise KeyboardInterrupt
-        stop["requested"] = True
-        print(
-            "\nstopping after this step and writing a checkpoint (Ctrl-C again to quit now)", file=sys.stderr
-        )
-
-    signal.signal(signal.SIGINT, on_interrupt)
     scorer = None
     if args.eval_every:
         from ganstudio.metrics import QuickScorer, ReferenceData

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import HTTPException
 from PIL import Image
 
+from ganstudio.editing import Editor
 from ganstudio.pipeline import GenerationPipeline
 from ganstudio.serve.schemas import Settings
 
@@ -50,6 +51,7 @@ def describe_model(name: str, pipe: GenerationPipeline) -> dict[str, Any]:
         "prompts": pipe.spec.has_text,
         "sketches": pipe.spec.has_sketch,
         "guidance": pipe.guidance(),
+        "directions": Editor(pipe).direction_names(),  # what /v1/edit moves along (and class:NAME)
     }
 
 

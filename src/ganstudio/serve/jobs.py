@@ -26,6 +26,11 @@ from ganstudio.config import available_presets
 BUILTIN_DATA = ("fashion-mnist", "emoji", "emoji-font")
 
 
+def file_names_only(line: str) -> str:
+    """A log line as clients see it: file names, never where the server keeps them."""
+    return re.sub(r"(?<![\w.])/(?:[^\s'\"/]+/)+([^\s'\"/]*)", r"\1", line)
+
+
 @dataclass
 class Job:
     id: str
@@ -83,8 +88,18 @@ class Job:
         lines = log.read_text(errors="replace").splitlines()
         errors = [line for line in lines if line.startswith("error:")]
         line = errors[-1].removeprefix("error:").strip() if errors else (lines[-1] if lines else None)
-        # clients see file names, never where the server keeps them
-        return None if line is None else re.sub(r"(?<![\w.])/(?:[^\s'\"/]+/)+([^\s'\"/]*)", r"\1", line)[:500]
+        return None if line is None else file_names_only(line)[:500]
+
+    def _phase(self) -> str | None:
+        """While no training step has been logged: what the start-up is doing (the log's last line,
+        file names only), since loading data and fitting the label prior come before the clock."""
+        if self.last or self.state not in ("running", "stopping"):
+            return None
+        log = self.run_dir / "train.log"
+        lines = log.read_text(errors="replace").splitlines()[-20:] if log.is_file() else []
+        lines = [line.strip() for line in lines if line.strip() and not line.startswith(" ")]
+        line = lines[-1] if lines else "starting Python and loading the data"
+        return "preparing: " + file_names_only(line)[:200]
 
     def describe(self) -> dict[str, Any]:
         self.refresh()
@@ -93,15 +108,16 @@ class Job:
         if self.kimg:
             fraction = min(kimg / self.kimg, 1.0)
             eta = (self.kimg - kimg) * 1000 / rate if rate > 0 else None
-        else:
-            elapsed = time.time() - self.started
+        else:  # the run's own training clock: start-up work is not counted
+            elapsed = float(self.last.get("elapsed_s", 0.0))
             fraction = min(elapsed / (self.minutes * 60), 1.0)
-            eta = max(self.minutes * 60 - elapsed, 0.0)
+            eta = max(self.minutes * 60 - elapsed, 0.0) if self.last else None
         done = self.state in ("finished", "cancelled", "failed")
         return {
             "id": self.id,
             "data": self.data,
             "state": self.state,
+            "phase": self._phase(),
             "error": self.error,
             "kimg": round(kimg, 3),
             "total_kimg": self.kimg,
@@ -198,8 +214,15 @@ class Jobs:
         command += length + job.options + (["--resume"] if resume else [])
         log = open(job.run_dir / "train.log", "ab")  # noqa: SIM115 - owned by the child from here
         env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-        job.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        log.close()
+        # The child starts with SIGINT blocked (a mask survives exec): a Stop pressed while Python
+        # starts and loads the data waits, pending, until `ganstudio train` has installed its
+        # handler and unblocks it, so it is a clean stop instead of a KeyboardInterrupt trace.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            job.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            log.close()
         job.state, job.error, job.cancel_requested, job.started = "running", None, False, time.time()
 
     def get(self, job_id: str) -> Job:

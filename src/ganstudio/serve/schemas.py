@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +33,8 @@ class Settings:
     max_upload_disk_bytes: int = 2 << 30  # every unpacked upload together
     failed_logins_per_minute: int = 20  # wrong tokens per client before 429
     batch_wait_ms: float = 5.0
+    invert_steps: int = 150  # optimisation steps when an image is brought into a model (editing)
+    inversions_kept: int = 32  # inverted images remembered, so sliders and variations start at once
 
 
 class ErrorOut(BaseModel):
@@ -126,6 +128,56 @@ class RedrawRequest(BaseModel):
     )
     format: Literal["png", "jpeg", "webp", "svg"] = "png"
     background: str = Field("white", max_length=32, description="JPEG background for transparent images")
+
+
+class EditSource(BaseModel):
+    """An image brought into a model (inverted) for editing; the inversion is remembered, so the
+    same image sent again with another edit starts at once."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    model: str | None = Field(None, description="a model name from /v1/models; default: the first")
+    image: str = Field(description="the image to edit, base64 PNG/JPEG/WebP (a data: URL works)")
+    label: str | int | None = Field(None, description="the class the image shows, if known")
+    prompt: str | None = Field(None, description="words for what the image shows (text models)")
+    format: Literal["png", "jpeg", "webp", "svg"] = "png"
+    background: str = Field("white", max_length=32, description="JPEG background for transparent images")
+    keep: bool = Field(
+        True, description="false: a preview (a slider being dragged), marked but neither kept nor recorded"
+    )
+
+
+class InvertRequest(EditSource):
+    pass
+
+
+class VaryRequest(EditSource):
+    strength: float = Field(
+        0.3, ge=0.0, le=1.0, description="0: the same image … 1: a new item with the same conditions"
+    )
+    n: int = Field(8, ge=1, le=16, description="how many variations")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="variation i uses seed + i; none = random")
+
+
+class InterpolateRequest(EditSource):
+    image_b: str = Field(description="the image to morph towards, base64")
+    label_b: str | int | None = Field(None, description="the class of image_b, if known")
+    frames: int = Field(8, ge=2, le=16, description="images from the first to the second, both included")
+    strip: bool = Field(True, description="also return the frames side by side as one marked image")
+
+
+class EditRequest(EditSource):
+    direction: str = Field(
+        max_length=80,
+        description="an attribute (brightness, coverage; saturation, hue on colour models), pca1…pca5, "
+        "or class:NAME",
+    )
+    strengths: list[Annotated[float, Field(ge=-3.0, le=3.0)]] = Field(
+        [1.0],
+        min_length=1,
+        max_length=9,
+        description="how far along the direction, in standard deviations, one image each (−3 … 3)",
+    )
 
 
 class ImageOut(BaseModel):

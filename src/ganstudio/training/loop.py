@@ -154,7 +154,9 @@ def train(
         source = checkpoint if checkpoint is not None else _same_data_source(init_from, dataset_info)
         label_prior = load_label_prior(source, spec) if source is not None else None
         if label_prior is None:
-            label_prior = fit_label_prior(dataset, spec, text, sketches, tc.prior_kimg, tc.seed, log_fn)
+            label_prior = fit_label_prior(
+                dataset, spec, text, sketches, tc.prior_kimg, tc.seed, log_fn, abort_fn
+            )
         if log_fn is not None:
             log_fn(f"label prior: {describe_prior(label_prior.report)}")
     if log_fn is not None:
@@ -293,6 +295,7 @@ def train(
                     "lr_g": tc.lr_g.at(t),
                     "gamma": gamma,
                     "augment_p": p_aug,
+                    "elapsed_s": state.elapsed_s,  # training time (start-up work is not counted)
                 }
                 | values,
             )

@@ -31,9 +31,11 @@ def fit_label_prior(
     kimg: float,
     seed: int = 0,
     progress_fn: Callable[[str], None] | None = None,
+    abort_fn: Callable[[], bool] | None = None,
 ) -> LabelPrior:
     """Train the heads the spec calls for on `kimg` thousand samples each; `prior.report` holds
-    each head's accuracy on the held-out tenth ({"text_acc": …, "sketch_acc": …})."""
+    each head's accuracy on the held-out tenth ({"text_acc": …, "sketch_acc": …}). When `abort_fn`
+    says so (a stop during start-up), each head stops where it is: usable, less accurate."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         prior = LabelPrior(spec)
@@ -62,7 +64,7 @@ def fit_label_prior(
 
         # a linear head costs next to nothing: at least four passes over the captions
         text_steps = max(steps, 4 * len(x) // BATCH)
-        _fit(prior.text, text_batch, len(x), text_steps, rng, "text", progress_fn)
+        _fit(prior.text, text_batch, len(x), text_steps, rng, "text", progress_fn, abort_fn)
         val_captions = index[val, 0]
         ok = val_captions >= 0
         if bool(ok.any()):
@@ -75,7 +77,7 @@ def fit_label_prior(
         def sketch_batch(i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             return roughen(sketches[train[i]].float() / 255, rng), dataset.labels[train[i]]
 
-        _fit(prior.sketch, sketch_batch, len(train), steps, rng, "sketch", progress_fn)
+        _fit(prior.sketch, sketch_batch, len(train), steps, rng, "sketch", progress_fn, abort_fn)
         if n_val:
             held = roughen(sketches[val].float() / 255, torch.Generator().manual_seed(seed + 1))
             with torch.no_grad():
@@ -93,12 +95,15 @@ def _fit(
     rng: torch.Generator,
     name: str,
     progress_fn: Callable[[str], None] | None,
+    abort_fn: Callable[[], bool] | None = None,
 ) -> None:
     """AdamW with a cosine learning-rate decay over `steps` batches drawn at random."""
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     net.train()
     for step in range(steps):
+        if abort_fn is not None and abort_fn():
+            break
         inputs, labels = batch_fn(torch.randint(size, (BATCH,), generator=rng))
         loss = F.cross_entropy(net(inputs), labels)
         opt.zero_grad(set_to_none=True)

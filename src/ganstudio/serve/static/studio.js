@@ -263,7 +263,8 @@ function showResults(result, body) {
         el("button", { type: "button", class: "more" }, "More like this"),
         el("button", { type: "button", class: "larger", title: "the same image, four times larger" }, "4× larger"),
         el("button", { type: "button", class: "as-sketch" }, "Use as sketch"),
-        el("button", { type: "button", class: "redraw", title: "keep part of this image, redraw the rest" }, "Redraw part")),
+        el("button", { type: "button", class: "redraw", title: "keep part of this image, redraw the rest" }, "Redraw part"),
+        el("button", { type: "button", class: "edit", title: "variations, sliders and morphs of this image" }, "Edit")),
     );
     link.href = src;
     link.download = `ganstudio-${image.seed}.${image.mime.split("/")[1].replace("+xml", "")}`;
@@ -283,6 +284,9 @@ function showResults(result, body) {
     const redrawButton = item.querySelector(".redraw");
     redrawButton.hidden = image.mime === "image/svg+xml";  // a vector has no pixels to keep
     redrawButton.addEventListener("click", () => openRedraw(src));
+    const editButton = item.querySelector(".edit");
+    editButton.hidden = image.mime === "image/svg+xml";
+    editButton.addEventListener("click", () => openEdit(src));  // edit.js
     if (body.redraw) item.querySelector(".more").hidden = larger.hidden = true;
     gallery.prepend(item);
   }
@@ -415,6 +419,7 @@ function historyItem(entry) {
     el("span", { class: "actions" }, pick, star,
       el("button", { type: "button", class: "recall" }, "Use settings"),
       el("button", { type: "button", class: "rerun" }, "Run again"),
+      el("button", { type: "button", class: "edit" }, "Edit"),
       el("button", { type: "button", class: "delete" }, "Delete")));
   star.addEventListener("click", async () => {
     const on = star.getAttribute("aria-pressed") !== "true";
@@ -430,6 +435,9 @@ function historyItem(entry) {
     $("tab-create").click();
     generate(Object.assign(params, { n: 1, seed: entry.seed }));  // this very image again
   });
+  const editButton = item.querySelector(".edit");
+  editButton.hidden = entry.mime === "image/svg+xml";
+  editButton.addEventListener("click", () => { if (img.src) openEdit(img.src); });  // edit.js
   item.querySelector(".delete").addEventListener("click", async () => {
     if (!window.confirm("Delete this image and its file?")) return;
     await api(`/v1/history/${entry.id}`, { method: "DELETE" });
@@ -542,7 +550,9 @@ function update(status) {
   state.points = (state.points || []).concat(status.points || []);
   $("job-progress").value = status.fraction;
   const eta = status.eta_s == null ? "" : ` · ETA ${Math.floor(status.eta_s / 60)}:${String(Math.round(status.eta_s % 60)).padStart(2, "0")}`;
-  $("job-status").textContent = `${status.state} · ${status.kimg} kimg · ${status.img_per_s} img/s${eta}` + (status.error ? ` · ${status.error}` : "");
+  $("job-status").textContent = status.phase  // start-up work (data, label prior) comes before the clock
+    ? `${status.state} · ${status.phase}`
+    : `${status.state} · ${status.kimg} kimg · ${status.img_per_s} img/s${eta}` + (status.error ? ` · ${status.error}` : "");
   if (status.state === "failed") say(`Training failed: ${status.error}`, true);
   if (status.state === "finished") say(`Training finished at ${status.kimg} kimg; "Generate with this model" draws from it.`);
   if (status.state === "cancelled") say("Training stopped; a checkpoint was written. Resume continues it.");
