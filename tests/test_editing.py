@@ -99,3 +99,23 @@ def test_invert_vary_edit_on_a_bad_file_say_what_is_wrong(kind, tmp_path, capsys
         assert main([*argv, "--out", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and "in.png" in err and "Traceback" not in err, err
+
+
+def test_attribute_sliders_keep_the_item_and_move_the_asked_way():
+    """A brightness slider on a sneaker: every strength keeps the sneaker's silhouette (before the
+    guard, +2 drew a grey blob), and the measured brightness follows the strength's sign."""
+    from ganstudio.editing import Latent
+    from ganstudio.sliders import _iou, _silhouette, _value
+
+    ed = Editor(GenerationPipeline.from_pretrained("fashion-mnist"))
+    for seed in (2, 3):
+        z = torch.randn(1, ed.G.z_dim, generator=torch.Generator().manual_seed(seed))
+        latent = Latent(z, ed.pipe.make_cond(1, "sneaker"))
+        base = ed.images([latent])
+        edited = {s: ed.images([ed.edit(latent, "brightness", s)]) for s in (-2.0, -1.0, 1.0, 2.0)}
+        for image in edited.values():
+            assert _iou(_silhouette(base), _silhouette(image)) >= 0.8
+        value = _value(base, "brightness")
+        assert all(_value(edited[s], "brightness") <= value + 1e-6 for s in (-2.0, -1.0))
+        assert all(_value(edited[s], "brightness") >= value - 1e-6 for s in (1.0, 2.0))
+        assert _value(edited[2.0], "brightness") > _value(edited[-2.0], "brightness")

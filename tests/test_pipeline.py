@@ -118,3 +118,11 @@ def test_pickles_and_unknown_versions_are_refused(model_dir, tmp_path):
         GenerationPipeline.from_pretrained(copy)
     with pytest.raises(ValueError, match="bundled models: emoji, fashion-mnist"):
         GenerationPipeline.from_pretrained("no-such-model")
+
+
+def test_an_attribute_far_from_the_training_mean_is_drawn_with_a_note():
+    pipe = GenerationPipeline.from_pretrained("fashion-mnist")
+    far = pipe(n=1, seed=0, label="ankle boot", attributes={"brightness": 0.25}).notes
+    assert any("standard deviations below" in note and "draws best" in note for note in far), far
+    near = pipe(n=1, seed=0, label="ankle boot", attributes={"brightness": 0.5}).notes
+    assert not any("standard deviations" in note for note in near), near

@@ -7,7 +7,7 @@ Commands checked elsewhere, not here (the documented checks):
   fresh clone before each stop (the stop notes say when).
 - `ganstudio serve` and the `curl` lines: tests/serve (the same routes, through the app).
 - `ganstudio train …` on `path/to/folder`, `runs/mine`, `--eval-every`: tests/training and the slow
-  job test; `evaluate … --inception-weights`: needs the downloaded weights (bench/README).
+  job test; `ganstudio evaluate`: tests/metrics and the benches (BENCHMARKS.md gives each command).
 - `generate --label bag -n 5000`: run here with -n 24 (streaming in chunks is tests/test_pipeline).
 """
 
@@ -24,7 +24,7 @@ from PIL import Image
 from ganstudio.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-ELSEWHERE = ("path/to/folder", "runs/mine", "train ...", "--inception-weights", "ganstudio serve")
+ELSEWHERE = ("path/to/folder", "runs/mine", "train ...", "ganstudio evaluate", "ganstudio serve")
 
 
 def readme_commands() -> list[str]:
@@ -33,9 +33,9 @@ def readme_commands() -> list[str]:
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL):
         for line in block.replace("\\\n", " ").splitlines():
-            line = line.split("  #")[0].strip()
-            if line.startswith("ganstudio ") and not any(skip in line for skip in ELSEWHERE):
-                commands.append(line.replace("-n 5000", "-n 24"))
+            words = shlex.split(line, comments=True)
+            if words[:1] == ["ganstudio"] and not any(skip in line for skip in ELSEWHERE):
+                commands.append(shlex.join(words).replace("-n 5000", "-n 24"))
     return commands
 
 

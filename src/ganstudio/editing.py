@@ -16,7 +16,6 @@ with a distance that needs no downloaded network (multi-scale pixel L1 + 1 − S
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,10 +29,11 @@ from torch.nn import functional as F
 from ganstudio.conditioning import Cond
 from ganstudio.data import attributes as measured
 from ganstudio.data.images import fit_image, parse_color
-from ganstudio.imaging import border_mean, from_uint8, image_distance, open_image, to_pil, to_uint8, visible
+from ganstudio.imaging import border_mean, from_uint8, image_distance, open_image, to_pil
 from ganstudio.models.encoder import Encoder
 from ganstudio.pipeline import GenerationPipeline
 from ganstudio.results import GenerationResult
+from ganstudio.sliders import attribute_step, fit_directions
 
 ENCODER_VERSION = 2  # bump when the encoder or its training changes, so cached ones are retrained
 
@@ -63,6 +63,7 @@ class Editor:
         self.encoder = encoder
         self.direction_samples = direction_samples  # samples each slider direction is fitted on
         self._directions: dict[tuple, dict[str, torch.Tensor]] = {}
+        self._ranges: dict[tuple, tuple[float, float, float]] = {}  # sliders.attribute_range
 
     # -- conditions and rendering
 
@@ -300,60 +301,11 @@ class Editor:
         return names + [f"pca{k + 1}" for k in range(components)]
 
     def directions(self, latent: Latent, components: int = 5) -> dict[str, torch.Tensor]:
-        """Named directions in w (each (1, w_dim)) for this latent's conditions, one unit = one
-        standard deviation (of the attribute; of w along it for PCA ones): one per measured
-        attribute (InterFaceGAN-style: the direction in w that covaries with it on the images),
-        `pca1`… (GANSpace: principal components of w), each named by the attribute it changes
-        most; class directions come from `edit(..., "class:NAME")`."""
-        key = tuple(t.flatten().tolist() for t in latent.cond.tensors()[:6])
-        key = tuple(tuple(x) for x in key)
-        if key in self._directions:
-            return self._directions[key]
-        samples = self.direction_samples
-        g = torch.Generator().manual_seed(0)
-        z = torch.randn(samples, self.G.z_dim, generator=g)
-        cond = latent.cond.expand(samples)
-        with torch.no_grad():
-            w = self.pipe.map(z, cond)  # (S, w_dim)
-            images = torch.cat(
-                [
-                    self.G.synthesize(w[i : i + 500], cond.select(slice(i, i + 500)))
-                    for i in range(0, samples, 500)
-                ]
-            )
-        values = measured.measure(to_uint8(visible(images)))  # (S, A): measured on what shows
-        names = measured.attribute_names(visible(images).shape[1])
-        centred = w - w.mean(0)
-        out: dict[str, torch.Tensor] = {}
-        for i, name in enumerate(names):
-            y = values[:, i] - values[:, i].mean()
-            # the covariance of w with the attribute (the regression's "pattern"), not the least-
-            # squares coefficients: those point along the directions w barely varies in (where a
-            # tiny change predicts a lot), so moving along them changes the image little
-            pattern = centred.T @ y  # (w_dim,)
-            direction = pattern / pattern.norm().clamp_min(1e-8)
-            proj = centred @ direction  # (S,)
-            slope = (proj * y).mean() / proj.var().clamp_min(1e-12)  # attribute per unit along it
-            # strength 1 = one standard deviation of the attribute (as far as the linear fit
-            # holds), but never more than one standard deviation of w along it: further out the
-            # generator leaves the region it was trained on and every image gets brighter
-            length = (y.std() / slope.abs().clamp_min(1e-12)).clamp(max=proj.std())
-            out[name] = direction[None] * length * torch.sign(slope)
-        _, s, v = torch.linalg.svd(centred, full_matrices=False)
-        for k in range(min(components, v.shape[0])):
-            direction = v[k] * s[k] / math.sqrt(samples - 1)
-            proj = centred @ v[k]
-            corr = [
-                torch.corrcoef(torch.stack([proj, values[:, i]]))[0, 1].abs().item()
-                for i in range(len(names))
-            ]
-            best = max(range(len(names)), key=lambda i: corr[i]) if names else None
-            # named after an attribute only where it follows one (|r| ≥ 0.5), not the best of weak ones
-            tied = best is not None and corr[best] >= 0.5
-            label = f"pca{k + 1}" + (f" (mostly {names[best]}, r={corr[best]:.2f})" if tied else "")
-            out[label] = direction[None]
-        self._directions[key] = out
-        return out
+        """Named directions in w for this latent's conditions (see `sliders.fit_directions`)."""
+        key = tuple(tuple(t.flatten().tolist()) for t in latent.cond.tensors()[:6])
+        if key not in self._directions:
+            self._directions[key] = fit_directions(self, latent, components)
+        return self._directions[key]
 
     def edit(self, latent: Latent, direction: str, strength: float = 1.0) -> Latent:
         """The latent moved along a named direction by `strength` standard deviations: an
@@ -381,30 +333,7 @@ class Editor:
         )
 
     def _edit_attribute(self, latent: Latent, name: str, strength: float) -> Latent:
-        """Move an attribute the model was trained with through its condition: the difference
-        between w with the attribute at its value (the one the latent asks for, or the one
-        measured on its image) and at that value + `strength` standard deviations of the
-        training data, added to the latent's w (strength 0 leaves the image as it is)."""
-        j = self.pipe.attribute_names.index(name)
-        base = replace(latent.cond, attributes=latent.cond.attributes.clone())
-        base.attribute_mask = latent.cond.attribute_mask.clone()
-        if not bool(base.attribute_mask[0, j]):
-            image = self.images([latent])
-            names = measured.attribute_names(image.shape[1])
-            value = (
-                measured.measure(to_uint8(visible(image)))[0, names.index(name)].item()
-                if name in names
-                else 0.0
-            )
-            base.attributes[0, j] = (value - self.pipe.spec.attribute_mean[j]) / self.pipe.spec.attribute_std[
-                j
-            ]
-            base.attribute_mask[0, j] = True
-        target = replace(base, attributes=base.attributes.clone())
-        target.attributes[0, j] += strength
-        with torch.no_grad():
-            z = latent.z.to(self.pipe.device)
-            step = self.pipe.map(z, target.to(self.pipe.device)) - self.pipe.map(z, base.to(self.pipe.device))
+        step = attribute_step(self, latent, name, strength)
         offset = step if latent.w_offset is None else latent.w_offset + step
         return replace(latent, w_offset=offset, source=latent.source | {"edit": f"{name} {strength:+g}"})
 

@@ -1,7 +1,7 @@
 """Inference: one entry point for every face (CLI, API, studio).
 
     pipe = GenerationPipeline.from_pretrained("fashion-mnist")
-    result = pipe(n=16, seed=1, label="sneaker", attributes={"brightness": 0.2}, truncation=0.8)
+    result = pipe(n=16, seed=1, label="sneaker", attributes={"brightness": 0.35}, truncation=0.8)
     result = pipe(prompt="a dark ankle boot", n=16, seed=1)
     result = pipe(sketch="drawing.png", prompt="a dark ankle boot", n=8, seed=1)
     result.save("out/")   # PNGs marked as AI-generated, plus a grid
@@ -281,9 +281,10 @@ class GenerationPipeline(UserConditions, Grids):
         spare_seed = seed + n if spare_seed is None else spare_seed
         if on_copy == "block" and not 0 <= spare_seed <= MAX_SEED - MAX_REDRAWS * n:
             raise ValueError(f"seed {seed}: too close to {MAX_SEED} to leave seeds for redrawing near-copies")
-        notes, coverage = [], None
+        notes, coverage = self.attribute_notes(attributes), None
         if prompt is not None:
-            prompt, coverage, notes = self.read_prompt(prompt, self.strict if strict is None else strict)
+            prompt, coverage, read = self.read_prompt(prompt, self.strict if strict is None else strict)
+            notes += read
         method = None
         if upscale == SCALE:
             method = "gan" if self.upscaler is not None else "lanczos"

@@ -148,6 +148,25 @@ class UserConditions:
             cond.attribute_mask[:, i] = True
         return self.infer_labels(cond) if infer_label else cond
 
+    def attribute_notes(self, attributes: dict[str, float] | None) -> list[str]:
+        """A note for each attribute value more than 2 standard deviations from the training
+        images' mean: allowed (within the range seen), but few images were like it, so many
+        draws come out garbled; the note names the range that draws well."""
+        notes = []
+        for name, value in (attributes or {}).items():
+            if name not in self.spec.attribute_names:
+                continue  # refused by make_cond with the list of valid names
+            i = self.spec.attribute_names.index(name)
+            mean, std = self.spec.attribute_mean[i], self.spec.attribute_std[i]
+            z = (float(value) - mean) / std
+            if abs(z) > 2:
+                notes.append(
+                    f"{name}={float(value):g} is {abs(z):.1f} standard deviations {'below' if z < 0 else 'above'} "
+                    f"the training images' mean ({mean:.2f}): few were like that, so expect some garbled "
+                    f"images; {mean - 2 * std:.2f}–{mean + 2 * std:.2f} draws best"
+                )
+        return notes
+
     def infer_labels(self, cond: Cond, avoid: Cond | None = None) -> Cond:
         """Where an image has a prompt or a sketch but no label, add the class the label prior
         finds most likely (models without a prior: unchanged); `avoid`, a negative prompt's
