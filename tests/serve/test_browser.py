@@ -227,3 +227,48 @@ def test_edit_tab_inverts_varies_slides_and_morphs(served_model, tmp_path):
         assert "vary" in operations and "edit" in operations and "interpolate" in operations
         assert not errors, errors
         browser.close()
+
+
+@pytest.mark.slow
+def test_train_tab_starts_shows_samples_stops_resumes_and_generates(served_model, tmp_path):
+    from PIL import Image
+
+    from ganstudio.serve.app import Settings, create_app
+
+    root = tmp_path / "data"
+    for label, value in (("light", 220), ("dark", 40)):
+        (root / "set" / label).mkdir(parents=True)
+        for i in range(8):
+            Image.new("L", (32, 32), value - i).save(root / "set" / label / f"{i}.png")
+    settings = Settings(models=[str(served_model)], runs_dir=tmp_path / "runs", data_root=root)
+    with Server(create_app(settings)) as url, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url)
+        page.wait_for_selector("#model option", state="attached")
+        page.get_by_role("button", name="Train").click()
+        page.wait_for_selector("#data option[value=set]", state="attached")
+        page.select_option("#data", "set")
+        page.select_option("#preset", "dcgan-32")
+        page.get_by_label("Minutes").fill("1")
+        page.get_by_role("button", name="Start training").click()
+        status = page.locator("#job-status")
+        status.filter(has_text="img/s").wait_for(timeout=180_000)  # training steps are logged
+        page.get_by_role("button", name="Stop").click()
+        status.filter(has_text="cancelled").wait_for(timeout=120_000)  # within a step, checkpointed
+        page.wait_for_selector("#job-samples[src^='blob:']")
+        assert page.locator("#job-samples").evaluate("img => img.naturalWidth") > 0
+        page.get_by_role("button", name="Resume").click()
+        status.filter(has_text="running").wait_for()
+        page.get_by_role("button", name="Stop").click()  # at once: a stop during start-up is clean
+        status.filter(has_text="cancelled").wait_for(timeout=120_000)
+        assert "Traceback" not in status.inner_text() and "failed" not in status.inner_text()
+        page.get_by_role("button", name="Generate with this model").click()
+        page.get_by_label("Count").fill("2")
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_selector("#gallery li:nth-child(2)")
+        assert "job:" in page.locator("#gallery li").first.inner_text()
+        assert not errors, errors
+        browser.close()
