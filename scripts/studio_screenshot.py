@@ -79,7 +79,7 @@ def main() -> None:
             )
             page = browser.new_page(viewport={"width": 1180, "height": 860})
             page.goto(f"http://127.0.0.1:{port}/")
-            page.wait_for_function("document.getElementById('model').options.length > 0")
+            page.wait_for_selector("#model option", state="attached")  # the page's CSP forbids eval
             if args.edit:
                 edit_tab(page, args.model, args.prompt, args.towards, args.direction)
                 page.screenshot(path=str(ROOT / "docs" / "studio-edit.png"), full_page=True)

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 
 from ganstudio.data import attributes as measured
 from ganstudio.imaging import border_mean, to_uint8, visible
 
-if TYPE_CHECKING:
-    from ganstudio.editing import Editor, Latent
+# `editor` is a ganstudio.editing.Editor and `latent` its Latent: not imported here, since the
+# editor imports this module (the layout test forbids import cycles, type-only ones included)
+Editor = Latent = Any
 
 RANGE_SAMPLES = 256  # drawings an attribute's range is measured on, per set of conditions
 TAIL = 0.02  # a slider stops at the 2% / 98% quantiles of those drawings

@@ -199,7 +199,7 @@ def test_edit_tab_inverts_varies_slides_and_morphs(served_model, tmp_path):
         page.on("pageerror", lambda error: errors.append(str(error)))
         draw_and_generate(page, url, "a big square", count=2)
         page.locator("#gallery li").first.get_by_role("button", name="Edit").click()
-        assert not page.locator("#edit").is_hidden()
+        page.wait_for_selector("#edit:not([hidden])")
         page.wait_for_selector("#edit-recon[src]", timeout=120_000)  # inverted (the encoder fitted)
         page.get_by_label("How many").fill("3")
         page.get_by_role("button", name="Vary").click()
@@ -215,7 +215,7 @@ def test_edit_tab_inverts_varies_slides_and_morphs(served_model, tmp_path):
         page.get_by_label("Frames").fill("4")
         page.get_by_role("button", name="Morph", exact=True).click()
         page.wait_for_selector("#morph-strip:not([hidden])")
-        assert page.locator("#morph-preview").get_attribute("src").startswith("data:image/png")
+        page.wait_for_selector("#morph-preview[src^='data:image/png']")  # the animation plays
         with page.expect_download() as download:
             page.get_by_role("link", name="Download the strip").click()
         download.value.save_as(tmp_path / "strip.png")
@@ -269,6 +269,7 @@ def test_train_tab_starts_shows_samples_stops_resumes_and_generates(served_model
         page.get_by_label("Count").fill("2")
         page.get_by_role("button", name="Generate").click()
         page.wait_for_selector("#gallery li:nth-child(2)")
-        assert "job:" in page.locator("#gallery li").first.inner_text()
+        chosen = page.locator("#model").input_value()  # the job's model, its id in the mark
+        assert chosen.startswith("job:") and chosen[4:] in page.locator("#gallery li").first.inner_text()
         assert not errors, errors
         browser.close()

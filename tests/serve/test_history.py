@@ -45,3 +45,9 @@ def test_each_token_has_its_own_history(make_client):
     assert len(alice.get("/v1/history", headers=auth("alice-token-0123456789")).json()) == 1
     assert bob.get("/v1/history", headers=auth("bob-token-0123456789")).json() == []
     assert bob.get("/v1/history").status_code == 401
+
+
+def test_an_offset_past_sqlites_integers_is_refused_not_a_crash(make_client):
+    client = make_client()
+    assert client.get("/v1/history", params={"offset": 2**63}).status_code == 422
+    assert client.get("/v1/history", params={"offset": 2**62}).json() == []

@@ -172,7 +172,7 @@ def add_history_routes(app: Any, history: History, api: list) -> None:
         q: str = Query("", max_length=200, description="words in the prompt, label, model or operation"),
         favourites: bool = False,
         limit: int = Query(50, ge=1, le=MAX_LIST),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=2**62, description="entries to skip (SQLite counts in 64 bits)"),
     ) -> list[dict[str, Any]]:
         """Every generated and redrawn image, newest first, with its parameters and record."""
         return history.list(q, favourites, limit, offset)

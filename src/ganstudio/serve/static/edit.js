@@ -51,6 +51,7 @@ function fillDirections() {
 // Open an image in the Edit tab and bring it into the model of the Create tab.
 async function openEdit(src) {
   if (!currentModel()) { say("No model is loaded.", true); return; }
+  $("tab-edit").click();
   try {
     editing.image = await asPngData(src);
   } catch (err) {
@@ -60,7 +61,6 @@ async function openEdit(src) {
   $("edit-source").src = editing.image;
   $("edit-recon").removeAttribute("src");
   fillDirections();
-  $("tab-edit").click();
   say("Bringing the image into the model… (the first image a model sees also fits its encoder: about a minute)");
   try {
     const result = await post("/v1/invert", editBody());
@@ -79,7 +79,8 @@ function showEdits(result, what) {
     again.addEventListener("click", () => openEdit(src));
     again.hidden = image.mime === "image/svg+xml";
     const record = image.metadata;
-    const detail = record.source && record.source.edit ? record.source.edit
+    const detail = record.operation === "interpolate-strip" ? `${editing.frames.length} frames side by side`
+      : record.source && record.source.edit ? record.source.edit
       : record.strength !== undefined ? `strength ${record.strength}, seed ${image.seed}`
         : record.t !== undefined ? `t = ${record.t}` : record.operation;
     $("edit-gallery").prepend(el("li", {},
