@@ -1,9 +1,14 @@
 """docs/studio.png: the studio in Debian's chromium (Playwright), drawing a sneaker's outline with
 the bundled fashion-mnist model, a prompt and 8 results; with --edit, docs/studio-edit.png: the
-Edit tab with a bundled model's image brought in, variations, a slider moved and a morph.
+Edit tab with a bundled model's image brought in, variations, a slider moved and a morph; with
+--history, docs/studio-history.png: a day's images searched, one a favourite, some ticked for the
+zip; with --verify, docs/studio-verify.png: a generated image re-saved as JPEG (metadata gone, the
+watermark left) checked in the Verify tab.
 
     python -m scripts.studio_screenshot
     python -m scripts.studio_screenshot --edit --model emoji --prompt "a red apple" --towards "a green apple"
+    python -m scripts.studio_screenshot --history
+    python -m scripts.studio_screenshot --verify
 """
 
 from __future__ import annotations
@@ -48,9 +53,49 @@ def edit_tab(page, model: str, prompt: str, towards: str, direction: str) -> Non
     page.wait_for_selector("#morph-strip:not([hidden])", timeout=300_000)
 
 
+def history_tab(page) -> None:
+    """Three generations, then the History tab: a search, one favourite, two images ticked."""
+    for prompt, label in (
+        ("a white sneaker", "sneaker"),
+        ("a dark ankle boot", "ankle boot"),
+        ("a bag", "bag"),
+    ):
+        page.select_option("#model", "fashion-mnist")
+        page.get_by_label("Prompt").fill(prompt)
+        page.get_by_label("Count").fill("4")
+        page.get_by_label("Seed").fill("2")
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_selector(f"#gallery li:nth-child(4) img[alt*='{label}']")
+    page.get_by_role("button", name="History").click()
+    page.wait_for_selector("#history-list li:nth-child(12)")
+    page.locator("#history-list li").nth(1).locator(".star").click()
+    page.wait_for_selector("#history-list li .star[aria-pressed=true]")
+    for i in (1, 2):
+        page.locator("#history-list .pick").nth(i).check()
+
+
+def verify_tab(page) -> None:
+    """A bundled model's image re-saved by plain Pillow as JPEG, checked in the Verify tab."""
+    from PIL import Image
+
+    from ganstudio import GenerationPipeline
+
+    folder = Path(tempfile.mkdtemp())
+    GenerationPipeline.from_pretrained("fashion-mnist")(n=1, seed=4, label="sneaker").images[0].save(
+        folder / "marked.png"
+    )
+    Image.open(folder / "marked.png").convert("RGB").save(folder / "resaved.jpg", quality=75)
+    page.get_by_role("button", name="Verify").first.click()
+    page.set_input_files("#verify-file", str(folder / "resaved.jpg"))
+    page.locator("#verify-form").get_by_role("button", name="Verify").click()
+    page.wait_for_selector("#verify-result:has-text('watermark')")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--edit", action="store_true", help="the Edit tab (docs/studio-edit.png)")
+    parser.add_argument("--history", action="store_true", help="the History tab (docs/studio-history.png)")
+    parser.add_argument("--verify", action="store_true", help="the Verify tab (docs/studio-verify.png)")
     parser.add_argument("--model", default="emoji")
     parser.add_argument("--prompt", default="a red apple")
     parser.add_argument("--towards", default="a green apple")
@@ -64,8 +109,9 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    settings = Settings(runs_dir=Path(tempfile.mkdtemp()) / "runs")  # a history of its own
     server = uvicorn.Server(
-        uvicorn.Config(create_app(Settings()), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -80,9 +126,13 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1180, "height": 860})
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_selector("#model option", state="attached")  # the page's CSP forbids eval
-            if args.edit:
-                edit_tab(page, args.model, args.prompt, args.towards, args.direction)
-                page.screenshot(path=str(ROOT / "docs" / "studio-edit.png"), full_page=True)
+            shot = next((name for name in ("edit", "history", "verify") if getattr(args, name)), None)
+            if shot is not None:
+                if shot == "edit":
+                    edit_tab(page, args.model, args.prompt, args.towards, args.direction)
+                else:
+                    {"history": history_tab, "verify": verify_tab}[shot](page)
+                page.screenshot(path=str(ROOT / "docs" / f"studio-{shot}.png"), full_page=True)
                 browser.close()
                 return
             box = page.locator("#canvas").bounding_box()
@@ -118,7 +168,7 @@ def main() -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        print(ROOT / "docs" / ("studio-edit.png" if args.edit else "studio.png"))
+        print("written under", ROOT / "docs")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,20 @@ def test_same_seed_same_pixels_and_per_image_seeds(model_dir):
     assert len(a.images) == 4 and a.images[0].size == (16, 16) and a.images[0].mode == "L"
 
 
+def test_requests_drawn_together_match_each_drawn_alone(model_dir):
+    """A server's group (near-copy check and watermark in one pass for all) gives each request
+    the pixels and records it gets alone."""
+    pipe = GenerationPipeline.from_pretrained(model_dir)
+    options = [dict(n=2, seed=3, label="square"), dict(n=3, seed=40, label="dot"), dict(n=1, seed=5)]
+    together = pipe.run([pipe.prepare(**o) for o in options])
+    for o, result in zip(options, together, strict=True):
+        alone = pipe.run([pipe.prepare(**o)])[0]
+        assert torch.allclose(result.tensors, alone.tensors, atol=1e-4)
+        assert [r["seed"] for r in result.metadata] == [r["seed"] for r in alone.metadata]
+        assert [r["near_copy"] for r in result.metadata] == [r["near_copy"] for r in alone.metadata]
+        assert all(r["watermark"] for r in result.metadata)
+
+
 def test_a_model_with_every_optional_block_saves_loads_and_reproduces(tmp_path):
     from ganstudio.config import Config, apply_overrides
     from tests.conftest import TINY, shapes_dataset

@@ -366,13 +366,21 @@ class GenerationPipeline(UserConditions, Grids):
                 negative = Cond.cat([requests[i].negative or requests[i].cond for i in members])
             images = self.generate(z, cond, truncation, batch_size, guidance, negative, strength)
             sizes = [len(requests[i].z) for i in members]
-            for i, part in zip(members, images.split(sizes), strict=True):
-                part = self._screen(requests[i], part)  # the near-copy check sees what G drew
+            # the near-copy check sees what G drew, in one pass (small passes cost a quarter of the time)
+            checks = self.nearcopy.check(images) if self.nearcopy is not None else [None] * len(images)
+            for i, part, mine in zip(members, images.split(sizes), _split(checks, sizes), strict=True):
+                part = self._screen(requests[i], part, mine)
                 if requests[i].upscale is not None:
                     part = upscale_images(part, requests[i].upscale, self.upscaler)
-                if self.watermark is not None:  # marked last, at the size that is delivered
-                    part = self.watermark.embed(part)
                 outputs[i] = part
+        if self.watermark is not None:  # marked last, at the size that is delivered; sizes together
+            shapes: dict[tuple[int, ...], list[int]] = {}
+            for i, part in enumerate(outputs):
+                shapes.setdefault(tuple(part.shape[1:]), []).append(i)
+            for members in shapes.values():
+                marked = self.watermark.embed(torch.cat([outputs[i] for i in members]))
+                for i, part in zip(members, marked.split([len(outputs[i]) for i in members]), strict=True):
+                    outputs[i] = part
         return [
             GenerationResult(
                 to_pil(images), r.records, tensors=images, notes=r.notes, ingredients=r.ingredients
@@ -380,9 +388,9 @@ class GenerationPipeline(UserConditions, Grids):
             for r, images in zip(requests, outputs, strict=True)
         ]
 
-    def _screen(self, request: Request, images: torch.Tensor) -> torch.Tensor:
-        """The near-copy check of a request's images (`nearcopy.screen`); blocked copies are drawn
-        again with the request's spare seeds and its conditions."""
+    def _screen(self, request: Request, images: torch.Tensor, checks: list | None = None) -> torch.Tensor:
+        """The near-copy check of a request's images (`nearcopy.screen`; `checks`: the index's
+        findings); blocked copies are drawn again with the request's spare seeds and conditions."""
         if self.nearcopy is None:
             for record in request.records:
                 record["near_copy"] = None
@@ -393,11 +401,11 @@ class GenerationPipeline(UserConditions, Grids):
             return self.generate(self.latents(seeds), cond, request.truncation, guidance=request.guidance)
 
         policy, spare = request.on_copy, request.spare_seed
-        return screen(self.nearcopy, images, request.records, request.notes, policy, spare, redraw)
+        return screen(self.nearcopy, images, request.records, request.notes, policy, spare, redraw, checks)
 
     def stream(self, n: int, seed: int = 0, chunk: int = 256, **options: Any) -> Iterator[GenerationResult]:
-        """`self(n=n, seed=seed, **options)` in results of at most `chunk` images, drawn one after
-        the other: the same pixels (image i still uses seed + i) in bounded memory, for large n."""
+        """`self(n=n, seed=seed, **options)` in results of at most `chunk` images, drawn one after the
+        other: the same pixels (image i still uses seed + i) in bounded memory, for large n."""
         if n < 1 or chunk < 1:
             raise ValueError(f"n={n}, chunk={chunk}: both must be at least 1")
         for start in range(0, n, chunk):  # blocked near-copies redraw from seeds after all of n
@@ -405,3 +413,8 @@ class GenerationPipeline(UserConditions, Grids):
             batch_size = options.pop("batch_size", 256)
             request = self.prepare(min(chunk, n - start), seed + start, spare_seed=spare, **options)
             yield self.run([request], batch_size)[0]
+
+
+def _split(items: list, sizes: list[int]) -> list[list]:
+    """`items` cut into consecutive runs of `sizes`."""
+    return [items[sum(sizes[:k]) : sum(sizes[: k + 1])] for k in range(len(sizes))]

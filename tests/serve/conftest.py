@@ -2,6 +2,7 @@
 the API is under test, not the images) and a client for the app."""
 
 import pytest
+import torch
 
 from ganstudio import modelfolder
 from ganstudio.conditioning import CondSpec, coverage, load_text_encoder
@@ -23,7 +24,9 @@ def tiny_model(folder):
         text_dim=256,
         sketch_resolution=16,
     )
-    G, _ = build_models(config.model, 16, 1, spec)
+    with torch.random.fork_rng():  # the same untrained weights whatever ran before
+        torch.manual_seed(0)
+        G, _ = build_models(config.model, 16, 1, spec)
     info = shapes_dataset().describe() | {"text_encoder": "builtin"}
     info["attributes"] = {"brightness": {"min": 0.1, "max": 0.6, "mean": 0.3, "std": 0.1}}
     texts = [c for pair in CAPTIONS for c in pair]

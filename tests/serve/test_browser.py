@@ -2,15 +2,17 @@
 download) draws on the canvas, types a prompt, generates, sees the images, downloads one and
 checks its marks."""
 
+import json
 import shutil
 import socket
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from ganstudio.provenance import read_provenance
+from ganstudio.provenance import read_provenance, verify
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright = pytest.importorskip("playwright.sync_api")
@@ -175,10 +177,55 @@ def test_history_tab_lists_favourites_and_recalls_settings(served_model, tmp_pat
         page.get_by_role("button", name="Search").click()
         page.wait_for_selector("#history-list li:nth-child(2)", state="detached")  # one left
         assert page.locator("#history-list img").first.evaluate("img => img.naturalWidth") > 0
+        page.get_by_label("Favourites alone").uncheck()
+        page.get_by_role("button", name="Search").click()
+        page.wait_for_selector("#history-list li:nth-child(2)")
+        for box in page.locator("#history-list .pick").all():
+            box.check()
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download selected (zip)").click()
+        archive = zipfile.ZipFile(download.value.path())
+        names = archive.namelist()
+        assert len(names) == 3 and "records.json" in names, names
+        records = json.loads(archive.read("records.json"))
+        assert {r["params"]["prompt"] for r in records} == {"a big square"}
+        for name in names:
+            if name != "records.json":  # each file in the zip is the marked file, signed
+                report = verify(archive.read(name))
+                assert report["metadata"]["ai_generated"] and report["c2pa"]["state"] in ("valid", "trusted")
         page.locator("#history-list li").first.get_by_role("button", name="Use settings").click()
         assert page.locator("#prompt").input_value() == "a big square"
         assert not page.locator("#create").is_hidden()
         assert not errors, errors
+        browser.close()
+
+
+def test_verify_tab_headline_finds_the_watermark_in_a_re_saved_jpeg(tmp_path):
+    """A bundled model's image re-saved as JPEG (metadata and signature gone, the watermark
+    left): the Verify tab's headline says ganstudio made it, as `ganstudio verify` does."""
+    from PIL import Image
+
+    from ganstudio import GenerationPipeline
+    from ganstudio.serve.app import Settings, create_app
+
+    marked = tmp_path / "marked.png"
+    GenerationPipeline.from_pretrained("fashion-mnist")(n=1, seed=4, label="sneaker").images[0].save(marked)
+    resaved = tmp_path / "resaved.jpg"
+    Image.open(marked).convert("RGB").save(resaved, quality=75)  # plain Pillow: no metadata kept
+    report = verify(resaved.read_bytes())
+    assert not report["metadata"]["ai_generated"] and report["watermark"]["detected"]
+    app = create_app(Settings(models=["fashion-mnist"], runs_dir=tmp_path / "runs"))
+    with Server(app) as url, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(url)
+        page.wait_for_selector("#model option", state="attached")
+        page.get_by_role("button", name="Verify").first.click()
+        page.set_input_files("#verify-file", str(resaved))
+        page.locator("#verify-form").get_by_role("button", name="Verify").click()
+        page.wait_for_selector("#verify-result:has-text('watermark')")
+        headline = page.locator("#verify-result").inner_text().splitlines()[0]
+        assert headline.startswith("Made by ganstudio"), headline
         browser.close()
 
 

@@ -333,3 +333,44 @@ def test_the_api_docs_work_offline(make_client):
     assert "cdn" not in page.lower() and "jsdelivr" not in page
     bundle = next(part for part in page.split('"') if part.endswith("swagger-ui-bundle.js"))
     assert client.get(bundle).status_code == 200
+
+
+def test_a_large_group_is_encoded_in_the_encoder_process_and_marked_alike(served_model):
+    """A group of POOL_MIN_IMAGES or more is marked in the encoder process: every file carries
+    the same pixels (watermark included), XMP record and valid C2PA manifest as the thread's files, and a
+    bad request in the group still fails alone."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from ganstudio.pipeline import GenerationPipeline
+    from ganstudio.provenance import verify
+    from ganstudio.serve.batcher import POOL_MIN_IMAGES, Batcher
+
+    pipe = GenerationPipeline.from_pretrained(served_model)
+    batcher = Batcher(pipe, max_wait_ms=200)
+    n = POOL_MIN_IMAGES // 2
+
+    async def burst():
+        out = await asyncio.gather(
+            batcher.generate(n=n, seed=1),
+            batcher.generate(n=n, seed=100, format="jpeg", background="navy"),
+            batcher.generate(n=1, seed=5, label="no such class"),
+            return_exceptions=True,
+        )
+        await batcher.close()
+        return out
+
+    png, jpeg, bad = asyncio.run(burst())
+    assert batcher.pool is not None, "the group should have gone to the encoder process"
+    assert isinstance(bad, ValueError)
+    for (result, files), fmt in ((png, "PNG"), (jpeg, "JPEG")):
+        assert len(files) == n
+        for image, data in zip(result.images[:3], files[:3], strict=True):
+            report = verify(data)
+            assert report["format"] == fmt and report["metadata"]["record"]["seed"] == image.record["seed"]
+            assert report["c2pa"]["state"] in ("valid", "trusted")  # pixels (and watermark): below
+            ours = io.BytesIO()
+            image.save(ours, format=fmt, background="navy" if fmt == "JPEG" else "white")
+            assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), np.asarray(Image.open(ours)))

@@ -276,7 +276,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="a reverse proxy's address whose X-Forwarded-For is believed (repeatable; default: none)",
     )
-    p.add_argument("--requests-per-minute", type=int, default=600, help="per client address (0 < N)")
+    p.add_argument(
+        "--requests-per-minute",
+        type=int,
+        default=600,
+        help="per client address (0 < N); with --workers, each worker counts on its own",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port and the cores (generation, editing, history; "
+        "training jobs need 1)",
+    )
     p.set_defaults(func=cmd_serve)
     return parser
 

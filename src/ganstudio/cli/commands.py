@@ -335,6 +335,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         args.requests_per_minute,
         args.allowed_host,
         args.trusted_proxy,
+        args.workers,
     )
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -39,25 +40,20 @@ def _exiv2() -> Any:
     return pyexiv2
 
 
-def _xml_unsafe(ch: str) -> bool:
-    """Characters XML 1.0 cannot hold (C0 controls but tab/newline/CR, surrogates, U+FFFE/U+FFFF)
-    and those readers alter (DEL, C1 controls)."""
-    code = ord(ch)
-    return (
-        (code < 0x20 and ch not in "\t\n\r") or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF
-        or code in (0xFFFE, 0xFFFF)
-    )  # fmt: skip
+# characters XML 1.0 cannot hold (C0 controls but tab/newline/CR, surrogates, U+FFFE/U+FFFF) and
+# those readers alter (DEL, C1 controls)
+XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 def xml_safe_json(record: dict[str, Any]) -> str:
     """The record as JSON that XML can carry: every unsafe character as a JSON \\uXXXX escape,
     so the record reads back exactly as it was written."""
     text = json.dumps(record, sort_keys=True, ensure_ascii=False)
-    return "".join(f"\\u{ord(ch):04x}" if _xml_unsafe(ch) else ch for ch in text)
+    return XML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def xmp_fields(record: dict[str, Any]) -> dict[str, Any]:
-    model = "".join(ch for ch in str(record.get("model", "unknown")) if not _xml_unsafe(ch))
+    model = XML_UNSAFE.sub("", str(record.get("model", "unknown")))
     return {
         "Xmp.iptcExt.DigitalSourceType": DIGITAL_SOURCE_TYPE,
         "Xmp.xmp.CreatorTool": f"ganstudio {__version__}",

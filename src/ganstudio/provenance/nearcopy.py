@@ -223,14 +223,15 @@ def screen(
     policy: str,
     spare_seed: int,
     redraw: Callable[[list[int], list[int]], torch.Tensor],
+    checks: list[dict[str, Any]] | None = None,
 ) -> torch.Tensor:
     """Check generated images (B, C, H, W) against the index and apply the policy. Each record
     gets `near_copy` (nearest training item, distance, threshold, whether it is a copy). "warn":
     a copy adds a note. "block": `redraw(rows, seeds)` draws those rows again with the next unused
     seeds, from `spare_seed` on, until none is a copy (noted; the record's seed becomes the new
     one and `redrawn_from` lists the old ones); a row still copying after MAX_REDRAWS draws is an
-    error. "allow": recorded only."""
-    checks = index.check(images)
+    error. "allow": recorded only. `checks`: `index.check(images)` when the caller made it."""
+    checks = index.check(images) if checks is None else checks
     for _ in range(MAX_REDRAWS if policy == "block" else 0):
         flagged = [i for i, check in enumerate(checks) if check["near_copy"]]
         if not flagged:

@@ -1,13 +1,22 @@
-"""`ganstudio serve`: the REST API and the web studio (FastAPI + uvicorn, the `serve` extra)."""
+"""`ganstudio serve`: the REST API and the web studio (FastAPI + uvicorn, the `serve` extra).
+
+With `workers` > 1 uvicorn starts that many server processes on one port (the kernel spreads
+connections among them); each loads the models itself, draws with its share of the cores, and
+they share the history database. Training jobs need one process (each worker would keep its own
+job list), so a multi-worker server serves generation, editing, history and verify only.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import json
 import os
 import socket
 from pathlib import Path
 
 TOKEN_ENV = "GANSTUDIO_TOKEN"
+SETTINGS_ENV = "GANSTUDIO_SERVE_SETTINGS"  # how the parent hands its settings to worker processes
 
 
 def is_loopback(host: str) -> bool:
@@ -33,8 +42,10 @@ def serve(
     requests_per_minute: int | None = None,
     allowed_hosts: list[str] | None = None,
     trusted_proxies: list[str] | None = None,
+    workers: int = 1,
 ) -> None:
-    """Run the studio until interrupted. Outside the loopback address a token is required."""
+    """Run the studio until interrupted. Outside the loopback address a token is required;
+    `workers` > 1 runs that many server processes (generation only: no training jobs)."""
     try:
         import uvicorn
 
@@ -55,6 +66,9 @@ def serve(
         cors_origins=list(cors_origins or []),
         allowed_hosts=[*(allowed_hosts or []), host],
     )
+    if not 1 <= workers <= 64:
+        raise ValueError(f"--workers {workers}: use 1 to 64 server processes")
+    settings.workers = workers
     if requests_per_minute is not None:
         settings.requests_per_minute = requests_per_minute
     if models:
@@ -64,11 +78,38 @@ def serve(
         if not root.is_dir():
             raise ValueError(f"--data-root {root} is not a folder")
         settings.data_root = root
-    app = create_app(settings)
     shown = "localhost" if is_loopback(host) else host
     print(f"ganstudio studio: http://{shown}:{port}/  (API: http://{shown}:{port}/docs)", flush=True)
-    # a long keep-alive: a client reusing a connection the server is just closing sees a reset
-    uvicorn.run(app, host=host, port=port, **uvicorn_options(trusted_proxies))
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(trusted_proxies))
+        return
+    print(f"{workers} server processes; training jobs need one (start without --workers)", flush=True)
+    os.environ[SETTINGS_ENV] = json.dumps(dataclasses.asdict(settings), default=str)
+    uvicorn.run(
+        "ganstudio.serve:worker_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        **uvicorn_options(trusted_proxies),
+    )
+
+
+def worker_app():  # noqa: ANN201 - a FastAPI app (imported only where the serve extra is)
+    """One worker process's app, from the settings the parent left in the environment; torch
+    gets this worker's share of the cores."""
+    import torch
+
+    from ganstudio.serve.app import create_app
+    from ganstudio.serve.schemas import Settings
+
+    values = json.loads(os.environ[SETTINGS_ENV])
+    for name in ("runs_dir", "data_root"):
+        if values.get(name) is not None:
+            values[name] = Path(values[name])
+    settings = Settings(**values)
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings.workers))
+    return create_app(settings)
 
 
 def uvicorn_options(trusted_proxies: list[str] | None) -> dict:

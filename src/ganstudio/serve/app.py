@@ -57,8 +57,9 @@ class Studio:
         self.images: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
         self.limits = Limits(settings.requests_per_minute)
         self.failed_logins = Limits(settings.failed_logins_per_minute, "wrong tokens")
-        self.jobs = Jobs(settings.runs_dir, settings.data_root, settings.max_jobs)
+        self.jobs = Jobs(settings.runs_dir, settings.data_root, settings.max_jobs, settings.workers)
         self.history = History(settings.runs_dir, settings.token)
+        self.worker = secrets.token_hex(4)
 
     def model_names(self) -> list[str]:
         """The configured models, then every studio training job that has a checkpoint (job:ID)."""
@@ -94,6 +95,12 @@ class Studio:
         while len(self.images) > self.settings.max_images_kept:
             self.images.popitem(last=False)
         return image_id
+
+
+def as_json(response: GenerateResponse) -> Response:
+    """The response serialised once by pydantic: FastAPI's own path dumps it to a dict, validates
+    that again and encodes it a third time, which cost as much per image as the PNG did."""
+    return Response(response.model_dump_json(), media_type="application/json")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -173,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "status": "ok",
             "version": __version__,
             "models": len(studio.model_names()),
+            "worker": studio.worker,  # which server process answered (ganstudio serve --workers)
             "generated": {
                 "images": sum(b.images for b in batchers),
                 "batches": sum(b.batches for b in batchers),
@@ -238,10 +246,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post(
         "/v1/generate", tags=["generate"], dependencies=api, responses=ERRORS, response_model=GenerateResponse
     )
-    async def generate_json(body: GenerateRequest) -> GenerateResponse:
+    async def generate_json(body: GenerateRequest) -> Response:
         """Generate images; the sketch, if any, as base64. Every file is marked as AI-generated."""
         sketch = decode_base64_image(body.sketch, settings) if body.sketch else None
-        return await generate(body, sketch)
+        return as_json(await generate(body, sketch))
 
     @app.post(
         "/v1/generate/upload",
@@ -253,7 +261,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def generate_upload(
         request: str = Form("{}", description="the GenerateRequest fields as JSON (without sketch)"),
         sketch: UploadFile | None = File(None, description="the drawing, PNG or JPEG"),
-    ) -> GenerateResponse:
+    ) -> Response:
         """Generate images with the sketch as a file upload (multipart form)."""
         try:
             body = GenerateRequest.model_validate_json(request)
@@ -262,13 +270,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         drawing = None
         if sketch is not None:
             drawing = decode_upload(await sketch.read(settings.max_upload_bytes + 1), settings, "the sketch")
-        return await generate(body, drawing)
+        return as_json(await generate(body, drawing))
 
     @app.get("/v1/images/{image_id}", tags=["generate"], dependencies=api, responses=ERRORS)
     async def image(image_id: str) -> Response:
-        if image_id not in studio.images:
-            raise HTTPException(404, "no such image (the server keeps the most recent ones)")
-        data, mime = studio.images[image_id]
+        if image_id in studio.images:
+            data, mime = studio.images[image_id]
+        else:  # drawn by another worker process, or before a restart: the history keeps every file
+            where = await asyncio.to_thread(studio.history.file, image_id)
+            if where is None or not where[0].is_file():
+                raise HTTPException(404, "no such image (the server keeps the most recent ones)")
+            data, mime = where[0].read_bytes(), where[1]
         extension = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/svg+xml": "svg"}[
             mime
         ]

@@ -3,9 +3,14 @@
 Requests wait in a queue; the worker takes everything that arrived (waiting a few milliseconds
 for company, up to `max_images`) and, on the model's own thread, checks and prepares each one
 (`GenerationPipeline.prepare`: a bad request fails alone) and draws all of them with one
-`GenerationPipeline.run`; the marked files are encoded on a second thread while the next group
-is drawn. The event loop never runs torch, and a group costs one hand-over between threads, not
-one per request: 50 waiting clients cost about what one batch of their images does.
+`GenerationPipeline.run`; the marked files are encoded while the next group is drawn. The event
+loop never runs torch, and a group costs one hand-over between threads, not one per request: 50
+waiting clients cost about what one batch of their images does.
+
+A large group's files are encoded and signed in a separate process: in a thread, the C2PA
+signing's Python side held the interpreter lock against the drawing thread, and the server used
+1.2 of the 2 cores the pipeline alone keeps busy (bench/serve_load.py). Small groups (a studio
+user, the tests) stay on a thread and start no process.
 """
 
 from __future__ import annotations
@@ -14,13 +19,34 @@ import asyncio
 import contextlib
 import functools
 import io
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from PIL import Image
+
+from ganstudio.data.images import parse_color
 from ganstudio.pipeline import GenerationPipeline
 from ganstudio.results import GenerationResult
 
 Outcome = tuple[GenerationResult, list[bytes]] | Exception
+POOL_MIN_IMAGES = 32  # groups this large are encoded in the encoder process
+
+
+def marked_files(items: list[tuple]) -> list[bytes | Exception]:
+    """In the encoder process: each (mode, size, pixels, record, ingredients, format,
+    background) as the marked file `GeneratedImage.save` writes (XMP, then the C2PA signature)."""
+    from ganstudio.provenance.metadata import format_of, marked_bytes
+
+    out: list[bytes | Exception] = []
+    for mode, size, pixels, record, ingredients, fmt, background in items:
+        try:
+            image, fmt = Image.frombytes(mode, size, pixels), format_of(None, fmt)
+            out.append(marked_bytes(image, fmt, record, f"image.{fmt.lower()}", ingredients, background))
+        except Exception as error:  # noqa: BLE001 - one image fails alone
+            out.append(ValueError(str(error)))
+    return out
 
 
 class Batcher:
@@ -28,6 +54,7 @@ class Batcher:
         self.pipe, self.max_images, self.max_wait = pipe, max_images, max_wait_ms / 1000
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")  # one model
         self.encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
+        self.pool: ProcessPoolExecutor | None = None  # started by the first large group
         self.queue: asyncio.Queue[tuple[dict[str, Any], str, asyncio.Future]] | None = None
         self.task: asyncio.Task | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -86,9 +113,12 @@ class Batcher:
     async def _deliver(self, group: list, outcomes: list) -> None:
         formats = [fmt for _, fmt, _ in group]
         try:
-            outcomes = await asyncio.get_running_loop().run_in_executor(
-                self.encoder, self.encode, outcomes, formats
-            )
+            if sum(len(o.images) for o in outcomes if not isinstance(o, Exception)) >= POOL_MIN_IMAGES:
+                outcomes = await self._encode_in_pool(outcomes, formats)
+            else:
+                outcomes = await asyncio.get_running_loop().run_in_executor(
+                    self.encoder, self.encode, outcomes, formats
+                )
         except Exception as error:  # noqa: BLE001
             outcomes = [error] * len(group)
         for (_, _, future), outcome in zip(group, outcomes, strict=True):
@@ -98,6 +128,36 @@ class Batcher:
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
+
+    async def _encode_in_pool(self, outcomes: list, formats: list[tuple[str, str]]) -> list[Outcome]:
+        """The group's files from the encoder process, in one round trip (pixels and records go
+        over the pipe, files come back); a pool that died is started again next time."""
+        items = []
+        for outcome, (fmt, background) in zip(outcomes, formats, strict=True):
+            if not isinstance(outcome, Exception):
+                colour = parse_color(background)
+                items += [
+                    (im.mode, im.size, im.tobytes(), im.record, list(im.ingredients), fmt, colour)
+                    for im in outcome.images
+                ]
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            files = await asyncio.wrap_future(self.pool.submit(marked_files, items))
+        except BrokenProcessPool:
+            self.pool = None
+            raise
+        encoded: list[Outcome] = []
+        at = 0
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                encoded.append(outcome)
+                continue
+            mine = files[at : at + len(outcome.images)]
+            at += len(outcome.images)
+            problem = next((f for f in mine if isinstance(f, Exception)), None)
+            encoded.append(problem if problem is not None else (outcome, mine))
+        return encoded
 
     @staticmethod
     def encode(outcomes: list, formats: list[tuple[str, str]]) -> list[Outcome]:
@@ -149,6 +209,8 @@ class Batcher:
             self.loop.call_soon_threadsafe(self.task.cancel)
         self.worker.shutdown(wait=False, cancel_futures=True)
         self.encoder.shutdown(wait=False, cancel_futures=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
     async def close(self) -> None:
         if self.task is not None:
@@ -157,3 +219,5 @@ class Batcher:
                 await self.task
         self.worker.shutdown(wait=False, cancel_futures=True)
         self.encoder.shutdown(wait=False, cancel_futures=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import sqlite3
 import tempfile
@@ -60,25 +61,60 @@ class History:
         self.files = self.folder / (Path(name).stem + "-files")
         self.files.mkdir(parents=True, exist_ok=True)
         self.lock = threading.Lock()
-        self.db = sqlite3.connect(self.folder / name, check_same_thread=False)
+        # several server workers may share the file: WAL lets readers and one writer go together
+        self.db = sqlite3.connect(self.folder / name, check_same_thread=False, timeout=30)
         self.db.row_factory = sqlite3.Row
         with self.lock, self.db:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+        # written behind: a request only queues its images; a thread writes them in one transaction
+        # (one commit per image cost more than drawing the image under load); every read flushes
+        self.pending: list[tuple] = []
+        self.flushing = threading.Lock()
+        self.wake = threading.Event()
+        self.closed = False
+        self.writer = threading.Thread(target=self._write_behind, name="history", daemon=True)
+        self.writer.start()
 
     def add(self, entry_id: str, operation: str, params: dict[str, Any], record: dict[str, Any],
             data: bytes, mime: str) -> None:  # fmt: skip
-        """Keep one image: its file (written atomically) and its row."""
-        file = f"{entry_id}.{EXTENSIONS[mime]}"
-        fd, tmp = tempfile.mkstemp(dir=self.files, suffix=".part")
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, self.files / file)
+        """Keep one image: its file (written atomically) and its row, within a few milliseconds."""
         label = record.get("label")
         row = (entry_id, time.time(), operation, str(record.get("model", "")), params.get("prompt"),
                params.get("negative"), None if label is None else str(label), record.get("seed"),
-               json.dumps(params), json.dumps(record, default=str), file, mime)  # fmt: skip
-        with self.lock, self.db:
-            self.db.execute("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,0)", row)
+               json.dumps(params), json.dumps(record, default=str), f"{entry_id}.{EXTENSIONS[mime]}",
+               mime)  # fmt: skip
+        with self.lock:
+            self.pending.append((row, data))
+        self.wake.set()
+
+    def flush(self) -> None:
+        """Write every queued image: the files first (atomically), then their rows together."""
+        with self.flushing:
+            with self.lock:
+                batch, self.pending = self.pending, []
+            if not batch:
+                return
+            for row, data in batch:
+                fd, tmp = tempfile.mkstemp(dir=self.files, suffix=".part")
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                os.replace(tmp, self.files / row[10])
+            with self.lock, self.db:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,0)", [r for r, _ in batch]
+                )
+
+    def _write_behind(self) -> None:
+        while not self.closed:
+            self.wake.wait()
+            self.wake.clear()
+            time.sleep(0.02)  # let a group's requests gather into one transaction
+            try:
+                self.flush()
+            except (OSError, sqlite3.Error) as error:  # a full disk: said in the log, the server goes on
+                logging.getLogger("ganstudio.serve").error("history: could not write: %s", error)
 
     def list(self, query: str = "", favourites: bool = False, limit: int = 50, offset: int = 0) -> list[dict]:
         """Newest first; `query` matches the prompt, negative prompt, label, model or operation."""
@@ -93,11 +129,13 @@ class History:
         if favourites:
             where.append("favourite = 1")
         sql = f"SELECT * FROM entries WHERE {' AND '.join(where)} ORDER BY created DESC LIMIT ? OFFSET ?"
+        self.flush()
         with self.lock:
             rows = self.db.execute(sql, [*args, limit, offset]).fetchall()
         return [self._out(row) for row in rows]
 
     def get(self, entry_id: str) -> dict[str, Any] | None:
+        self.flush()
         with self.lock:
             row = self.db.execute("SELECT * FROM entries WHERE id = ?", (entry_id,)).fetchone()
         return None if row is None else self._out(row)
@@ -107,6 +145,7 @@ class History:
         return None if entry is None else (self.files / entry["file"], entry["mime"])
 
     def favourite(self, entry_id: str, on: bool) -> bool:
+        self.flush()
         with self.lock, self.db:
             changed = self.db.execute("UPDATE entries SET favourite = ? WHERE id = ?", (int(on), entry_id))
         return changed.rowcount == 1
@@ -138,6 +177,9 @@ class History:
         return buffer.getvalue()
 
     def close(self) -> None:
+        self.closed = True
+        self.wake.set()
+        self.flush()
         with self.lock:
             self.db.close()
 

@@ -133,8 +133,11 @@ class Job:
 
 
 class Jobs:
-    def __init__(self, runs_dir: Path, data_root: Path | None, max_running: int = 1) -> None:
+    def __init__(
+        self, runs_dir: Path, data_root: Path | None, max_running: int = 1, workers: int = 1
+    ) -> None:
         self.runs_dir, self.data_root, self.max_running = Path(runs_dir), data_root, max_running
+        self.workers = workers  # server processes: jobs are kept by one, so several mean none
         self.jobs: dict[str, Job] = {}
 
     def folders(self) -> list[str]:
@@ -192,6 +195,11 @@ class Jobs:
 
     def check_room(self) -> None:
         """Raises ValueError when no further job may start now."""
+        if self.workers > 1:
+            raise ValueError(
+                f"this server runs {self.workers} worker processes, each with its own job list: "
+                "training from the studio needs one (start ganstudio serve without --workers)"
+            )
         if self.running() >= self.max_running:
             raise ValueError(
                 f"{self.max_running} training job(s) already running (the server's limit); "

@@ -35,6 +35,7 @@ class Settings:
     batch_wait_ms: float = 5.0
     invert_steps: int = 150  # optimisation steps when an image is brought into a model (editing)
     inversions_kept: int = 32  # inverted images remembered, so sliders and variations start at once
+    workers: int = 1  # server processes (ganstudio serve --workers); more than one: no training jobs
 
 
 class ErrorOut(BaseModel):
