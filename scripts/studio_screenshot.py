@@ -63,7 +63,7 @@ def history_tab(page) -> None:
         page.select_option("#model", "fashion-mnist")
         page.get_by_label("Prompt").fill(prompt)
         page.get_by_label("Count").fill("4")
-        page.get_by_label("Seed").fill("2")
+        page.get_by_label("Seed", exact=True).fill("2")
         page.get_by_role("button", name="Generate").click()
         page.wait_for_selector(f"#gallery li:nth-child(4) img[alt*='{label}']")
     page.get_by_role("button", name="History").click()

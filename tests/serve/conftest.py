@@ -49,7 +49,7 @@ def make_client(served_model, tmp_path):
     clients = []
 
     def make(**options):
-        settings = Settings(models=[str(served_model)], runs_dir=tmp_path / "runs", **options)
+        settings = Settings(**{"models": [str(served_model)], "runs_dir": tmp_path / "runs"} | options)
         client = TestClient(
             create_app(settings), raise_server_exceptions=False, base_url="http://127.0.0.1:7860"
         )

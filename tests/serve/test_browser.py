@@ -186,16 +186,27 @@ def test_history_tab_lists_favourites_and_recalls_settings(served_model, tmp_pat
             page.get_by_role("button", name="Download selected (zip)").click()
         archive = zipfile.ZipFile(download.value.path())
         names = archive.namelist()
-        assert len(names) == 3 and "records.json" in names, names
+        assert len(names) == 5 and "records.json" in names, names  # two images, their drawings, records
         records = json.loads(archive.read("records.json"))
         assert {r["params"]["prompt"] for r in records} == {"a big square"}
         for name in names:
-            if name != "records.json":  # each file in the zip is the marked file, signed
+            if not name.endswith(("records.json", "-sketch.png")):  # each image is the marked file, signed
                 report = verify(archive.read(name))
                 assert report["metadata"]["ai_generated"] and report["c2pa"]["state"] in ("valid", "trusted")
+        page.wait_for_selector("#history-list li .sketch-thumb:not([hidden])")  # the drawing is kept
+        darkest = (
+            "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; "
+            "let m = 255; for (let i = 0; i < d.length; i += 4) m = Math.min(m, d[i]); return m; }"
+        )
+        assert page.locator("#canvas").evaluate(darkest) > 200  # blank after the reload
         page.locator("#history-list li").first.get_by_role("button", name="Use settings").click()
         assert page.locator("#prompt").input_value() == "a big square"
         assert not page.locator("#create").is_hidden()
+        for _ in range(50):  # the recalled drawing loads as an image, then is drawn on the canvas
+            if page.locator("#canvas").evaluate(darkest) < 100:
+                break
+            page.wait_for_timeout(100)
+        assert page.locator("#canvas").evaluate(darkest) < 100, "the sketch did not come back"
         assert not errors, errors
         browser.close()
 

@@ -51,3 +51,52 @@ def test_an_offset_past_sqlites_integers_is_refused_not_a_crash(make_client):
     client = make_client()
     assert client.get("/v1/history", params={"offset": 2**63}).status_code == 422
     assert client.get("/v1/history", params={"offset": 2**62}).json() == []
+
+
+def test_a_sketch_is_kept_shown_zipped_and_deleted_with_its_image(make_client, tmp_path):
+    """A generation from a drawing keeps the drawing (a PNG at most 256 px) beside the image: the
+    entry links it, the zip carries it, deleting the entry deletes it; an older database without
+    the column is upgraded in place."""
+    import base64
+    import sqlite3
+
+    import numpy as np
+    from PIL import Image
+
+    drawing = np.full((300, 300), 255, np.uint8)
+    drawing[60:240, 60:70] = 0  # one thick vertical stroke
+    buffer = io.BytesIO()
+    Image.fromarray(drawing).save(buffer, format="PNG")
+    client = make_client()
+    sketch = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    assert client.post("/v1/generate", json={"n": 1, "seed": 2, "sketch": sketch}).status_code == 200
+    client.post("/v1/generate", json={"n": 1, "seed": 5})
+    drawn, plain = sorted(client.get("/v1/history").json(), key=lambda e: e["seed"])
+    assert plain["sketch_url"] is None and drawn["params"]["sketch"] is True
+    kept = Image.open(io.BytesIO(client.get(drawn["sketch_url"]).content))
+    assert kept.size == (256, 256) and kept.mode == "L"
+    assert np.asarray(kept)[128, 55:72].min() < 64  # the stroke, scaled
+    assert client.get(f"/v1/history/{plain['id']}/sketch").status_code == 404
+    with zipfile.ZipFile(
+        io.BytesIO(client.post("/v1/history/zip", json={"ids": [drawn["id"]]}).content)
+    ) as archive:
+        assert f"{drawn['id']}-sketch.png" in archive.namelist()
+    folder = tmp_path / "runs" / "history" / "history-files"
+    assert (folder / f"{drawn['id']}-sketch.png").is_file()
+    assert client.delete(f"/v1/history/{drawn['id']}").status_code == 200
+    assert not (folder / f"{drawn['id']}-sketch.png").exists()
+
+    old = tmp_path / "old" / "history"
+    old.mkdir(parents=True)
+    with sqlite3.connect(old / "history.sqlite") as db:  # the table as it was before sketches
+        db.execute(
+            "CREATE TABLE entries (id TEXT PRIMARY KEY, created REAL NOT NULL, operation TEXT NOT NULL, "
+            "model TEXT NOT NULL, prompt TEXT, negative TEXT, label TEXT, seed INTEGER, params TEXT NOT NULL, "
+            "record TEXT NOT NULL, file TEXT NOT NULL, mime TEXT NOT NULL, favourite INTEGER NOT NULL DEFAULT 0)"
+        )
+        db.execute(
+            "INSERT INTO entries VALUES ('a', 1, 'generate', 'm', NULL, NULL, NULL, 1, '{}', '{}', 'a.png', 'image/png', 0)"
+        )
+    upgraded = make_client(runs_dir=tmp_path / "old")
+    entries = upgraded.get("/v1/history").json()
+    assert [e["id"] for e in entries] == ["a"] and entries[0]["sketch_url"] is None

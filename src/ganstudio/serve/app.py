@@ -36,7 +36,7 @@ from ganstudio.provenance import verify as verify_file
 from ganstudio.serve.batcher import Batcher
 from ganstudio.serve.editing import add_editing_routes, image_outs
 from ganstudio.serve.history import History, add_history_routes
-from ganstudio.serve.inputs import Limits, decode_base64_image, decode_upload, describe_model
+from ganstudio.serve.inputs import Limits, decode_base64_image, decode_upload, describe_model, sketch_png
 from ganstudio.serve.jobs import Jobs, extract_zip, folder_bytes
 from ganstudio.serve.schemas import ERRORS, GenerateRequest, GenerateResponse, JobRequest, Settings
 from ganstudio.serve.security import BrowserGuard
@@ -239,6 +239,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 body.format,
                 "generate",
                 body.model_dump(exclude={"sketch"}) | {"seed": seed, "sketch": sketch is not None},
+                sketch=None if sketch is None else await asyncio.to_thread(sketch_png, sketch),
             ),
             notes=result.notes,
         )

@@ -45,14 +45,16 @@ def image_outs(
     operation: str,
     params: dict[str, Any],
     keep: bool = True,
+    sketch: bytes | None = None,
 ) -> list[ImageOut]:
     """Each marked file kept for download, recorded in the history with the request's `params`
-    (unless not `keep`: a preview), and described (id, url, seed, label, record, data)."""
+    and `sketch` (a PNG; unless not `keep`: a preview), and described (id, url, seed, label,
+    record, data)."""
     out = []
     for image, data in zip(result.images, files, strict=True):
         image_id = studio.keep(data, MIME[fmt]) if keep else ""
         if keep:
-            studio.history.add(image_id, operation, params, image.record, data, MIME[fmt])
+            studio.history.add(image_id, operation, params, image.record, data, MIME[fmt], sketch)
         out.append(
             ImageOut(
                 id=image_id,

@@ -42,10 +42,12 @@ CREATE TABLE IF NOT EXISTS entries (
     record TEXT NOT NULL,
     file TEXT NOT NULL,
     mime TEXT NOT NULL,
-    favourite INTEGER NOT NULL DEFAULT 0
+    favourite INTEGER NOT NULL DEFAULT 0,
+    sketch TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
 """
+COLUMNS = "id, created, operation, model, prompt, negative, label, seed, params, record, file, mime, sketch"
 MAX_LIST = 200
 MAX_ZIP = 500
 
@@ -68,6 +70,9 @@ class History:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            columns = {row["name"] for row in self.db.execute("PRAGMA table_info(entries)")}
+            if "sketch" not in columns:  # a database from before sketches were kept
+                self.db.execute("ALTER TABLE entries ADD COLUMN sketch TEXT")
         # written behind: a request only queues its images; a thread writes them in one transaction
         # (one commit per image cost more than drawing the image under load); every read flushes
         self.pending: list[tuple] = []
@@ -78,15 +83,16 @@ class History:
         self.writer.start()
 
     def add(self, entry_id: str, operation: str, params: dict[str, Any], record: dict[str, Any],
-            data: bytes, mime: str) -> None:  # fmt: skip
-        """Keep one image: its file (written atomically) and its row, within a few milliseconds."""
+            data: bytes, mime: str, sketch: bytes | None = None) -> None:  # fmt: skip
+        """Keep one image: its file (written atomically) and its row, within a few milliseconds;
+        `sketch`: the user's drawing as a PNG (kept beside it, shown and recalled in the studio)."""
         label = record.get("label")
         row = (entry_id, time.time(), operation, str(record.get("model", "")), params.get("prompt"),
                params.get("negative"), None if label is None else str(label), record.get("seed"),
                json.dumps(params), json.dumps(record, default=str), f"{entry_id}.{EXTENSIONS[mime]}",
-               mime)  # fmt: skip
+               mime, None if sketch is None else f"{entry_id}-sketch.png")  # fmt: skip
         with self.lock:
-            self.pending.append((row, data))
+            self.pending.append((row, data, sketch))
         self.wake.set()
 
     def flush(self) -> None:
@@ -96,15 +102,21 @@ class History:
                 batch, self.pending = self.pending, []
             if not batch:
                 return
-            for row, data in batch:
-                fd, tmp = tempfile.mkstemp(dir=self.files, suffix=".part")
-                with os.fdopen(fd, "wb") as out:
-                    out.write(data)
-                os.replace(tmp, self.files / row[10])
+            for row, data, sketch in batch:
+                self._write(row[10], data)
+                if sketch is not None:
+                    self._write(row[12], sketch)
             with self.lock, self.db:
                 self.db.executemany(
-                    "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,0)", [r for r, _ in batch]
+                    f"INSERT OR REPLACE INTO entries ({COLUMNS}) VALUES ({', '.join('?' * 13)})",
+                    [row for row, _, _ in batch],
                 )
+
+    def _write(self, name: str, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.files, suffix=".part")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, self.files / name)
 
     def _write_behind(self) -> None:
         while not self.closed:
@@ -144,6 +156,11 @@ class History:
         entry = self.get(entry_id)
         return None if entry is None else (self.files / entry["file"], entry["mime"])
 
+    def sketch(self, entry_id: str) -> Path | None:
+        """The drawing an entry was generated from (a PNG), if it had one."""
+        entry = self.get(entry_id)
+        return None if entry is None or not entry["sketch"] else self.files / entry["sketch"]
+
     def favourite(self, entry_id: str, on: bool) -> bool:
         self.flush()
         with self.lock, self.db:
@@ -158,6 +175,8 @@ class History:
         with self.lock, self.db:
             self.db.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
         (self.files / entry["file"]).unlink(missing_ok=True)
+        if entry["sketch"]:
+            (self.files / entry["sketch"]).unlink(missing_ok=True)
         return True
 
     def zip(self, ids: list[str]) -> bytes:
@@ -173,6 +192,8 @@ class History:
                 path = self.files / entry["file"]
                 if path.is_file():
                     archive.write(path, entry["file"])
+                if entry["sketch"] and (self.files / entry["sketch"]).is_file():  # the drawing it came from
+                    archive.write(self.files / entry["sketch"], entry["sketch"])
             archive.writestr("records.json", json.dumps(entries, indent=2, default=str))
         return buffer.getvalue()
 
@@ -189,6 +210,7 @@ class History:
         entry["params"], entry["record"] = json.loads(entry["params"]), json.loads(entry["record"])
         entry["favourite"] = bool(entry["favourite"])
         entry["url"] = f"/v1/history/{entry['id']}/file"
+        entry["sketch_url"] = f"/v1/history/{entry['id']}/sketch" if entry["sketch"] else None
         return entry
 
 
@@ -231,6 +253,13 @@ def add_history_routes(app: Any, history: History, api: list) -> None:
         where = history.file(entry_id)
         found(where is not None and where[0].is_file(), entry_id)
         return FileResponse(where[0], media_type=where[1])
+
+    @app.get("/v1/history/{entry_id}/sketch", tags=["history"], dependencies=api, responses=ERRORS)
+    async def history_sketch(entry_id: str) -> FileResponse:
+        """The drawing the image was generated from (PNG), when it had one."""
+        where = history.sketch(entry_id)
+        found(where is not None and where.is_file(), entry_id)
+        return FileResponse(where, media_type="image/png")
 
     @app.post("/v1/history/{entry_id}/favourite", tags=["history"], dependencies=api, responses=ERRORS)
     async def favourite(entry_id: str, body: Favourite) -> dict[str, Any]:

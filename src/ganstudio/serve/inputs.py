@@ -87,3 +87,13 @@ def decode_base64_image(text: str, settings: Settings, what: str = "sketch") -> 
     except (binascii.Error, ValueError):
         raise HTTPException(400, f"{what} must be base64 (a PNG or JPEG file, or a data: URL)") from None
     return decode_upload(data, settings, f"the {what}")
+
+
+def sketch_png(sketch: Image.Image, side: int = 256) -> bytes:
+    """The user's drawing as the history keeps it: a greyscale PNG at most `side` pixels a side
+    (the studio canvas's size, so recalling it draws the same images)."""
+    image = sketch.convert("L")
+    image.thumbnail((side, side))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

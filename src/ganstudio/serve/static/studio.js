@@ -392,6 +392,20 @@ async function historyImage(entry, img) {
   img.src = URL.createObjectURL(await response.blob());
 }
 
+async function sketchOf(entry) {  // the drawing an entry came from, as a blob URL (null: none)
+  if (!entry.sketch_url) return null;
+  const response = await api(entry.sketch_url);
+  return URL.createObjectURL(await response.blob());
+}
+
+function dataUrl(blobUrl) {
+  return fetch(blobUrl).then((r) => r.blob()).then((blob) => new Promise((resolve) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.readAsDataURL(blob);
+  }));
+}
+
 function recall(params) {
   const select = $("model");
   if ([...select.options].some((o) => o.value === params.model)) { select.value = params.model; showConditions(); }
@@ -415,7 +429,9 @@ function historyItem(entry) {
   const when = new Date(entry.created * 1000).toLocaleString();
   const what = [entry.operation, entry.label && `class ${entry.label}`, entry.prompt && `“${entry.prompt}”`,
     entry.negative && `not “${entry.negative}”`, `seed ${entry.seed}`].filter(Boolean).join(" · ");
-  item.append(img, el("span", { class: "meta", text: what }), el("span", { class: "meta", text: `${when} · ${entry.model}` }),
+  const drawn = el("img", { class: "sketch-thumb", alt: "the sketch it was drawn from", hidden: "" });
+  if (entry.sketch_url) sketchOf(entry).then((url) => { drawn.src = url; drawn.hidden = false; }).catch(() => {});
+  item.append(img, drawn, el("span", { class: "meta", text: what }), el("span", { class: "meta", text: `${when} · ${entry.model}` }),
     el("span", { class: "actions" }, pick, star,
       el("button", { type: "button", class: "recall" }, "Use settings"),
       el("button", { type: "button", class: "rerun" }, "Run again"),
@@ -427,11 +443,15 @@ function historyItem(entry) {
     star.setAttribute("aria-pressed", String(on));
     star.textContent = on ? "★" : "☆";
   });
-  item.querySelector(".recall").addEventListener("click", () => recall(Object.assign({}, entry.params, { seed: entry.seed })));
+  item.querySelector(".recall").addEventListener("click", () => {
+    recall(Object.assign({}, entry.params, { seed: entry.seed }));
+    if (drawn.src) useAsSketch(drawn.src);  // the drawing goes back on the canvas
+  });
   const rerun = item.querySelector(".rerun");
   rerun.hidden = entry.operation !== "generate";  // a redraw's source image is not kept
-  rerun.addEventListener("click", () => {
+  rerun.addEventListener("click", async () => {
     const { sketch, ...params } = entry.params;
+    if (sketch && drawn.src) params.sketch = await dataUrl(drawn.src);  // with the same drawing
     $("tab-create").click();
     generate(Object.assign(params, { n: 1, seed: entry.seed }));  // this very image again
   });
