@@ -44,6 +44,7 @@ from ganstudio.provenance.watermark import (
     WEIGHTS,
     Embedder,
     Extractor,
+    bound,
     luma,
     resize,
 )
@@ -157,6 +158,14 @@ def random_edit(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return quantise(x)
 
 
+def as_rgb(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) in [0, 1] with C = 1, 3 or 4 → RGB as it shows (a transparent drawing on white,
+    as `Watermark.detect` reads it)."""
+    if x.shape[1] == 4:
+        return x[:, :3] * x[:, 3:] + (1 - x[:, 3:])
+    return x.expand(-1, 3, -1, -1)
+
+
 def generated_hosts(n: int, seed: int) -> torch.Tensor:
     """n images from each bundled model, unmarked, as (N, 3, 32, 32) in [0, 1]."""
     from ganstudio.pipeline import GenerationPipeline
@@ -166,7 +175,7 @@ def generated_hosts(n: int, seed: int) -> torch.Tensor:
         pipe = GenerationPipeline.from_pretrained(name)
         pipe.watermark = None  # the hosts are unmarked
         x = torch.cat([(r.tensors.float() + 1) / 2 for r in pipe.stream(n, seed=seed)])
-        out.append(x.expand(-1, 3, -1, -1))
+        out.append(as_rgb(resize(x, SIZE)))
     return torch.cat(out)
 
 
@@ -177,7 +186,7 @@ def real_hosts(split: str) -> torch.Tensor:
     emoji = emoji[held] if split == "test" else emoji[~held]
     if split == "test":
         fashion = fashion[:5000]  # 5000–9999 are left for bench/watermark.py
-    to01 = lambda t: t.float().div(255).expand(-1, 3, -1, -1)  # noqa: E731
+    to01 = lambda t: as_rgb(resize(t.float().div(255), SIZE))  # noqa: E731
     return torch.cat([to01(fashion), to01(emoji)])
 
 
@@ -197,6 +206,8 @@ def main() -> None:
         help="fine-tune the shipped pair at --strength instead of starting afresh",
     )
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--flat", type=float, default=2.0, help="most a flat-area pixel may move, levels")
+    parser.add_argument("--detail", type=float, default=8.0, help="most a pixel in detail may move, levels")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     g = torch.Generator().manual_seed(args.seed)
@@ -227,6 +238,7 @@ def main() -> None:
         if torch.rand((), generator=g) < 0.5:
             x = x.flip(3)
         r = embedder(resize(luma(x[:half]), SIZE), strength)
+        r = bound(r, luma(x[:half]), args.flat, args.detail)  # as `Watermark.embed` bounds it
         marked = (x[:half] + r).clamp(0, 1)
         both = torch.cat([marked, x[half:]])
         groups = [random_edit(chunk, g) for chunk in both.chunk(4)]  # 4 edit draws per step
@@ -269,6 +281,8 @@ def main() -> None:
     meta = {
         "width": args.width,
         "strength": args.strength,
+        "flat": args.flat,
+        "detail": args.detail,
         "threshold": round(threshold, 4),
         "threshold_small": round(threshold_small, 4),
         "calibration": f"{len(negatives)} unmarked scores: fashion-mnist test 0-4999 and emoji test, clean, under each edit and under random chains; threshold at the highest of their 99.95th percentiles",

@@ -158,3 +158,27 @@ def test_the_index_is_built_for_the_data_a_model_was_trained_on(tmp_path):
     (folder / "nearcopy.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
     with pytest.raises(ValueError):
         NearCopyIndex.load(folder)
+
+
+def test_a_bounded_mark_cannot_be_seen_on_flat_backgrounds():
+    """With a flat-area bound (`flat`/`detail` in watermark.json; the shipped pair has none yet,
+    BENCHMARKS.md says why), no pixel of a solid black, white, grey or coloured image moves by
+    more than `flat` levels (the unbounded pair puts a 64-level dot on black), detail may move
+    more, and a transparent drawing's clear parts and alpha never change."""
+    from dataclasses import replace
+
+    wm = replace(shipped(), flat=2.0, detail=8.0)
+    black = torch.full((1, 1, 32, 32), -1.0)
+    assert ((shipped().embed(black) - black) * 127.5).abs().max() > 8  # the dot the bound removes
+    solids = [torch.full((1, 1, 32, 32), v) for v in (-1.0, 1.0, 0.0)]
+    solids.append(torch.tensor([1.0, -1, -1]).view(1, 3, 1, 1).expand(1, 3, 64, 64).clone())
+    for x in solids:
+        moved = ((wm.embed(x) - x) * 127.5).abs()
+        assert moved.max() <= wm.flat + 0.01, (x[0, :, 0, 0], float(moved.max()))
+    checks = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1  # all detail
+    assert ((wm.embed(checks) - checks) * 127.5).abs().max() <= wm.detail + 0.01
+    drawing = torch.full((1, 4, 32, 32), -1.0)
+    drawing[:, :3, 8:24, 8:24], drawing[:, 3, 8:24, 8:24] = 0.6, 1.0  # a square on nothing
+    marked = wm.embed(drawing)
+    assert torch.equal(marked[:, 3], drawing[:, 3])
+    assert torch.equal(marked[:, :3, :4], drawing[:, :3, :4])  # the clear part is untouched

@@ -2,9 +2,10 @@
 works at the 32–64 px sizes ganstudio draws, where classic DWT-DCT marks need ≥ 128 px.
 
 The mark lives in luminance: the embedder looks at the image's luma at 32×32 and returns a
-residual of fixed strength (RMS `strength` levels of 255, so PSNR ≈ 20·log10(255/strength) dB);
-the residual is resized to the image and added equally to every channel, so grayscale images stay
-grayscale. The extractor reads luma resized to 32×32 and returns one score (a logit); the image is
+residual of fixed strength (RMS `strength` levels of 255); the residual is resized to the image,
+squashed into each pixel's allowance (`bound`: at most `flat` levels where the image is flat, up
+to `detail` where it has detail, so nothing shows on a plain background even enlarged) and added
+equally to every channel, so grayscale images stay grayscale. The extractor reads luma resized to 32×32 and returns one score (a logit); the image is
 marked when the score passes a threshold calibrated on real, unmarked images for a false-positive
 rate of 0.1%. Both were trained together through simulated JPEG, resizing, cropping and colour
 changes (`scripts/train_watermark.py`), so the mark survives what happens to images in the wild.
@@ -30,6 +31,7 @@ from torch.nn import functional as F
 from ganstudio.imaging import on_background
 
 SIZE = 32  # the mark is made and read at this resolution
+DETAIL_SPREAD = 12.0  # a 3×3 spread of luma (levels of 255) that counts as full detail
 # An image whose shorter side is at most this many pixels (a 32-px output halved, say) holds too
 # little detail: unmarked ones score higher after being stretched back to SIZE, so they get a
 # threshold of their own, calibrated on real images halved.
@@ -79,6 +81,25 @@ class Embedder(nn.Module):
         return r * (strength / 255) / r.square().mean(dim=(2, 3), keepdim=True).add(1e-12).sqrt()
 
 
+def allowance(y: torch.Tensor, flat: float, detail: float) -> torch.Tensor:
+    """How far each pixel may move, in [0, 1] units, for luma y (B, 1, H, W): `flat` levels of 255
+    where the image is flat (a black, white or coloured background shows any change enlarged),
+    rising to `detail` levels where the 3×3 spread of luma reaches DETAIL_SPREAD. The least
+    detail within 3×3 counts, so background pixels beside the drawing's edge stay flat (no halo)."""
+    mean = F.avg_pool2d(y, 3, 1, 1, count_include_pad=False)
+    spread = (F.avg_pool2d(y * y, 3, 1, 1, count_include_pad=False) - mean.square()).clamp(min=0).sqrt()
+    busy = -F.max_pool2d(-(spread * (255 / DETAIL_SPREAD)).clamp(max=1), 3, 1, 1)
+    return (flat + (detail - flat) * busy) / 255
+
+
+def bound(r: torch.Tensor, y: torch.Tensor, flat: float, detail: float) -> torch.Tensor:
+    """The residual r (B, 1, H, W) squashed softly into each pixel's allowance (`allowance`): the
+    first mark normalised only the RMS, and its embedder learnt to pile the mark into one bright
+    dot (64 levels) on black backgrounds, in plain sight at 8×."""
+    limit = allowance(y, flat, detail)
+    return limit * torch.tanh(r / limit)
+
+
 class Extractor(nn.Module):
     """Luma (B, 1, 32, 32) in [0, 1] → one logit per image: is the mark there."""
 
@@ -111,6 +132,8 @@ class Watermark:
     threshold: float  # score above which an image is called marked
     negatives: list[float]  # sorted scores of calibration images without the mark (for p-values)
     threshold_small: float | None = None  # the same for images no larger than SMALL_SIDE
+    flat: float | None = None  # the most a pixel may move on a flat area, levels (None: unbounded)
+    detail: float | None = None  # … and where the image has detail
 
     def threshold_for(self, width: int, height: int) -> float:
         small = min(width, height) <= SMALL_SIDE and self.threshold_small is not None
@@ -137,6 +160,8 @@ class Watermark:
             meta["threshold"],
             meta["negatives"],
             meta.get("threshold_small"),
+            meta.get("flat"),
+            meta.get("detail"),
         )
 
     @torch.no_grad()
@@ -148,6 +173,8 @@ class Watermark:
         r = self.embedder(y, self.strength)
         if x.shape[-2:] != r.shape[-2:]:
             r = F.interpolate(r, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        if self.flat is not None and self.detail is not None:  # bounded where the eye would see it
+            r = bound(r, luma(x), self.flat, self.detail)
         if x.shape[1] == 4:
             r = torch.cat([(r * x[:, 3:]).expand(-1, 3, -1, -1), torch.zeros_like(r)], 1)  # never in alpha
         marked = (x + r).clamp(0, 1) * 2 - 1
