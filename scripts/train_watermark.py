@@ -166,8 +166,15 @@ def as_rgb(x: torch.Tensor) -> torch.Tensor:
     return x.expand(-1, 3, -1, -1)
 
 
-def generated_hosts(n: int, seed: int) -> torch.Tensor:
-    """n images from each bundled model, unmarked, as (N, 3, 32, 32) in [0, 1]."""
+def as_rgba(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) in [0, 1] with C = 1, 3 or 4 → RGBA (opaque when it had no alpha)."""
+    if x.shape[1] == 4:
+        return x
+    return torch.cat([x.expand(-1, 3, -1, -1), torch.ones_like(x[:, :1])], 1)
+
+
+def generated_hosts(n: int, seed: int, alpha: bool = False) -> torch.Tensor:
+    """n images from each bundled model, unmarked, as (N, 3, 32, 32) in [0, 1] (RGBA with `alpha`)."""
     from ganstudio.pipeline import GenerationPipeline
 
     out = []
@@ -175,18 +182,18 @@ def generated_hosts(n: int, seed: int) -> torch.Tensor:
         pipe = GenerationPipeline.from_pretrained(name)
         pipe.watermark = None  # the hosts are unmarked
         x = torch.cat([(r.tensors.float() + 1) / 2 for r in pipe.stream(n, seed=seed)])
-        out.append(as_rgb(resize(x, SIZE)))
+        out.append((as_rgba if alpha else as_rgb)(resize(x, SIZE)))
     return torch.cat(out)
 
 
-def real_hosts(split: str) -> torch.Tensor:
+def real_hosts(split: str, alpha: bool = False) -> torch.Tensor:
     fashion = fashion_mnist(DataConfig(), split).images
     emoji = emoji_set(DataConfig(), "train").images
     held = torch.arange(len(emoji)) % 10 == 0  # emoji's test split: every 10th image
     emoji = emoji[held] if split == "test" else emoji[~held]
     if split == "test":
         fashion = fashion[:5000]  # 5000–9999 are left for bench/watermark.py
-    to01 = lambda t: as_rgb(resize(t.float().div(255), SIZE))  # noqa: E731
+    to01 = lambda t: (as_rgba if alpha else as_rgb)(resize(t.float().div(255), SIZE))  # noqa: E731
     return torch.cat([to01(fashion), to01(emoji)])
 
 
@@ -206,6 +213,9 @@ def main() -> None:
         help="fine-tune the shipped pair at --strength instead of starting afresh",
     )
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument(
+        "--init", type=Path, help="with --resume: start from this folder's pair, not the shipped one"
+    )
     parser.add_argument("--flat", type=float, default=2.0, help="most a flat-area pixel may move, levels")
     parser.add_argument("--detail", type=float, default=8.0, help="most a pixel in detail may move, levels")
     args = parser.parse_args()
@@ -213,14 +223,20 @@ def main() -> None:
     g = torch.Generator().manual_seed(args.seed)
 
     hosts = (
-        torch.cat([real_hosts("train"), generated_hosts(4096, 0)])
+        torch.cat([real_hosts("train", alpha=True), generated_hosts(4096, 0, alpha=True)])
         if args.steps
-        else torch.zeros(1, 3, SIZE, SIZE)
+        else torch.zeros(1, 4, SIZE, SIZE)
     )
+    # transparent drawings (the colour models') carry the mark only where they are drawn: the
+    # hardest hosts, drawn as often as all the others together
+    see_through = (hosts[:, 3] < 1).any(dim=(1, 2)).float()
+    weights = see_through / see_through.sum().clamp(min=1) + (1 - see_through) / (
+        1 - see_through
+    ).sum().clamp(min=1)
     print(f"{len(hosts)} hosts", flush=True)
     embedder, extractor = Embedder(args.width), Extractor(args.width)
     if args.resume:
-        shipped = load_file(str(WEIGHTS))
+        shipped = load_file(str(args.init / WEIGHTS.name if args.init else WEIGHTS))
         for prefix, net in (("embedder.", embedder), ("extractor.", extractor)):
             net.load_state_dict(
                 {k[len(prefix) :]: v.float() for k, v in shipped.items() if k.startswith(prefix)}
@@ -234,13 +250,15 @@ def main() -> None:
     for step in range(args.steps):
         t = step / args.steps
         strength = args.strength + (8 - args.strength) * max(0.0, 1 - 3 * t) * (not args.resume)
-        x = hosts[torch.randint(len(hosts), (args.batch,), generator=g)]
+        x = hosts[torch.multinomial(weights, args.batch, replacement=True, generator=g)]
         if torch.rand((), generator=g) < 0.5:
             x = x.flip(3)
-        r = embedder(resize(luma(x[:half]), SIZE), strength)
-        r = bound(r, luma(x[:half]), args.flat, args.detail)  # as `Watermark.embed` bounds it
-        marked = (x[:half] + r).clamp(0, 1)
-        both = torch.cat([marked, x[half:]])
+        rgb, alpha = x[:, :3], x[:, 3:]
+        r = embedder(resize(luma(rgb[:half]), SIZE), strength)
+        r = bound(r, luma(rgb[:half]), args.flat, args.detail) * alpha[:half]  # as `Watermark.embed` marks
+        marked = (rgb[:half] + r).clamp(0, 1)
+        # read as shown: a transparent drawing on white
+        both = torch.cat([marked, rgb[half:]]) * alpha + (1 - alpha)
         groups = [random_edit(chunk, g) for chunk in both.chunk(4)]  # 4 edit draws per step
         logits = extractor(luma(torch.cat(groups)))
         target = torch.cat([torch.ones(half), torch.zeros(args.batch - half)])
@@ -287,7 +305,12 @@ def main() -> None:
         "threshold_small": round(threshold_small, 4),
         "calibration": f"{len(negatives)} unmarked scores: fashion-mnist test 0-4999 and emoji test, clean, under each edit and under random chains; threshold at the highest of their 99.95th percentiles",
         # training steps in all: the shipped pair's own count plus this run's when resuming
-        "steps": args.steps + (json.loads(CALIBRATION.read_text())["steps"] if args.resume else 0),
+        "steps": args.steps
+        + (
+            json.loads((args.init / CALIBRATION.name if args.init else CALIBRATION).read_text())["steps"]
+            if args.resume
+            else 0
+        ),
         "negatives": keep,
     }
     calibration.write_text(json.dumps(meta) + "\n")
