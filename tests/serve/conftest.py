@@ -35,6 +35,18 @@ def tiny_model(folder):
     return folder
 
 
+def two_class_folder(root):
+    """A data root holding `set/`: two classes ("light", "dark") of eight plain 32-px images,
+    what a studio training job is started on in the tests."""
+    from PIL import Image
+
+    for label, value in (("light", 220), ("dark", 40)):
+        (root / "set" / label).mkdir(parents=True)
+        for i in range(8):
+            Image.new("L", (32, 32), value - i).save(root / "set" / label / f"{i}.png")
+    return root
+
+
 @pytest.fixture(scope="session")
 def served_model(tmp_path_factory):
     return tiny_model(tmp_path_factory.mktemp("served"))

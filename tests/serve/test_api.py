@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 
 from ganstudio.provenance import read_provenance
 from tests.hostile import png_header_only
+from tests.serve.conftest import two_class_folder
 
 
 def drawing_png() -> bytes:
@@ -241,11 +242,7 @@ def test_training_data_stays_inside_the_data_root(make_client, tmp_path):
 
 @pytest.mark.slow
 def test_a_training_job_runs_streams_progress_and_serves_its_model(make_client, tmp_path):
-    root = tmp_path / "data"
-    for label, value in (("light", 220), ("dark", 40)):
-        (root / "set" / label).mkdir(parents=True)
-        for i in range(8):
-            Image.new("L", (32, 32), value - i).save(root / "set" / label / f"{i}.png")
+    root = two_class_folder(tmp_path / "data")
     client = make_client(data_root=root)
     job = client.post("/v1/jobs", json={"data": "set", "kimg": 0.128, "preset": "dcgan-32"}).json()
     assert job["state"] == "running"

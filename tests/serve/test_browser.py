@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ganstudio.provenance import read_provenance, verify
+from tests.serve.conftest import two_class_folder
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright = pytest.importorskip("playwright.sync_api")
@@ -289,15 +290,10 @@ def test_edit_tab_inverts_varies_slides_and_morphs(served_model, tmp_path):
 
 @pytest.mark.slow
 def test_train_tab_starts_shows_samples_stops_resumes_and_generates(served_model, tmp_path):
-    from PIL import Image
 
     from ganstudio.serve.app import Settings, create_app
 
-    root = tmp_path / "data"
-    for label, value in (("light", 220), ("dark", 40)):
-        (root / "set" / label).mkdir(parents=True)
-        for i in range(8):
-            Image.new("L", (32, 32), value - i).save(root / "set" / label / f"{i}.png")
+    root = two_class_folder(tmp_path / "data")
     settings = Settings(models=[str(served_model)], runs_dir=tmp_path / "runs", data_root=root)
     with Server(create_app(settings)) as url, playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"])

@@ -4,17 +4,12 @@ stop, start-up work is shown as such, and progress follows the run's own trainin
 import json
 import time
 
-from PIL import Image
-
 from ganstudio.serve.jobs import Job, Jobs
+from tests.serve.conftest import two_class_folder
 
 
 def test_a_stop_while_the_job_starts_is_clean(tmp_path):
-    root = tmp_path / "data"
-    for label, value in (("light", 220), ("dark", 40)):
-        (root / "set" / label).mkdir(parents=True)
-        for i in range(8):
-            Image.new("L", (32, 32), value - i).save(root / "set" / label / f"{i}.png")
+    root = two_class_folder(tmp_path / "data")
     jobs = Jobs(tmp_path / "runs", root)
     job = jobs.start("set", kimg=None, minutes=1, preset="dcgan-32", sketch=False)
     assert job.describe()["phase"].startswith("preparing: ")
