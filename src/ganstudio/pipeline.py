@@ -2,8 +2,7 @@
 
     pipe = GenerationPipeline.from_pretrained("fashion-mnist")
     result = pipe(n=16, seed=1, label="sneaker", attributes={"brightness": 0.35}, truncation=0.8)
-    result = pipe(prompt="a dark ankle boot", n=16, seed=1)
-    result = pipe(sketch="drawing.png", prompt="a dark ankle boot", n=8, seed=1)
+    result = pipe(prompt="a small dark ankle boot", n=16, seed=1)  # "small": describing.py
     result.save("out/")   # PNGs marked as AI-generated, plus a grid
 
 Image i of a call uses seed `seed + i`, so any single image can be regenerated from its record.
@@ -294,7 +293,6 @@ class GenerationPipeline(UserConditions, Grids):
                     "its training images): enlarged 4× with Lanczos"
                 )
         guidance = self.guidance(guidance)
-        away = None
         if negative is not None:
             if not 0.0 < negative_strength <= MAX_NEGATIVE_STRENGTH:
                 raise ValueError(
@@ -302,11 +300,12 @@ class GenerationPipeline(UserConditions, Grids):
                     f"{MAX_NEGATIVE_STRENGTH:g} (1 is the default)"
                 )
             negative = normalise_prompt(negative)
-            cond = self._conditions(n, label, attributes, prompt, sketch, infer_label=False)
-            cond, away = self.negative_conditions(cond, negative, infer_label)
-        else:
-            cond = self._conditions(n, label, attributes, prompt, sketch, infer_label)
         z = self.latents(range(seed, seed + n))
+        cond, away, read, words = self.request_conditions(
+            n, label, attributes, prompt, sketch, infer_label, negative,
+            lambda c: self.generate(z, c, truncation, guidance=guidance),
+        )  # fmt: skip
+        notes += read
         records = []
         for i in range(n):
             label_name = self.class_names[int(cond.labels[i])] if bool(cond.label_mask[i]) else None
@@ -318,6 +317,7 @@ class GenerationPipeline(UserConditions, Grids):
                     prompt=prompt,
                     sketch=describe_sketch(sketch),
                     attributes=dict(attributes or {}),
+                    **({"attributes_from_words": words[i]} if words[i] else {}),
                     truncation=truncation,
                     guidance=guidance,
                     **({"upscale": {"scale": SCALE, "method": method}} if method else {}),

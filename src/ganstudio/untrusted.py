@@ -104,6 +104,30 @@ def build_checked(factory: Callable[[], nn.Module], path: Path, what: str) -> nn
     return factory()
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _quantiles_ok(quantiles: Any, classes: int) -> bool:
+    """dataset.json's attribute quantiles: {"levels": [...], "all": [...] | null, "by_class":
+    [[...] | null, one per class]}, every list of finite numbers as long as `levels`."""
+    if not isinstance(quantiles, dict) or not isinstance(levels := quantiles.get("levels"), list):
+        return False
+    if not 0 < len(levels) <= 99 or not all(_finite(v) and 0 <= v <= 1 for v in levels):
+        return False
+
+    def row_ok(row: Any) -> bool:
+        return row is None or (isinstance(row, list) and len(row) == len(levels) and all(map(_finite, row)))
+
+    by_class = quantiles.get("by_class", [])
+    return (
+        row_ok(quantiles.get("all"))
+        and isinstance(by_class, list)
+        and len(by_class) <= classes
+        and all(map(row_ok, by_class))
+    )
+
+
 def check_dataset_info(info: dict[str, Any], where: Path) -> None:
     """dataset.json's fields the code reads, typed and bounded: class names are strings,
     attributes a mapping of name → finite min/max/mean/std."""
@@ -119,11 +143,15 @@ def check_dataset_info(info: dict[str, Any], where: Path) -> None:
         raise ValueError(f"{where}: attributes must map each name to its min, max, mean and std")
     for name, stats in attributes.items():
         if not isinstance(stats, dict) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-            for v in stats.values()
+            _finite(v) for key, v in stats.items() if key != "quantiles"
         ):
             raise ValueError(
                 f"{where}: attribute {str(name)[:40]!r} must map min/max/mean/std to finite numbers"
+            )
+        if "quantiles" in stats and not _quantiles_ok(stats["quantiles"], len(classes)):
+            raise ValueError(
+                f"{where}: attribute {str(name)[:40]!r} has malformed quantiles (levels, all, by_class: "
+                "lists of finite numbers as long as levels, one per class or null)"
             )
     for key in ("resolution", "channels", "num_images"):
         value = info.get(key, 0)

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from ganstudio.data import attributes as measured
@@ -44,3 +45,14 @@ def test_colour_attributes_find_hue_and_saturation():
     saturation, hue = values[:, 2], values[:, 3]
     assert saturation[0] > 0.95 and (hue[0] < 0.02 or hue[0] > 0.98)
     assert abs(hue[1] - 2 / 3) < 0.02
+
+
+def test_dataset_stats_keep_each_class_quantiles():
+    from tests.conftest import shapes_dataset
+
+    stats = shapes_dataset().attribute_stats()["brightness"]
+    quantiles = stats["quantiles"]
+    square, dot = quantiles["by_class"]
+    assert len(square) == len(dot) == len(quantiles["levels"])
+    assert min(square) > max(dot)  # bright squares, dim dots: each class keeps its own range
+    assert quantiles["all"][0] == pytest.approx(min(dot), abs=0.01)

@@ -24,6 +24,8 @@ from safetensors.torch import load_file, save_file
 FORMAT = "ganstudio-dataset"
 FORMAT_VERSION = 1
 
+QUANTILE_LEVELS = (0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98)  # attribute quantiles kept
+
 
 def save_atomic(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> Path:
     """Write a safetensors file via a temp file in the same folder and a rename, so a killed
@@ -106,8 +108,24 @@ class PackedDataset:
                 "max": float(column.max()),
                 "mean": float(column.mean()),
                 "std": float(column.std()) if column.numel() > 1 else 1.0,
+                "quantiles": self._quantiles(i),
             }
         return stats
+
+    def _quantiles(self, i: int) -> dict[str, Any]:
+        """Attribute i's quantiles at QUANTILE_LEVELS, over all images and per class (None for a
+        class with fewer than 20 values): what "dark" means for this dataset's ankle boots."""
+        levels = torch.tensor(QUANTILE_LEVELS)
+
+        def of(column: torch.Tensor) -> list[float] | None:
+            column = column[~torch.isnan(column)].float()
+            if column.numel() < 20:
+                return None
+            return [round(v, 5) for v in torch.quantile(column, levels).tolist()]
+
+        column = self.attributes[:, i]
+        by_class = [of(column[self.labels == c]) for c in range(self.num_classes)]
+        return {"levels": list(QUANTILE_LEVELS), "all": of(column), "by_class": by_class}
 
     def describe(self) -> dict[str, Any]:
         """What a model folder's dataset.json records about its training data."""

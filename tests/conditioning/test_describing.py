@@ -1,0 +1,150 @@
+"""Describing words: the lexicon's reading of a prompt, the class's own quantiles as targets, the
+model's text path measured before an attribute is added, and the words reaching the image."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ganstudio.conditioning import describing
+from ganstudio.data import attributes as measured
+from ganstudio.imaging import to_uint8
+from ganstudio.pipeline import GenerationPipeline
+
+GREY = ["brightness", "coverage"]
+COLOUR = ["brightness", "coverage", "saturation", "hue"]
+
+
+def test_words_become_targets_with_their_strength():
+    reading = describing.read("a very dark, slightly wide coat", GREY, 1)
+    assert reading.targets["brightness"][0] == -2.0  # steps in the class's standard deviations
+    assert reading.targets["coverage"][0] == 0.5
+    assert describing.read("a light shirt", GREY, 1).targets["brightness"][0] == 1.0
+    assert not describing.read("a dark and light shirt", GREY, 1).targets  # opposites: not read
+    # "a little dark": a modifier, not a size; "a little bag": a size
+    assert set(describing.read("a little dark coat", GREY, 1).targets) == {"brightness"}
+    assert set(describing.read("a little bag", GREY, 1).targets) == {"coverage"}
+
+
+def test_words_the_model_cannot_follow_are_reported_not_dropped():
+    grey = describing.read("a red leather bag", GREY, 1)
+    assert not grey.targets
+    assert any("'red'" in n and "grey" in n for n in grey.notes)
+    assert any("'leather'" in n and "no condition" in n for n in grey.notes)
+    striped = describing.read("a striped shirt", GREY, 1)
+    assert not striped.targets and "'striped'" in striped.notes[0]
+    negated = describing.read("a shirt that is not dark", GREY, 1)
+    assert not negated.targets and "not dark" in negated.notes[0]
+    # black and white on a grey model are brightness alone: no note about saturation
+    black = describing.read("a black dress", GREY, 1)
+    assert set(black.targets) == {"brightness"} and not black.notes
+
+
+def test_colour_words_set_hue_and_saturation_on_colour_models():
+    red = describing.read("a reddish car", COLOUR, 3)
+    assert red.targets["hue"][0] == describing.HUES["red"]
+    assert red.targets["saturation"][0] > 0.5
+    # hues average on the circle: red (0.0) and scarlet (0.99) give a red, not a cyan
+    mixed = describing.read("a red and scarlet car", COLOUR, 3).targets["hue"][0]
+    assert min(mixed, 1 - mixed) < 0.02
+
+
+def test_steps_follow_the_class_and_stay_where_the_model_draws_well():
+    levels = [0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98]
+    stats = {
+        "min": 0.0, "max": 1.0, "mean": 0.5, "std": 0.1,
+        "quantiles": {"levels": levels, "all": [0.3 + 0.4 * q for q in levels],
+                      "by_class": [[0.45 + 0.1 * q for q in levels], None]},
+    }  # fmt: skip
+    assert describing.class_quantile(stats, 0.25, 0) == pytest.approx(0.475)  # the class's own
+    assert describing.class_quantile(stats, 0.25, 1) == pytest.approx(0.4)  # no quantiles: all images
+    assert describing.class_quantile(stats, 0.01, None) == pytest.approx(0.308)  # below the lowest level
+    narrow, wide = describing.class_spread(stats, 0), describing.class_spread(stats, 1)
+    assert narrow == pytest.approx(0.05 / 1.349) and wide == pytest.approx(4 * narrow)
+    assert describing.stepped(stats, 0.5, -1.0, 0) == pytest.approx(0.5 - narrow)  # a step of the class
+    assert describing.stepped(stats, 0.5, -1.0, 1) == pytest.approx(0.5 - wide)
+    assert describing.stepped(stats, 0.46, -2.0, 0) == pytest.approx(0.452)  # not below the class's 2%
+    assert describing.stepped(stats, 0.44, -1.0, 0) == 0.44  # already below: never moved the other way
+    stats["quantiles"]["all"] = [0.0 + 1.0 * q for q in levels]
+    assert describing.stepped(stats, 0.35, -1.0, None) == pytest.approx(0.3)  # within 2σ of all images
+    bare = {"min": 0.0, "max": 1.0, "mean": 0.5, "std": 0.1}  # an older folder: a normal guess
+    assert describing.class_quantile(bare, 0.5, 3) == pytest.approx(0.5)
+    assert describing.class_spread(bare, None) == pytest.approx(0.1, rel=0.01)
+
+
+def test_follows_needs_most_seeds_and_a_real_step():
+    base = torch.linspace(0.3, 0.7, 20)
+    assert describing.follows(base, base - 0.08, "brightness", -1.0, 0.1) == (True, 1.0)
+    assert not describing.follows(base, base - 0.08, "brightness", 1.0, 0.1)[0]  # the other way
+    assert not describing.follows(base, base - 0.01, "brightness", -1.0, 0.1)[0]  # too small a step
+    mixed = base - torch.tensor([0.2, -0.2] * 10)
+    assert not describing.follows(base, mixed, "brightness", -1.0, 0.1)[0]  # half the seeds
+    assert describing.follows(torch.full((4,), 0.5), torch.full((4,), 0.95), "hue", 0.0, 1.0)[0]
+
+
+def test_worded_fits_the_article():
+    assert describing.worded("an umbrella", "red") == "a red umbrella"
+    assert describing.worded("a shirt", "orange") == "an orange shirt"
+    assert describing.worded("trousers", "dark") == "a dark trousers"
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    return GenerationPipeline.from_pretrained("fashion-mnist")
+
+
+def coverage(images: torch.Tensor) -> torch.Tensor:
+    return measured.measure(to_uint8(images))[:, 1]
+
+
+def test_a_size_word_steps_each_image_from_where_it_was(fashion):
+    bag = fashion(prompt="a bag", n=16, seed=3)
+    small = fashion(prompt="a small bag", n=16, seed=3)
+    large = fashion(prompt="a large bag", n=16, seed=3)
+    fashion.describing_words = False
+    try:
+        first = coverage(fashion(prompt="a small bag", n=16, seed=3).tensors)  # the words' first drawing
+    finally:
+        fashion.describing_words = True
+    asked = torch.tensor([r["attributes_from_words"]["coverage"] for r in small.metadata])
+    assert (asked <= first + 1e-4).all() and (asked < first).float().mean() > 0.8
+    assert any("'small' → coverage one standard deviation" in n and "'bag'" in n for n in small.notes)
+    assert coverage(small.tensors).mean() < coverage(bag.tensors).mean() < coverage(large.tensors).mean()
+    assert "attributes_from_words" not in bag.metadata[0]
+
+
+def test_a_given_value_wins_over_the_words(fashion):
+    result = fashion(prompt="a small bag", attributes={"coverage": 0.45}, n=2, seed=0)
+    assert "attributes_from_words" not in result.metadata[0]
+    assert any("not read: coverage=0.45 was given" in n for n in result.notes)
+    assert torch.equal(
+        result.tensors, fashion(prompt="a small bag", attributes={"coverage": 0.45}, n=2, seed=0).tensors
+    )
+
+
+def test_words_the_text_path_follows_get_no_attribute(fashion):
+    follows, rate = fashion.text_follows(("dark",), "brightness", -1.0)
+    assert follows and rate >= describing.FOLLOW_RATE  # the captions carried "dark"
+    result = fashion(prompt="a dark shirt", n=2, seed=0)
+    assert "attributes_from_words" not in result.metadata[0]
+    assert any("text path follows it" in n for n in result.notes)
+    fashion.describing_words = False
+    try:
+        assert not fashion(prompt="a small bag", n=1, seed=0).notes
+    finally:
+        fashion.describing_words = True
+
+
+def test_malformed_quantiles_in_dataset_json_are_refused(tmp_path, fashion):
+    from ganstudio.untrusted import check_dataset_info
+
+    info = json.loads(json.dumps(fashion.dataset_info))
+    check_dataset_info(info, tmp_path)
+    info["attributes"]["brightness"]["quantiles"]["all"] = [0.1, float("nan")]
+    with pytest.raises(ValueError, match="malformed quantiles"):
+        check_dataset_info(info, tmp_path)
+    info["attributes"]["brightness"]["quantiles"] = {"levels": [0.5], "by_class": [[0.1]] * 11}
+    with pytest.raises(ValueError, match="malformed quantiles"):
+        check_dataset_info(info, tmp_path)
