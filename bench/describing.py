@@ -1,12 +1,14 @@
 """Describing words, measured: does "a dark shirt" draw a darker shirt than "a shirt" for the same
 seed, and is it still a shirt? Three routes side by side, on both bundled models:
 
-- shipped: words → attributes (conditioning/describing.py sets the attribute condition a word
-  names, from the class's own training images) where the model's text path does not already
-  follow the word (measured per model on its own drawings);
-- attribute always: the same for every word the lexicon knows (route (a) of issue 36);
-- the text path only (`describing_words = False`, route (b)): the captions carried the measured
-  words, so the text encoder's embedding is all that moves the image.
+- shipped (`describing_words="auto"`, wordsteer.py): a word the lexicon knows sets the attribute
+  condition it names — a step of the class's own spread from what each image would have been —
+  or, for texture (no model takes it as a condition), steps the latent along a direction measured
+  on the model's drawings; neither where the model's text path already follows the word
+  (measured per model on its own drawings);
+- attribute always (`"always"`, route (a) of issue 36): the same for every word, text path or not;
+- the text path only (`"off"`, route (b)): the captions carried the measured words, so the text
+  encoder's embedding is all that moves the image.
 
     python -m bench.describing [-n 100] [--emoji-n 32]
 
@@ -16,8 +18,8 @@ the mean change, the class kept (reference classifier: the intended class, with 
 word; target: no more than 5 points lost) — beside the same classifier on real test images of
 that class in the tail the word asks for, since the tails are harder to name for real images too
 — and variety (mean pairwise distance of the classifier's features). Colour words on the emoji
-model: the measured hue nearer the named colour than without the word. Texture words have no
-attribute on either model: the texture measure (captions.texture) for the text path only.
+model: the measured hue nearer the named colour than without the word. Texture: the texture
+measure of data/attributes.py.
 Figures: docs/describing-words.png (fashion) and docs/describing-words-emoji.png (emoji), each a
 column of one seed under several describing words. The reference classifiers are evaluation
 networks: nothing here trains or tunes on them. Results go into BENCHMARKS.md (`describing-words`).
@@ -39,7 +41,8 @@ from ganstudio.conditioning.describing import worded
 from ganstudio.config import DataConfig
 from ganstudio.data import attributes as measured
 from ganstudio.data import load_dataset
-from ganstudio.data.captions import FASHION_NOUNS, _with_article, texture
+from ganstudio.data.attributes import texture
+from ganstudio.data.captions import FASHION_NOUNS, _with_article
 from ganstudio.imaging import to_uint8, visible
 from ganstudio.metrics.classifier import load_reference_classifier
 from ganstudio.metrics.reference import features
@@ -84,13 +87,8 @@ ROUTES = (SHIPPED, FORCED, TEXT)
 
 
 def use(pipe: GenerationPipeline, route: str) -> None:
-    """Set the pipeline to one route: the shipped reading, the attribute for every word the
-    lexicon knows (the text-path check skipped), or no reading at all."""
-    pipe.describing_words = route != TEXT
-    if route == FORCED:
-        pipe.text_follows = lambda *_: (False, 0.0)
-    else:
-        pipe.__dict__.pop("text_follows", None)
+    """Set the pipeline to one route (wordsteer.ROUTES)."""
+    pipe.describing_words = {SHIPPED: "auto", FORCED: "always", TEXT: "off"}[route]
 
 
 def measure(images: torch.Tensor, name: str) -> np.ndarray:
@@ -161,7 +159,7 @@ def fashion(n: int) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for word, (attribute, direction) in FASHION_WORDS.items():
-        for route in (TEXT,) if attribute == "texture" else ROUTES:
+        for route in ROUTES:
             rates, deltas, kept0, kept1, spread0, spread1, real = [], [], [], [], [], [], []
             for c, name in enumerate(names):
                 images, feats, predicted = draw(worded(prompts[name], word), route)

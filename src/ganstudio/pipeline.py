@@ -300,11 +300,10 @@ class GenerationPipeline(UserConditions, Grids):
                     f"{MAX_NEGATIVE_STRENGTH:g} (1 is the default)"
                 )
             negative = normalise_prompt(negative)
-        z = self.latents(range(seed, seed + n))
-        cond, away, read, words = self.request_conditions(
-            n, label, attributes, prompt, sketch, infer_label, negative,
-            lambda c: self.generate(z, c, truncation, guidance=guidance),
-        )  # fmt: skip
+        latents = (self.latents(range(seed, seed + n)), truncation, guidance)
+        cond, away, z, read, words = self.request_conditions(
+            n, label, attributes, prompt, sketch, infer_label, negative, latents
+        )
         notes += read
         records = []
         for i in range(n):

@@ -4,22 +4,20 @@ about generation). Every error names what is valid."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from ganstudio.conditioning import Cond, describing, load_text_encoder, normalise_prompt
+from ganstudio import wordsteer
+from ganstudio.conditioning import Cond, load_text_encoder, normalise_prompt
 from ganstudio.conditioning.sketch import normalise_sketch
 from ganstudio.conditioning.text import MAX_PROMPT_WORDS
-from ganstudio.data import attributes as measured
-from ganstudio.imaging import to_uint8, visible
 
 ENGLISH_ENCODERS = {"builtin", "minilm"}  # the shipped encoders; a user's own may read other languages
 
 
 class UserConditions:
-    describing_words = True  # read "dark", "small", "red" … in prompts as attribute conditions
+    describing_words = "auto"  # "small", "red", "patterned" … in prompts: wordsteer.ROUTES
 
     @property
     def class_names(self) -> list[str]:
@@ -181,104 +179,23 @@ class UserConditions:
         sketch: Any,
         infer_label: bool,
         negative: str | None,
-        draw: Callable[[Cond], torch.Tensor],
-    ) -> tuple[Cond, Cond | None, list[str], list[dict]]:
-        """A request's conditions (prompt already normalised): (cond, the negative prompt's branch
-        or None, notes, per row the attributes read from the prompt's describing words). `draw`
-        draws a Cond with the request's latents, for the words' first drawing."""
+        latents: tuple[torch.Tensor, float, float],
+    ) -> tuple[Cond, Cond | None, torch.Tensor, list[str], list[dict]]:
+        """A request's conditions (prompt already normalised) and latents (z, truncation,
+        guidance): (cond, the negative prompt's branch or None, z, notes, per row what the
+        prompt's describing words set: wordsteer.py)."""
         away = None
         if negative is not None:
             cond = self._conditions(n, label, attributes, prompt, sketch, infer_label=False)
             cond, away = self.negative_conditions(cond, negative, infer_label)
         else:
             cond = self._conditions(n, label, attributes, prompt, sketch, infer_label)
-        if prompt is None or not self.describing_words:
-            return cond, away, [], [{} for _ in range(n)]
-        notes, words = self.read_words(prompt, attributes, draw, *([cond] if away is None else [cond, away]))
-        return cond, away, notes, words
-
-    def read_words(
-        self, prompt: str, given: dict[str, float] | None, draw: Callable[[Cond], torch.Tensor], *conds: Cond
-    ) -> tuple[list[str], list[dict]]:
-        """Set the attributes a prompt's describing words ask for (conditioning/describing.py) on
-        every row of `conds` (the request and its negative branch alike), except attributes given
-        by value and those the model's text path already follows. A step ("small": one standard
-        deviation of the class lower) is taken from what each image is without it, measured on a
-        first drawing (`draw`). Returns notes for the user and, per row, {attribute: value}."""
-        channels = int(self.dataset_info.get("channels") or 1)
-        reading = describing.read(prompt, self.attribute_names, channels)
-        notes, rows = list(reading.notes), [{} for _ in range(len(conds[0]))]
-        stats, first, drawn = self.dataset_info.get("attributes", {}), conds[0], None
-        labels = [int(x) if bool(m) else None for x, m in zip(first.labels, first.label_mask, strict=True)]
-        names = " and ".join
-        for name, (step, phrases, _) in reading.targets.items():
-            if name in (given or {}):
-                notes.append(f"{names(map(repr, phrases))} not read: {name}={given[name]:g} was given")
-                continue
-            if name not in stats:
-                continue
-            text_follows, rate = self.text_follows(tuple(phrases), name, step)
-            if text_follows:
-                notes.append(
-                    f"{names(map(repr, phrases))}: this model's text path follows "
-                    f"{'it' if len(phrases) == 1 else 'them'} ({rate:.0%} of its test drawings moved "
-                    f"{name} that way), so no {name} condition is added"
-                )
-                continue
-            if name == "hue":
-                values = [step] * len(labels)
-            else:
-                if drawn is None:  # one first drawing for every stepped attribute
-                    drawn = measured.measure(to_uint8(visible(draw(first))))
-                j = measured.attribute_names(channels).index(name)
-                values = [
-                    describing.stepped(stats[name], float(v), step, c)
-                    for v, c in zip(drawn[:, j], labels, strict=True)
-                ]
-            i = self.attribute_names.index(name)
-            normalised = (torch.tensor(values) - self.spec.attribute_mean[i]) / self.spec.attribute_std[i]
-            for cond in conds:
-                cond.attributes[:, i] = normalised
-                cond.attribute_mask[:, i] = True
-            for row, value in zip(rows, values, strict=True):
-                row[name] = round(value, 4)
-            one = len(set(labels)) == 1 and labels[0] is not None
-            notes.append(
-                describing.describe_target(
-                    name, step, phrases, values, self.class_names[labels[0]] if one else None
-                )
-            )
-        return notes, rows
-
-    def text_follows(self, phrases: tuple[str, ...], name: str, value: float) -> tuple[bool, float]:
-        """Does this model's text path already move attribute `name` the way the words name
-        (`describing.follows`)? Measured once per process on PROBE_SEEDS seeds of PROBE_CAPTIONS of
-        its training captions, with and without the words, on its own drawings (no evaluation
-        network). A model without a caption bank (coverage) is taken not to follow them."""
-        cache = self.__dict__.setdefault("_text_follows", {})
-        if (phrases, name) in cache:
-            return cache[(phrases, name)]
-        bank = self.coverage.names if self.coverage is not None else []
-        if not bank:
-            return False, 0.0
-        captions = [
-            bank[k * len(bank) // describing.PROBE_CAPTIONS]
-            for k in range(min(len(bank), describing.PROBE_CAPTIONS))
-        ]
-        z = self.latents(range(describing.PROBE_SEEDS)).repeat(len(captions), 1)
-        j = measured.attribute_names(int(self.dataset_info.get("channels") or 1)).index(name)
-
-        def draw(texts: list[str]) -> torch.Tensor:
-            cond = Cond.cat(
-                [self._conditions(describing.PROBE_SEEDS, None, None, t, None, True) for t in texts]
-            )
-            return measured.measure(to_uint8(visible(self.generate(z, cond))))[:, j]
-
-        base = draw([normalise_prompt(c) for c in captions])
-        worded = draw([normalise_prompt(describing.worded(c, " ".join(phrases))) for c in captions])
-        i = self.attribute_names.index(name)
-        cache[(phrases, name)] = describing.follows(base, worded, name, value, self.spec.attribute_std[i])
-        return cache[(phrases, name)]
+        z = latents[0]
+        if prompt is None or self.describing_words == "off":
+            return cond, away, z, [], [{} for _ in range(n)]
+        conds = [cond] if away is None else [cond, away]
+        z, notes, words = wordsteer.read_words(self, prompt, attributes, *latents, *conds)
+        return cond, away, z, notes, words
 
     def infer_labels(self, cond: Cond, avoid: Cond | None = None) -> Cond:
         """Where an image has a prompt or a sketch but no label, add the class the label prior

@@ -257,6 +257,22 @@ def stepped(stats: dict[str, Any], current: float, step: float, label: int | Non
     return min(target, current) if step < 0 else max(target, current)
 
 
+def describe_step(attribute: str, step: float, phrases: list[str], class_name: str | None) -> str:
+    """ "'patterned' → texture one standard deviation higher, steered in the latent"."""
+    words = " and ".join(repr(p) for p in phrases)
+    loose = [p for p in phrases if LEXICON.get(p.split()[-1], [("", 0, 1.0)])[0][2] < 1.0]
+    reading = (
+        f" ({_quoted(loose)} read as more {attribute}: there is no measure for that pattern)" if loose else ""
+    )
+    amount = {0.5: "half a standard deviation", 1.0: "one standard deviation", 2.0: "two standard deviations"}
+    among = f"the '{class_name}' drawings" if class_name else "its drawings"
+    way = "lower" if step < 0 else "higher"
+    return (
+        f"read from the words: {words} → {attribute} {amount.get(abs(step), f'{abs(step):g} standard deviations')} "
+        f"{way}, steered in the latent along a direction measured on {among}{reading}"
+    )
+
+
 def describe_target(
     attribute: str, step: float, phrases: list[str], values: list[float], class_name: str | None
 ) -> str:

@@ -4,6 +4,8 @@
 - coverage: fraction of the image the item covers, 0..1
 - saturation (colour data): mean HSV saturation of the item, 0..1
 - hue (colour data): saturation-weighted circular mean hue of the item, 0..1
+- texture (`texture`, not a condition of any model so far): mean absolute Laplacian of the
+  luminance inside the item, away from its edges: low for plain, high for patterned items
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.nn import functional as F
 
 GRAY_ATTRIBUTES = ["brightness", "coverage"]
 COLOR_ATTRIBUTES = ["brightness", "coverage", "saturation", "hue"]
@@ -69,3 +72,21 @@ def measure(images: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
             columns += [saturation, hue]
         out.append(torch.stack(columns, dim=1))
     return torch.cat(out).float()
+
+
+def texture(images: torch.Tensor) -> torch.Tensor:
+    """Texture of uint8 images (N, C, H, W) → (N,): the mean absolute Laplacian of the luminance
+    (0..1) over the item's pixels whose 3×3 neighbourhood is all item (edges excluded), the item
+    being what differs from the border's median colour by more than FOREGROUND_THRESHOLD."""
+    x = images.float() / 255.0
+    bg = _background(x)
+    luma = (
+        x.mean(1, keepdim=True)
+        if x.shape[1] != 3
+        else (x * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(1, keepdim=True)
+    )
+    fg = ((x - bg).abs().amax(dim=1, keepdim=True) > FOREGROUND_THRESHOLD).float()  # (N, 1, H, W)
+    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])[None, None]
+    lap = F.conv2d(luma, kernel, padding=1).abs()[:, :, 1:-1, 1:-1]
+    inside = (F.avg_pool2d(fg, 3, 1, 1)[:, :, 1:-1, 1:-1] > 0.99).float()
+    return (lap * inside).sum((1, 2, 3)) / inside.sum((1, 2, 3)).clamp_min(1.0)

@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ganstudio.config import DataConfig
 from ganstudio.data import attributes as measured
-from ganstudio.data.captions import emoji_captions, fashion_captions, texture
+from ganstudio.data.attributes import texture
+from ganstudio.data.captions import emoji_captions, fashion_captions
 from ganstudio.data.images import parse_color
 from ganstudio.data.packed import PackedDataset
 from ganstudio.paths import cache_dir

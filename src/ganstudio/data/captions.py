@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
-from torch.nn import functional as F
 
 from ganstudio.data.packed import save_atomic
 
@@ -47,15 +46,6 @@ TEMPLATES = [
     "an image of {a} {desc}",
 ]
 CAPTIONS_PER_IMAGE = 3
-
-
-def texture(images: torch.Tensor) -> torch.Tensor:
-    """Mean absolute Laplacian inside the item (N,): low for plain, high for patterned items."""
-    x = images.float().mean(1, keepdim=True) / 255.0  # (N, 1, H, W)
-    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])[None, None]
-    lap = F.conv2d(x, kernel, padding=1).abs()[:, :, 1:-1, 1:-1]
-    inside = (F.avg_pool2d((x > 0.1).float(), 3, 1, 1)[:, :, 1:-1, 1:-1] > 0.99).float()  # away from edges
-    return (lap * inside).sum((1, 2, 3)) / inside.sum((1, 2, 3)).clamp_min(1.0)
 
 
 def _with_article(desc: str) -> str:

@@ -1,0 +1,159 @@
+"""Describing words applied to a request: what conditioning/describing.py reads from a prompt,
+turned into attribute conditions and latent steps for a pipeline's images.
+
+- An attribute the model takes as a condition (brightness, coverage, saturation, hue) is set
+  per image: a step of the class's own spread from what the image would have been, measured on a
+  first drawing without it (`describing.stepped`); a hue is set as named.
+- A word whose measure no condition carries (texture: "patterned", "plain"; "striped" is read as
+  patterned, there is no stripe measure) moves the latent z along a direction measured on the
+  model's own drawings of the class: the difference of the mean latents of its most and least
+  textured quarters, scaled so that the step moves the measure by one standard deviation on
+  average over a calibration draw (`latent_step`).
+- Neither where the model's text path already follows the word (`text_follows`): both together
+  push twice as far, past what the model draws well (BENCHMARKS.md, describing-words).
+
+`pipe.describing_words` picks the route: "auto" (the above), "always" (the text-path check
+skipped: every word the model has a condition or a direction for is applied), "off" (the text
+path alone). Everything is measured with the model's own attribute measures, never with an
+evaluation network, and cached per pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ganstudio.conditioning import Cond, describing, normalise_prompt
+from ganstudio.data import attributes as measured
+from ganstudio.imaging import to_uint8, visible
+
+ROUTES = ("auto", "always", "off")
+LATENT_MEASURES = {"texture": measured.texture}  # measures steered in z, not conditions
+FIT_DRAWS, CALIBRATION_DRAWS = 512, 128
+MAX_STEP = 0.35  # a one-σ latent step is at most this share of a latent's typical length (√z_dim)
+
+
+def _measure(pipe: Any, images: torch.Tensor, name: str) -> torch.Tensor:
+    shown = to_uint8(visible(images))
+    if name in LATENT_MEASURES:
+        return LATENT_MEASURES[name](shown)
+    return measured.measure(shown)[:, measured.attribute_names(shown.shape[1]).index(name)]
+
+
+def read_words(
+    pipe: Any,
+    prompt: str,
+    given: dict[str, float] | None,
+    z: torch.Tensor,
+    truncation: float,
+    guidance: float,
+    *conds: Cond,
+) -> tuple[torch.Tensor, list[str], list[dict]]:
+    """Apply a prompt's describing words to a request: attributes on every row of `conds` (the
+    request and its negative branch alike), latent steps on z. Returns (z, notes for the user,
+    per row {attribute: value set, or "steps" for a latent step})."""
+    channels = int(pipe.dataset_info.get("channels") or 1)
+    steerable = list(pipe.attribute_names) + [m for m in LATENT_MEASURES if m not in pipe.attribute_names]
+    reading = describing.read(prompt, steerable, channels)
+    notes, rows = list(reading.notes), [{} for _ in range(len(z))]
+    stats, first, drawn = pipe.dataset_info.get("attributes", {}), conds[0], None
+    labels = [int(x) if bool(m) else None for x, m in zip(first.labels, first.label_mask, strict=True)]
+    one = len(set(labels)) == 1 and labels[0] is not None
+    class_name = pipe.class_names[labels[0]] if one else None
+    words = " and ".join
+    for name, (step, phrases, _) in reading.targets.items():
+        if name in (given or {}):
+            notes.append(f"{words(map(repr, phrases))} not read: {name}={given[name]:g} was given")
+            continue
+        if name not in stats and name not in LATENT_MEASURES:
+            continue
+        follows, rate = text_follows(pipe, tuple(phrases), name, step)
+        if follows and pipe.describing_words == "auto":
+            notes.append(
+                f"{words(map(repr, phrases))}: this model's text path follows {'it' if len(phrases) == 1 else 'them'} "
+                f"({rate:.0%} of its test drawings moved {name} that way), so no {name} condition is added"
+            )
+            continue
+        if name in LATENT_MEASURES and name not in pipe.attribute_names:
+            z = z.clone()
+            for row, label in enumerate(labels):
+                z[row] += step * latent_step(pipe, name, label)
+                rows[row][name] = f"{step:+g} std (latent)"
+            notes.append(describing.describe_step(name, step, phrases, class_name))
+            continue
+        if name == "hue":
+            values = [step] * len(labels)
+        else:
+            if drawn is None:  # one first drawing for every stepped attribute
+                drawn = pipe.generate(z, first, truncation, guidance=guidance)
+            now = _measure(pipe, drawn, name)
+            values = [
+                describing.stepped(stats[name], float(v), step, c) for v, c in zip(now, labels, strict=True)
+            ]
+        i = pipe.attribute_names.index(name)
+        normalised = (torch.tensor(values) - pipe.spec.attribute_mean[i]) / pipe.spec.attribute_std[i]
+        for cond in conds:
+            cond.attributes[:, i] = normalised
+            cond.attribute_mask[:, i] = True
+        for row, value in zip(rows, values, strict=True):
+            row[name] = round(value, 4)
+        notes.append(describing.describe_target(name, step, phrases, values, class_name))
+    return z, notes, rows
+
+
+def text_follows(pipe: Any, phrases: tuple[str, ...], name: str, value: float) -> tuple[bool, float]:
+    """Does the model's text path already move measure `name` the way the words name
+    (`describing.follows`)? Measured once per pipeline on PROBE_SEEDS seeds of PROBE_CAPTIONS of
+    its training captions, with and without the words, on its own drawings. A model without a
+    caption bank (coverage) is taken not to follow them."""
+    cache = pipe.__dict__.setdefault("_text_follows", {})
+    if (phrases, name) in cache:
+        return cache[(phrases, name)]
+    bank = pipe.coverage.names if pipe.coverage is not None else []
+    if not bank:
+        return False, 0.0
+    count = min(len(bank), describing.PROBE_CAPTIONS)
+    captions = [bank[k * len(bank) // describing.PROBE_CAPTIONS] for k in range(count)]
+    z = pipe.latents(range(describing.PROBE_SEEDS)).repeat(len(captions), 1)
+
+    def draw(texts: list[str]) -> torch.Tensor:
+        cond = Cond.cat([pipe.make_cond(describing.PROBE_SEEDS, prompt=t) for t in texts])
+        return _measure(pipe, pipe.generate(z, cond), name)
+
+    base = draw([normalise_prompt(c) for c in captions])
+    with_words = draw([normalise_prompt(describing.worded(c, " ".join(phrases))) for c in captions])
+    spread = float(base.std()) if name in LATENT_MEASURES else None
+    if spread is None:
+        spread = pipe.spec.attribute_std[pipe.attribute_names.index(name)]
+    cache[(phrases, name)] = describing.follows(base, with_words, name, value, spread)
+    return cache[(phrases, name)]
+
+
+def latent_step(pipe: Any, name: str, label: int | None) -> torch.Tensor:
+    """The step in z (z_dim,) that raises measure `name` by about one standard deviation for the
+    class `label`: the mean latent of its most minus its least textured quarter among FIT_DRAWS
+    drawings, scaled on CALIBRATION_DRAWS others so that the step moves the measure one standard
+    deviation on average. Cached per pipeline."""
+    cache = pipe.__dict__.setdefault("_latent_steps", {})
+    if (name, label) in cache:
+        return cache[(name, label)]
+    seeds = range(1 << 40, (1 << 40) + FIT_DRAWS + CALIBRATION_DRAWS)  # away from the seeds people use
+    z = pipe.latents(seeds)
+    cond = (
+        pipe.make_cond(len(z), label=label, infer_label=False)
+        if label is not None
+        else pipe.make_cond(len(z))
+    )
+    values = _measure(pipe, pipe.generate(z, cond), name)
+    fit, check = values[:FIT_DRAWS], values[FIT_DRAWS:]
+    low, high = fit.quantile(0.25), fit.quantile(0.75)
+    direction = z[:FIT_DRAWS][fit >= high].mean(0) - z[:FIT_DRAWS][fit <= low].mean(0)
+    calibration = cond.select(slice(FIT_DRAWS, None))
+    moved = _measure(pipe, pipe.generate(z[FIT_DRAWS:] + direction, calibration), name) - check
+    gain = float(moved.mean())
+    step = direction * (float(fit.std()) / gain) if gain > 1e-6 else torch.zeros_like(direction)
+    longest = MAX_STEP * len(step) ** 0.5  # further, z leaves the shell the mapping was trained on
+    step = step * min(1.0, longest / max(float(step.norm()), 1e-9))
+    cache[(name, label)] = step
+    return step
