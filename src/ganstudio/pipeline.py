@@ -316,7 +316,7 @@ class GenerationPipeline(UserConditions, Grids):
                     prompt=prompt,
                     sketch=describe_sketch(sketch),
                     attributes=dict(attributes or {}),
-                    **({"attributes_from_words": words[i]} if words[i] else {}),
+                    **({"from_words": words[i]} if words[i] else {}),
                     truncation=truncation,
                     guidance=guidance,
                     **({"upscale": {"scale": SCALE, "method": method}} if method else {}),

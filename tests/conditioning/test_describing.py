@@ -101,25 +101,42 @@ def coverage(images: torch.Tensor) -> torch.Tensor:
     return measured.measure(to_uint8(images))[:, 1]
 
 
-def test_a_size_word_steps_each_image_from_where_it_was(fashion):
-    bag = fashion(prompt="a bag", n=16, seed=3)
-    small = fashion(prompt="a small bag", n=16, seed=3)
-    large = fashion(prompt="a large bag", n=16, seed=3)
+@pytest.mark.parametrize("noun", ["bag", "dress"])
+def test_a_size_word_moves_each_image_by_the_means_the_model_follows(fashion, noun):
+    base = fashion(prompt=f"a {noun}", n=16, seed=3)
+    small = fashion(prompt=f"a small {noun}", n=16, seed=3)
+    assert (coverage(small.tensors) < coverage(base.tensors)).float().mean() >= 0.75
+    assert "from_words" not in base.metadata[0]
+    how = wordsteer.means(fashion, "coverage", -1.0, fashion.class_names.index(noun))
+    if how == "latent":  # the model follows a latent step better than its condition for this class
+        assert all(r["from_words"] == {"latent_steps": {"coverage": -1.0}} for r in small.metadata)
+        assert any(
+            "steered in the latent" in n and "better than its coverage condition" in n for n in small.notes
+        )
+        return
     fashion.describing_words = "off"
     try:
-        first = coverage(fashion(prompt="a small bag", n=16, seed=3).tensors)  # the words' first drawing
+        first = coverage(fashion(prompt=f"a small {noun}", n=16, seed=3).tensors)  # the words' first drawing
     finally:
         fashion.describing_words = "auto"
-    asked = torch.tensor([r["attributes_from_words"]["coverage"] for r in small.metadata])
-    assert (asked <= first + 1e-4).all() and (asked < first).float().mean() > 0.8
-    assert any("'small' → coverage one standard deviation" in n and "'bag'" in n for n in small.notes)
-    assert coverage(small.tensors).mean() < coverage(bag.tensors).mean() < coverage(large.tensors).mean()
-    assert "attributes_from_words" not in bag.metadata[0]
+    asked = torch.tensor([r["from_words"]["attributes"]["coverage"] for r in small.metadata])
+    assert (asked <= first + 1e-4).all() and (asked < first).float().mean() > 0.8  # a step down from each
+    assert any("'small' → coverage one standard deviation" in n for n in small.notes)
+
+
+def test_the_model_gets_the_means_it_follows_per_class(fashion):
+    # measured on its own drawings: fashion-mnist learnt its coverage condition for shoes, not for tops
+    shirt, sandal = (fashion.class_names.index(c) for c in ("shirt", "sandal"))
+    assert wordsteer.means(fashion, "coverage", -1.0, shirt) == "latent"
+    assert wordsteer.means(fashion, "coverage", -1.0, sandal) == "condition"
+    assert wordsteer.means(fashion, "texture", 1.0, shirt) == "latent"  # no condition at all
+    # a larger sandal: neither moves most drawings, and the user is told
+    assert any("expect little change" in n for n in fashion(prompt="a large sandal", n=1, seed=0).notes)
 
 
 def test_a_given_value_wins_over_the_words(fashion):
     result = fashion(prompt="a small bag", attributes={"coverage": 0.45}, n=2, seed=0)
-    assert "attributes_from_words" not in result.metadata[0]
+    assert "from_words" not in result.metadata[0]
     assert any("not read: coverage=0.45 was given" in n for n in result.notes)
     assert torch.equal(
         result.tensors, fashion(prompt="a small bag", attributes={"coverage": 0.45}, n=2, seed=0).tensors
@@ -130,7 +147,7 @@ def test_words_the_text_path_follows_get_no_attribute(fashion):
     follows, rate = wordsteer.text_follows(fashion, ("dark",), "brightness", -1.0)
     assert follows and rate >= describing.FOLLOW_RATE  # the captions carried "dark"
     result = fashion(prompt="a dark shirt", n=2, seed=0)
-    assert "attributes_from_words" not in result.metadata[0]
+    assert "from_words" not in result.metadata[0]
     assert any("text path follows it" in n for n in result.notes)
     fashion.describing_words = "off"
     try:
@@ -160,7 +177,7 @@ def test_texture_words_step_the_latent_of_the_class(fashion):
     plain = fashion(prompt="a shirt", n=24, seed=0)
     patterned = fashion(prompt="a patterned shirt", n=24, seed=0)
     smooth = fashion(prompt="a plain shirt", n=24, seed=0)
-    assert patterned.metadata[0]["attributes_from_words"] == {"texture": "+1 std (latent)"}
+    assert patterned.metadata[0]["from_words"] == {"latent_steps": {"texture": 1.0}}
     assert any("steered in the latent" in n for n in patterned.notes)
     step = wordsteer.latent_step(fashion, "texture", fashion.class_names.index("shirt"))
     assert 0 < step.norm() <= wordsteer.MAX_STEP * len(step) ** 0.5 + 1e-5

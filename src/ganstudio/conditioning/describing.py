@@ -257,7 +257,9 @@ def stepped(stats: dict[str, Any], current: float, step: float, label: int | Non
     return min(target, current) if step < 0 else max(target, current)
 
 
-def describe_step(attribute: str, step: float, phrases: list[str], class_name: str | None) -> str:
+def describe_step(
+    attribute: str, step: float, phrases: list[str], class_name: str | None, has_condition: bool = False
+) -> str:
     """ "'patterned' → texture one standard deviation higher, steered in the latent"."""
     words = " and ".join(repr(p) for p in phrases)
     loose = [p for p in phrases if LEXICON.get(p.split()[-1], [("", 0, 1.0)])[0][2] < 1.0]
@@ -270,6 +272,7 @@ def describe_step(attribute: str, step: float, phrases: list[str], class_name: s
     return (
         f"read from the words: {words} → {attribute} {amount.get(abs(step), f'{abs(step):g} standard deviations')} "
         f"{way}, steered in the latent along a direction measured on {among}{reading}"
+        + (f" (the model follows that better than its {attribute} condition here)" if has_condition else "")
     )
 
 
