@@ -1,13 +1,13 @@
 """Describing words, measured: does "a dark shirt" draw a darker shirt than "a shirt" for the same
 seed, and is it still a shirt? Three routes side by side, on both bundled models:
 
-- shipped (`describing_words="auto"`, wordsteer.py): a word the lexicon knows sets the attribute
-  condition it names — a step of the class's own spread from what each image would have been —
-  or, for texture (no model takes it as a condition), steps the latent along a direction measured
-  on the model's drawings; neither where the model's text path already follows the word
-  (measured per model on its own drawings);
-- attribute always (`"always"`, route (a) of issue 36): the same for every word, text path or not;
-- the text path only (`"off"`, route (b)): the captions carried the measured words, so the text
+- auto (shipped, `describing_words="auto"`, wordsteer.py): a word the lexicon knows sets the
+  attribute condition it names — a step of the class's own spread from what each image would have
+  been — or steps the latent along a direction measured on the model's drawings (texture, which no
+  model takes as a condition, and wherever the model follows that better for the class); neither
+  where the model's text path already follows the word (measured per model on its own drawings);
+- always (`"always"`, route (a) of issue 36): the same for every word, text path or not;
+- off (the text path only, route (b)): the captions carried the measured words, so the text
   encoder's embedding is all that moves the image.
 
     python -m bench.describing [-n 100] [--emoji-n 32]
@@ -79,9 +79,9 @@ FIGURES = {
 
 
 SHIPPED, FORCED, TEXT = (
-    "shipped: attribute where the text path falls short",
-    "attribute always",
-    "text path only",
+    "auto (shipped)",
+    "always",
+    "off (text path only)",
 )
 ROUTES = (SHIPPED, FORCED, TEXT)
 

@@ -33,6 +33,7 @@ ROUTES = ("auto", "always", "off")
 LATENT_MEASURES = {"texture": measured.texture}  # measures steered in z, not conditions
 FIT_DRAWS, CALIBRATION_DRAWS = 512, 128
 PROBE_DRAWS = 96  # drawings a class's condition and latent step are compared on
+LATENT_MARGIN = 0.1  # the latent step replaces a condition followed by < FOLLOW_RATE if this much better
 MAX_STEP = 0.35  # a one-σ latent step is at most this share of a latent's typical length (√z_dim)
 
 
@@ -55,7 +56,7 @@ def read_words(
     """Apply a prompt's describing words to a request: attributes on the rows of `conds` (the
     request and its negative branch alike), latent steps on z. Returns (z, notes for the user,
     per row what was set: {"attributes": {name: value}, "latent_steps": {name: step in standard
-    deviations}})."""
+    deviations}, "text": {name: the words left to the text path, which follows them}})."""
     channels = int(pipe.dataset_info.get("channels") or 1)
     steerable = list(pipe.attribute_names) + [m for m in LATENT_MEASURES if m not in pipe.attribute_names]
     reading = describing.read(prompt, steerable, channels)
@@ -71,12 +72,9 @@ def read_words(
             continue
         if name not in stats and name not in LATENT_MEASURES:
             continue
-        follows, rate = text_follows(pipe, tuple(phrases), name, step)
-        if follows and pipe.describing_words == "auto":
-            notes.append(
-                f"{words(map(repr, phrases))}: this model's text path follows {'it' if len(phrases) == 1 else 'them'} "
-                f"({rate:.0%} of its test drawings moved {name} that way), so no {name} condition is added"
-            )
+        if text_follows(pipe, tuple(phrases), name, step)[0] and pipe.describing_words == "auto":
+            for row in rows:  # the words work through the text path: recorded, nothing added
+                row.setdefault("text", {})[name] = " and ".join(phrases)
             continue
         latent = [name != "hue" and means(pipe, name, step, c) == "latent" for c in labels]
         if name != "hue" and (note := weak(pipe, name, step, labels)):
@@ -141,8 +139,10 @@ def means(pipe: Any, name: str, step: float, label: int | None) -> str:
         rates = [
             (torch.sign(after - now) == side).float().mean().item() for after in (by_condition, by_latent)
         ]
-        cache[key] = "latent" if rates[1] > rates[0] else "condition"
-        pipe.__dict__.setdefault("_means_rate", {})[key] = max(rates)
+        # the condition is what the model learnt; the latent step is the fallback where it did not
+        fallback = rates[0] < describing.FOLLOW_RATE and rates[1] >= rates[0] + LATENT_MARGIN
+        cache[key] = "latent" if fallback else "condition"
+        pipe.__dict__.setdefault("_means_rate", {})[key] = rates[1] if fallback else rates[0]
     return cache[key]
 
 

@@ -3,8 +3,9 @@ import torch
 
 from ganstudio.conditioning import Cond, load_text_encoder, normalise_prompt
 from ganstudio.conditioning.text import BuiltinTextEncoder, minilm_available, resolve_text_encoder
+from ganstudio.data.attributes import texture
 from ganstudio.data.builtin import FASHION_CLASSES
-from ganstudio.data.captions import CaptionTable, caption_embeddings, fashion_captions, texture
+from ganstudio.data.captions import CaptionTable, caption_embeddings, fashion_captions
 from ganstudio.training.conditions import mismatched
 
 
