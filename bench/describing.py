@@ -158,6 +158,7 @@ def fashion(n: int) -> list[str]:
         "| word | attribute | route | moves | Δ | class kept | real tail | variety |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    met, missed = [], []
     for word, (attribute, direction) in FASHION_WORDS.items():
         for route in ROUTES:
             rates, deltas, kept0, kept1, spread0, spread1, real = [], [], [], [], [], [], []
@@ -183,6 +184,15 @@ def fashion(n: int) -> list[str]:
                 f"{np.mean(spread1) / np.mean(spread0):.2f} |"
             )
             print(lines[-1], flush=True)
+            if route == SHIPPED:
+                lost = 100 * (np.mean(kept0) - np.mean(kept1))
+                ok = np.mean(rates) >= 0.8 and lost <= 5
+                (met if ok else missed).append(f"{word} ({np.mean(rates):.0%}, {lost:+.1f} points)")
+    lines += [
+        "",
+        f"Targets (shipped route: ≥ 80% of seeds moved, ≤ 5 points of class lost): met by {', '.join(met) or 'none'}; "
+        f"missed by {', '.join(missed) or 'none'}.",
+    ]
     use(pipe, SHIPPED)
     pipe.prompt_grid(FIGURES["fashion-mnist"], 8, seed=0).save_grid(
         ROOT / "docs" / "describing-words.png", scale=3
@@ -214,6 +224,7 @@ def emoji(n: int) -> list[str]:
         "| word | attribute | route | moves | concept kept |",
         "|---|---|---|---|---|",
     ]
+    met, missed = [], []
     for word, (attribute, direction) in EMOJI_WORDS.items():
         for route in ROUTES:
             rates, kept0, kept1 = [], [], []
@@ -229,11 +240,20 @@ def emoji(n: int) -> list[str]:
                 )
                 kept0.append((b_top5 == target).any(1).float().mean().item())
                 kept1.append((top5 == target).any(1).float().mean().item())
+            if route == SHIPPED:
+                (met if np.mean(rates) >= 0.8 else missed).append(f"{word} ({np.mean(rates):.0%})")
             lines.append(
                 f"| {word} | {attribute} | {route} | **{np.mean(rates):.0%}** (worst prompt {min(rates):.0%}) | "
                 f"{np.mean(kept0):.1%} → {np.mean(kept1):.1%} |"
             )
             print(lines[-1], flush=True)
+    lines += [
+        "",
+        f"Target (shipped route: ≥ 80% of seeds moved) met by {', '.join(met) or 'none'}; missed by "
+        f"{', '.join(missed) or 'none'}. Concept kept is low with or without words: the classifier names "
+        "17% of these everyday prompts' drawings (bench.emoji), and it learnt each emoji in its usual colours, "
+        "so a blue car or a grey crown reads as another emoji to it.",
+    ]
     use(pipe, SHIPPED)
     pipe.prompt_grid(FIGURES["emoji"], 8, seed=0).save_grid(
         ROOT / "docs" / "describing-words-emoji.png", scale=2
