@@ -187,7 +187,9 @@ def fashion(n: int) -> list[str]:
             if route == SHIPPED:
                 lost = 100 * (np.mean(kept0) - np.mean(kept1))
                 ok = np.mean(rates) >= 0.8 and lost <= 5
-                (met if ok else missed).append(f"{word} ({np.mean(rates):.0%}, {lost:+.1f} points)")
+                (met if ok else missed).append(
+                    f"{word} ({np.mean(rates):.0%} moved, {lost:.1f} points of class lost)"
+                )
     lines += [
         "",
         f"Targets (shipped route: ≥ 80% of seeds moved, ≤ 5 points of class lost): met by {', '.join(met) or 'none'}; "

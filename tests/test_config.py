@@ -54,3 +54,14 @@ def test_condition_dropout_rates():
     assert abs(dropped.label_mask.float().mean() - 0.9) < 0.01
     # attributes: all dropped together half the time, then each alone 10% of the time
     assert abs(dropped.attribute_mask.float().mean() - 0.45) < 0.01
+
+
+def test_a_word_outside_a_closed_set_is_an_error_not_a_silent_default():
+    # train.augment=of used to be kept as "of", which turned augmentation off without a word
+    with pytest.raises(ValueError, match="train.augment: 'of' is not one of 'auto', 'on', 'off'"):
+        apply_overrides(Config(), ["train.augment=of"])
+    with pytest.raises(ValueError, match="model.d_norm"):
+        apply_overrides(Config(), ["model.d_norm=spectrale"])
+    assert apply_overrides(Config(), ["train.augment=yes"]).train.augment == "on"  # YAML's yes/no
+    assert apply_overrides(Config(), ["train.augment=off"]).train.augment == "off"
+    assert apply_overrides(Config(), ["data.channels=3"]).data.channels == "3"

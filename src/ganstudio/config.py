@@ -14,7 +14,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -47,9 +47,9 @@ class Schedule:
 @dataclass
 class DataConfig:
     resolution: int = 32
-    fit: str = "pad"  # how non-square images become square: "crop" (centre) or "pad"
+    fit: Literal["crop", "pad"] = "pad"  # how non-square images become square: "crop" (centre) or "pad"
     background: str = "#ffffff"  # colour RGBA images are composited on, and padding colour
-    channels: str = "auto"  # "auto" (1 if every image is grayscale), "1" or "3"
+    channels: Literal["auto", "1", "3"] = "auto"  # "auto" (1 if every image is grayscale), "1" or "3"
     opt_out: str = ""  # a list of file names / SHA-256 never to train on (besides <config>/opt-out.txt)
 
 
@@ -65,7 +65,7 @@ class ModelConfig:
     blocks_per_stage: int = 1
     expansion: int = 1  # inverted-bottleneck width factor inside a residual block
     group_size: int = 0  # channels per group in the 3x3 conv; 0 = dense (fastest on CPU, see BENCHMARKS.md)
-    upsample: str = "nearest"  # "nearest" or "bilinear"
+    upsample: Literal["nearest", "bilinear"] = "nearest"  # "nearest" or "bilinear"
     # kernel of G's last conv (features → pixels) and D's first (pixels → features): 1 as in
     # R3GAN, or 3 so both see neighbouring pixels at full resolution
     rgb_kernel: int = 1
@@ -80,7 +80,7 @@ class ModelConfig:
     aux_heads: bool = False
     # the text head's loss: "cosine" (regression onto the caption embedding) or "contrastive"
     # (each image picks its caption among the batch's; models/layers.py:aux_heads_loss)
-    aux_text_loss: str = "cosine"
+    aux_text_loss: Literal["cosine", "contrastive"] = "cosine"
     # dcgan: D also scores the conditions by a projection on its pooled 4x4 features (Miyato &
     # Koyama 2018), besides the conditional bias at its input
     d_projection: bool = False
@@ -91,13 +91,13 @@ class ModelConfig:
     # conv (configs saved before the key); "planes": one-hot class planes beside the image, as the
     # textbook conditional DCGAN (BENCHMARKS.md: the bias path cost recall 0.11 in 10 minutes).
     # Attributes and text reach D as the bias either way.
-    d_cond: str = "bias"
+    d_cond: Literal["bias", "planes"] = "bias"
     # dcgan: D's normalisation: "batch" (the paper's BatchNorm), "spectral" (spectral norm on every
     # layer and no BatchNorm, Miyato et al. 2018: D's Lipschitz constant is bounded, so it cannot
     # run away from G), "none", or "auto" (spectral + projection with text or sketches, else batch;
     # models/dcgan.py:d_recipe). The cpu-32 preset uses "spectral" with the projection term.
     # Configs saved before the key were trained with "batch".
-    d_norm: str = "batch"
+    d_norm: Literal["batch", "spectral", "none", "auto"] = "batch"
     # dcgan: biases on D's first and last convs and G's last conv. The textbook has none (each
     # is followed by BatchNorm or is the output); `dcgan-32` turns them off to be that network
     # exactly (bench/port_gap.py). Configs saved before the key had them.
@@ -131,7 +131,7 @@ class TrainConfig:
     reg_every: int = 1  # lazy R1/R2: penalise every N D steps, scaled by N
     ema_kimg: Schedule = field(default_factory=lambda: Schedule(10.0, kind="constant"))  # EMA half-life
     ema_rampup: float = 0.05  # half-life is at most this fraction of images seen so far
-    augment: str = "auto"  # "auto" (on below 30k images), "on", "off"
+    augment: Literal["auto", "on", "off"] = "auto"  # "auto" (on below 30k images), "on", "off"
     augment_p: Schedule = field(default_factory=lambda: Schedule(0.5, kind="constant"))
     augment_policy: str = "translation,cutout,color"
     cond_drop: float = 0.1  # probability a label is dropped, so it is optional at inference
@@ -160,15 +160,15 @@ class TrainConfig:
     # class alone counts); "same-class" = the caption and sketch of another image of the same
     # class, so D (and through it G) must follow the words and strokes within a class; "both" =
     # half the rows each way
-    mismatch_pairs: str = "any"
+    mismatch_pairs: Literal["any", "same-class", "both"] = "any"
     # thousand samples each head of the label prior (class from prompt / from sketch) is fitted on,
     # before the GAN trains; 0 = no prior. Only models with classes and text or sketches get one.
     prior_kimg: float = 100.0
     # how batches are drawn: "epochs" (every image once per pass, in a fresh order each pass, as
     # the textbook script trains; the order is a function of train.seed and the pass, so a
     # resumed run continues it) or "replacement" (independent random images each step)
-    sampling: str = "epochs"
-    precision: str = "auto"  # "auto" (bf16 on CPU and CUDA where supported), "bf16", "fp32"
+    sampling: Literal["epochs", "replacement"] = "epochs"
+    precision: Literal["auto", "bf16", "fp32"] = "auto"  # "auto" (bf16 on CPU and CUDA where supported), "bf16", "fp32"
     channels_last: bool = True
     seed: int = 0
     sample_every_kimg: float = 20.0
@@ -243,6 +243,13 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         except (TypeError, ValueError):
             raise ValueError(f"{where}: expected a number, got {value!r}") from None
     if annotation is str:
+        return str(value)
+    if hints_origin is Literal:  # a closed set of words: a typo is an error, not a silent default
+        choices = typing.get_args(annotation)
+        if isinstance(value, bool) and {"on", "off"} <= set(choices):
+            value = "on" if value else "off"  # YAML reads on/off/yes/no as booleans
+        if str(value) not in choices:
+            raise ValueError(f"{where}: {value!r} is not one of {', '.join(map(repr, choices))}")
         return str(value)
     return value
 
