@@ -168,7 +168,9 @@ class TrainConfig:
     # the textbook script trains; the order is a function of train.seed and the pass, so a
     # resumed run continues it) or "replacement" (independent random images each step)
     sampling: Literal["epochs", "replacement"] = "epochs"
-    precision: Literal["auto", "bf16", "fp32"] = "auto"  # "auto" (bf16 on CPU and CUDA where supported), "bf16", "fp32"
+    precision: Literal["auto", "bf16", "fp32"] = (
+        "auto"  # "auto" (bf16 on CPU and CUDA where supported), "bf16", "fp32"
+    )
     channels_last: bool = True
     seed: int = 0
     sample_every_kimg: float = 20.0

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from ganstudio import wordsteer
-from ganstudio.conditioning import Cond, load_text_encoder, normalise_prompt
+from ganstudio.conditioning import Cond, describing, load_text_encoder, normalise_prompt
 from ganstudio.conditioning.sketch import normalise_sketch
 from ganstudio.conditioning.text import MAX_PROMPT_WORDS
 
@@ -59,7 +59,10 @@ class UserConditions:
         if words > MAX_PROMPT_WORDS:
             notes.append(f"the prompt has {words} words; only the first {MAX_PROMPT_WORDS} were used")
         if self.coverage is not None and self.spec.has_text:
-            coverage, note = self.coverage.note(prompt, self._encode(prompt))
+            # the thing asked for: its describing words are read apart (describing.py)
+            plain = describing.without_describing_words(prompt)
+            embedding = self._encode(prompt) if plain == prompt else self._encode_other(plain)
+            coverage, note = self.coverage.note(prompt, embedding)
             if note and strict:
                 raise ValueError(f"{note}. Refused (strict); leave strict off to draw it anyway")
             notes += [note] if note else []
@@ -82,6 +85,10 @@ class UserConditions:
         if last is None or last[0] != prompt:
             last = self._last_prompt = (prompt, load_text_encoder(self.spec.text_encoder).encode([prompt]))
         return last[1]
+
+    def _encode_other(self, text: str) -> torch.Tensor:
+        """A text's embedding without replacing the prompt's, kept for the conditions."""
+        return load_text_encoder(self.spec.text_encoder).encode([text])
 
     def normalise_sketch(self, sketch: Any) -> torch.Tensor:
         """A drawing (PIL image, path or array; any size, mode and polarity) → (1, 1, R, R)."""

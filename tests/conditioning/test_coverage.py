@@ -35,6 +35,23 @@ def test_the_bank_is_each_images_shortest_caption():
     assert entry["covered"] is False and "'a bag'" in note and "'a shoe'" in note
 
 
+def test_the_bank_holds_captions_without_their_describing_words():
+    captions = [["a dark bag"], ["a bag"], ["white wide top", "a top with long sleeves"]]
+    texts = ["a dark bag", "a bag", "white wide top", "a top with long sleeves"]
+    embeddings = unit([[1, 0.2, 0], [1, 0, 0], [0, 1, 0.2], [0, 1, 0.3]])
+    encoded = []
+
+    def encode(names):
+        encoded.extend(names)
+        return unit([[0, 1, 0]] * len(names))
+
+    bank = coverage.build(captions, texts, embeddings, threshold=0.5, encode=encode)
+    assert sorted(bank.names) == ["a bag", "top"] and encoded == ["top"]  # "a bag" reused
+    old = Coverage(unit([[1, 0.2, 0], [1, 0, 0]]), ["a dark bag", "a bag"], 0.4)
+    again = coverage.restrip(old, lambda names: unit([[1, 0, 0]] * len(names)))
+    assert again.names == ["a bag"] and again.threshold == 0.4
+
+
 def test_saved_bank_round_trips_and_hostile_files_are_refused(tmp_path):
     bank = Coverage(unit([[1, 0, 0], [0, 1, 0]]), ["a bag", "a shoe"], 0.45)
     path = bank.save(tmp_path)

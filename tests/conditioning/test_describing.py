@@ -101,7 +101,7 @@ def coverage(images: torch.Tensor) -> torch.Tensor:
     return measured.measure(to_uint8(images))[:, 1]
 
 
-@pytest.mark.parametrize("noun", ["bag", "dress"])
+@pytest.mark.parametrize("noun", ["dress", "shirt"])  # the condition; a latent step
 def test_a_size_word_moves_each_image_by_the_means_the_model_follows(fashion, noun):
     base = fashion(prompt=f"a {noun}", n=16, seed=3)
     small = fashion(prompt=f"a small {noun}", n=16, seed=3)
@@ -185,3 +185,10 @@ def test_texture_words_step_the_latent_of_the_class(fashion):
     assert up >= 0.6 and down >= 0.6  # most seeds move the named way (the bench measures the rate)
     striped = fashion(prompt="a striped shirt", n=1, seed=0)
     assert any("read as more texture" in n for n in striped.notes)
+
+
+def test_the_coverage_check_sees_the_thing_not_its_describing_words():
+    assert describing.without_describing_words("a very dark striped shirt") == "a shirt"
+    assert describing.without_describing_words("a red leather bag, please") == "a bag, please"
+    assert describing.without_describing_words("a laptop") == "a laptop"
+    assert describing.without_describing_words("dark") == "dark"  # nothing but describing words: kept

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
+
+from ganstudio.conditioning import describing
 
 FILE = "coverage.safetensors"  # modelfolder.COVERAGE_FILE
 THIN = 0.9
@@ -118,17 +121,38 @@ def thin(bank: torch.Tensor, limit: float = THIN, chunk: int = 512) -> list[int]
 
 
 def build(
-    captions: list[list[str]], texts: list[str], embeddings: torch.Tensor, threshold: float = THRESHOLD
+    captions: list[list[str]],
+    texts: list[str],
+    embeddings: torch.Tensor,
+    threshold: float = THRESHOLD,
+    encode: Callable[[list[str]], torch.Tensor] | None = None,
 ) -> Coverage:
     """The coverage bank of a dataset's captions (one list per image), given the embeddings (U, T)
-    of its unique captions `texts` (data/captions.py caches them for training)."""
+    of its unique captions `texts` (data/captions.py caches them for training). Each caption is
+    taken without its describing words (`describing.without_describing_words`: "dark top" → "top"), encoded with
+    `encode` where it is not among `texts` (without `encode`, such a caption stays as it was)."""
     shortest = sorted({min(c, key=len) for c in captions if c})
     if not shortest:
         raise ValueError("the data has no captions, so the model has no prompts to check")
     row = {text: i for i, text in enumerate(texts)}
-    bank = F.normalize(embeddings[[row[t] for t in shortest]].float(), dim=1)
+    plain = {describing.without_describing_words(t) if encode is not None else t for t in shortest}
+    names = sorted(t for t in plain if t in row) + sorted(t for t in plain if t not in row)
+    found = embeddings[[row[t] for t in names if t in row]].float()
+    extra = [t for t in names if t not in row]
+    rows = torch.cat([found, encode(extra).float()]) if extra else found
+    return _thinned(F.normalize(rows, dim=1), names, threshold)
+
+
+def _thinned(bank: torch.Tensor, names: list[str], threshold: float) -> Coverage:
     keep = thin(bank)[:MAX_BANK]
-    return Coverage(bank[keep], [shortest[i] for i in keep], threshold)
+    return Coverage(bank[keep], [names[i] for i in keep], threshold)
+
+
+def restrip(bank: Coverage, encode: Callable[[list[str]], torch.Tensor]) -> Coverage:
+    """A bank built before captions were taken without their describing words, rebuilt from its
+    own caption names (no training data needed; `scripts/coverage_without_describing_words.py`)."""
+    names = sorted({describing.without_describing_words(n) for n in bank.names})
+    return _thinned(F.normalize(encode(names).float(), dim=1), names, bank.threshold)
 
 
 def for_dataset(dataset, encoder_name: str) -> Coverage:
@@ -139,7 +163,8 @@ def for_dataset(dataset, encoder_name: str) -> Coverage:
 
     table = CaptionTable(dataset.captions)
     embeddings = caption_embeddings(table, load_text_encoder(encoder_name), dataset.fingerprint, cache_dir())
-    return build(dataset.captions, table.texts, embeddings)
+    encoder = load_text_encoder(encoder_name)
+    return build(dataset.captions, table.texts, embeddings, encode=encoder.encode)
 
 
 def build_for_folder(folder: Path, data: str | Path | None = None) -> Coverage:

@@ -190,6 +190,20 @@ def read(prompt: str, attribute_names: list[str], channels: int) -> Reading:
     return reading
 
 
+def without_describing_words(prompt: str) -> str:
+    """The prompt without the describing words this module reads or reports ("a dark striped
+    shirt" → "a shirt"): what the coverage check compares with the training captions, since the
+    words are judged here and the check asks whether the model knows the *thing*. A prompt that
+    is nothing but describing words is kept as it is."""
+    kept = []
+    for token in prompt.split():
+        word = _lemma(re.sub(r"[^a-z-]", "", token.lower()))
+        if word in LEXICON or word in MODIFIERS or word in UNMEASURED:
+            continue
+        kept.append(token)
+    return " ".join(kept) if kept and len(kept) < len(prompt.split()) else prompt
+
+
 def worded(prompt: str, word: str) -> str:
     """'a shirt' + 'dark' → 'a dark shirt', 'an umbrella' + 'red' → 'a red umbrella'."""
     first, _, rest = prompt.partition(" ")
