@@ -8,8 +8,10 @@ nearest things the model knows (and with `strict`, refuses). It reads meaning, n
 French or Japanese prompt is judged like an English one: if the encoder cannot place it near a
 training caption, the note says so.
 
-The bank is each training image's shortest caption (the name of what it shows, with fewest
-describing words), deduplicated and thinned so that no two kept captions are closer than
+The check is about the *thing* asked for: prompt and captions are compared without their
+describing words ("a dark striped shirt" → "a shirt"; conditioning/describing.py reads and
+reports those), so "a brick wall texture" is not near "a textured top". The bank is each
+training image's shortest caption (the name of what it shows) without them, deduplicated and thinned so that no two kept captions are closer than
 `THIN` (the check's answer changes by at most 1 − THIN in cosine). It lives in the model folder as
 `coverage.safetensors`: unit-length rows as int8 codes (×127), the captions and the threshold in
 its metadata, read as untrusted. `bench/coverage.py` chose the threshold and measures the false
