@@ -395,9 +395,10 @@ class GenerationPipeline(UserConditions, Grids):
                 record["near_copy"] = None
             return images
 
-        def redraw(rows: list[int], seeds: list[int]) -> torch.Tensor:
-            cond = request.cond.select(torch.tensor(rows))
-            return self.generate(self.latents(seeds), cond, request.truncation, guidance=request.guidance)
+        def redraw(rows: list[int], seeds: list[int]) -> torch.Tensor:  # keeps words' latent steps
+            step = request.z[rows] - self.latents([request.records[r]["seed"] for r in rows])
+            cond, t, g = request.cond.select(torch.tensor(rows)), request.truncation, request.guidance
+            return self.generate(self.latents(seeds) + step, cond, t, guidance=g)
 
         policy, spare = request.on_copy, request.spare_seed
         return screen(self.nearcopy, images, request.records, request.notes, policy, spare, redraw, checks)

@@ -192,3 +192,22 @@ def test_the_coverage_check_sees_the_thing_not_its_describing_words():
     assert describing.without_describing_words("a red leather bag, please") == "a bag, please"
     assert describing.without_describing_words("a laptop") == "a laptop"
     assert describing.without_describing_words("dark") == "dark"  # nothing but describing words: kept
+
+
+def test_a_blocked_near_copy_is_redrawn_with_the_words_latent_step():
+    from ganstudio.config import DataConfig
+    from ganstudio.data.builtin import fashion_mnist
+    from ganstudio.provenance.nearcopy import NearCopyIndex
+
+    pipe = GenerationPipeline.from_pretrained("fashion-mnist")
+    pipe.watermark = None
+    drawn = pipe(n=2, seed=0, prompt="a patterned shirt")
+    real = fashion_mnist(DataConfig(), "test").images[:2000]
+    pipe.nearcopy = NearCopyIndex.build(
+        torch.cat([to_uint8(drawn.tensors), real])
+    )  # seeds 0-1 are "training data"
+    blocked = pipe(n=2, seed=0, prompt="a patterned shirt", on_copy="block")
+    assert [r["seed"] for r in blocked.metadata] == [2, 3]
+    pipe.nearcopy = None
+    again = pipe(n=2, seed=2, prompt="a patterned shirt")  # seeds 2-3 with the same step
+    assert torch.allclose(blocked.tensors, again.tensors, atol=1e-4)
