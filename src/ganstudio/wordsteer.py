@@ -5,11 +5,12 @@ turned into attribute conditions and latent steps for a pipeline's images.
   per image: a step of the class's own spread from what the image would have been, measured on a
   first drawing without it (`describing.stepped`); a hue is set as named.
 - A word whose measure no condition carries (texture: "patterned", "plain"; "striped" is read as
-  patterned, there is no stripe measure), or whose condition the model follows less well than a
-  latent step for the class (`means`: fashion-mnist's coverage for tops), moves the latent z
-  along a direction measured on the model's own drawings of the class: the difference of the mean latents of its most and least
-  textured quarters, scaled so that the step moves the measure by one standard deviation on
-  average over a calibration draw (`latent_step`).
+  patterned, there is no stripe measure), or whose condition the model did not learn for the
+  class (`means`: fashion-mnist's coverage for tops), moves the latent z along a direction
+  measured on the model's own drawings of the class: the difference of the mean latents of its
+  highest and lowest quarters on the measure, scaled so that the step moves the measure by one
+  standard deviation on average over a calibration draw, and never longer than MAX_STEP of a
+  latent (`latent_step`).
 - Neither where the model's text path already follows the word (`text_follows`): both together
   push twice as far, past what the model draws well (BENCHMARKS.md, describing-words).
 
@@ -111,11 +112,11 @@ def read_words(
 
 
 def means(pipe: Any, name: str, step: float, label: int | None) -> str:
-    """ "condition" or "latent": which way moves measure `name` the named way for more of the
-    class's drawings — the model's condition (stepped from each drawing) or a latent step —
-    measured on PROBE_DRAWS of its own drawings; measures no condition carries: "latent".
-    Conditions the model learnt for some classes only (fashion-mnist's coverage for tops) fall
-    back to the latent there. Cached per pipeline."""
+    """ "condition" or "latent" for a class: the model's condition (stepped from each drawing)
+    unless it moves measure `name` the named way for fewer than FOLLOW_RATE of the class's
+    drawings and a latent step moves LATENT_MARGIN more of them (fashion-mnist's coverage for
+    tops) — measured on PROBE_DRAWS of its own drawings, the share kept for `weak`; measures no
+    condition carries: "latent". Cached per pipeline."""
     if name not in pipe.attribute_names:
         return "latent"
     cache = pipe.__dict__.setdefault("_means", {})
@@ -187,7 +188,7 @@ def text_follows(pipe: Any, phrases: tuple[str, ...], name: str, value: float) -
 
 def latent_step(pipe: Any, name: str, label: int | None) -> torch.Tensor:
     """The step in z (z_dim,) that raises measure `name` by about one standard deviation for the
-    class `label`: the mean latent of its most minus its least textured quarter among FIT_DRAWS
+    class `label`: the mean latent of its highest minus its lowest quarter among FIT_DRAWS
     drawings, scaled on CALIBRATION_DRAWS others so that the step moves the measure one standard
     deviation on average. Cached per pipeline."""
     cache = pipe.__dict__.setdefault("_latent_steps", {})
