@@ -1,3 +1,4 @@
+import json
 import os
 import shutil
 import stat
@@ -78,3 +79,22 @@ def test_data_source_is_parsed_once_for_every_form(tmp_path):
         DataSource.parse("fashion-mnist:val")
     with pytest.raises(ValueError, match="built-in datasets: emoji, emoji-font, fashion-mnist"):
         DataSource.parse("no-such-data")
+
+
+def test_json_parts_are_written_atomically(tmp_path, monkeypatch):
+    from ganstudio import modelfolder
+
+    path = tmp_path / "dataset.json"
+    modelfolder.write_json(path, {"a": 1})
+
+    write_text = type(path).write_text
+
+    def crash(self, text, *args, **kwargs):  # the disk fills half-way through the new file
+        write_text(self, text[: len(text) // 2], *args, **kwargs)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(type(path), "write_text", crash)
+    with pytest.raises(OSError):
+        modelfolder.write_json(path, {"a": 2})
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == {"a": 1}  # the old file, whole

@@ -36,6 +36,7 @@ from ganstudio.card import CARD_NOTICE, Card, describe_prior, markdown_text  # n
 from ganstudio.conditioning import CondSpec
 from ganstudio.conditioning.prior import PRIOR_FILE, LabelPrior, wants_prior
 from ganstudio.config import Config, config_from_dict
+from ganstudio.paths import umask, write_text_atomically
 from ganstudio.untrusted import (
     MAX_JSON_BYTES,
     MAX_PARAMETERS,
@@ -57,16 +58,10 @@ PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 RUN_CANDIDATES = ("best", "checkpoint", ".checkpoint.old")  # what a run folder resolves to, in order
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def share(folder: Path) -> None:
     """Give a folder and its files the permissions a new file normally gets (umask applied):
     safetensors and mkdtemp create them private to the owner, and a model folder is for sharing."""
-    mask = _umask()
+    mask = umask()
     folder.chmod(0o777 & ~mask)
     for path in folder.iterdir():
         if path.is_file():
@@ -74,7 +69,7 @@ def share(folder: Path) -> None:
 
 
 def write_json(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+    write_text_atomically(path, json.dumps(value, indent=2) + "\n")
 
 
 def bundled_models() -> list[str]:
@@ -197,7 +192,7 @@ def save_label_prior(prior: LabelPrior, folder: Path, dtype: torch.dtype = torch
     tmp = path.with_name(f".{PRIOR_FILE}.tmp")
     metadata = {"format": "ganstudio-label-prior", "report": json.dumps(prior.report)}
     save_file(_state(prior, dtype), str(tmp), metadata=metadata)
-    tmp.chmod(0o666 & ~_umask())
+    tmp.chmod(0o666 & ~umask())
     os.replace(tmp, path)
     return path
 
