@@ -66,7 +66,7 @@ def read_words(
     labels = [int(x) if bool(m) else None for x, m in zip(first.labels, first.label_mask, strict=True)]
     one = len(set(labels)) == 1 and labels[0] is not None
     class_name = pipe.class_names[labels[0]] if one else None
-    words = " and ".join
+    words, start = " and ".join, z
     for name, (step, phrases, _) in reading.targets.items():
         if name in (given or {}):
             notes.append(f"{words(map(repr, phrases))} not read: {name}={given[name]:g} was given")
@@ -108,7 +108,20 @@ def read_words(
                 rows[row].setdefault("attributes", {})[name] = round(value, 4)
         conditioned = [v for v, steered in zip(values, latent, strict=True) if not steered]
         notes.append(describing.describe_target(name, step, phrases, conditioned, class_name))
-    return z, notes, rows
+    return _capped(start, z, notes), notes, rows
+
+
+def _capped(start: torch.Tensor, z: torch.Tensor, notes: list[str]) -> torch.Tensor:
+    """z with the words' latent steps together no longer than MAX_STEP of a latent: two steps
+    ("small" and "striped") each at the cap add up to a latent the mapping never met (noise)."""
+    if z is start:
+        return z
+    moved = z - start  # (B, z_dim)
+    longest = MAX_STEP * z.shape[1] ** 0.5
+    scale = (longest / moved.norm(dim=1, keepdim=True).clamp_min(1e-9)).clamp(max=1.0)
+    if bool((scale < 1).any()):
+        notes.append("the words' latent steps together were shortened to stay where the model draws well")
+    return start + moved * scale
 
 
 def means(pipe: Any, name: str, step: float, label: int | None) -> str:

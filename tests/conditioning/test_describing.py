@@ -211,3 +211,14 @@ def test_a_blocked_near_copy_is_redrawn_with_the_words_latent_step():
     pipe.nearcopy = None
     again = pipe(n=2, seed=2, prompt="a patterned shirt")  # seeds 2-3 with the same step
     assert torch.allclose(blocked.tensors, again.tensors, atol=1e-4)
+
+
+def test_latent_steps_together_stay_within_the_cap():
+    start = torch.zeros(2, 100)
+    far = start + torch.tensor([[1.0] * 100, [0.01] * 100])  # 10 and 0.1 long
+    notes: list[str] = []
+    capped = wordsteer._capped(start, far, notes)
+    longest = wordsteer.MAX_STEP * 100**0.5
+    assert capped[0].norm() == pytest.approx(longest) and torch.equal(capped[1], far[1])
+    assert notes and "shortened" in notes[0]
+    assert wordsteer._capped(start, start, []) is start  # no step, nothing to do

@@ -18,10 +18,15 @@ function el(tag, props = {}, ...children) {
 }
 
 // ---------- messages and API calls ----------
-function say(text, error = false) {
+function say(text, error = false, notes = []) {
   const box = $("message");
   box.textContent = text;
   box.className = error ? "error" : "";
+  if (notes.length) {  // one line each: what the words did, what the model may not know…
+    const list = document.createElement("ul");
+    for (const note of notes) list.appendChild(Object.assign(document.createElement("li"), { textContent: note }));
+    box.appendChild(list);
+  }
 }
 
 async function api(path, options = {}) {
@@ -234,7 +239,7 @@ async function generate(body) {
       body: JSON.stringify(body),
     });
     showResults(result, body);
-    say(`${result.images.length} image(s) from ${result.model}.` + (result.notes.length ? ` Note: ${result.notes.join(" ")}` : ""));
+    say(`${result.images.length} image(s) from ${result.model}.` + (result.notes.length ? " Notes:" : ""), false, result.notes);
   } catch (err) {
     say(`Could not generate: ${err.message}`, true);
   } finally {
