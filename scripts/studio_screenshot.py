@@ -3,12 +3,14 @@ the bundled fashion-mnist model, a prompt and 8 results; with --edit, docs/studi
 Edit tab with a bundled model's image brought in, variations, a slider moved and a morph; with
 --history, docs/studio-history.png: a day's images searched, one a favourite, some ticked for the
 zip; with --verify, docs/studio-verify.png: a generated image re-saved as JPEG (metadata gone, the
-watermark left) checked in the Verify tab.
+watermark left) checked in the Verify tab; with --words, docs/studio-words.png: a prompt's
+describing words and what each did, one note a line.
 
     python -m scripts.studio_screenshot
     python -m scripts.studio_screenshot --edit --model emoji --prompt "a red apple" --towards "a green apple"
     python -m scripts.studio_screenshot --history
     python -m scripts.studio_screenshot --verify
+    python -m scripts.studio_screenshot --words
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ def main() -> None:
     parser.add_argument("--edit", action="store_true", help="the Edit tab (docs/studio-edit.png)")
     parser.add_argument("--history", action="store_true", help="the History tab (docs/studio-history.png)")
     parser.add_argument("--verify", action="store_true", help="the Verify tab (docs/studio-verify.png)")
+    parser.add_argument(
+        "--words", action="store_true", help="describing words and their notes (docs/studio-words.png)"
+    )
     parser.add_argument("--model", default="emoji")
     parser.add_argument("--prompt", default="a red apple")
     parser.add_argument("--towards", default="a green apple")
@@ -127,6 +132,17 @@ def main() -> None:
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_selector("#model option", state="attached")  # the page's CSP forbids eval
             shot = next((name for name in ("edit", "history", "verify") if getattr(args, name)), None)
+            if args.words:  # what the words did, one note a line, under the message
+                page.select_option("#model", "fashion-mnist")
+                page.get_by_label("Prompt").fill("a small red leather bag")
+                page.get_by_label("Count").fill("8")
+                page.get_by_label("Seed", exact=True).fill("1")
+                page.get_by_role("button", name="Generate").click()
+                page.wait_for_selector("#gallery li:nth-child(8)")
+                page.evaluate("window.scrollTo(0, 0)")
+                page.screenshot(path=str(ROOT / "docs" / "studio-words.png"), full_page=True)
+                browser.close()
+                return
             if shot is not None:
                 if shot == "edit":
                     edit_tab(page, args.model, args.prompt, args.towards, args.direction)
