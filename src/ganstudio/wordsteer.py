@@ -17,11 +17,15 @@ turned into attribute conditions and latent steps for a pipeline's images.
 `pipe.describing_words` picks the route: "auto" (the above), "always" (the text-path check
 skipped: every word the model has a condition or a direction for is applied), "off" (the text
 path alone). Everything is measured with the model's own attribute measures, never with an
-evaluation network, and cached per pipeline.
+evaluation network, and kept per model in the cache folder (`_Memo`).
 """
 
 from __future__ import annotations
 
+import json
+import math
+import re
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -29,13 +33,57 @@ import torch
 from ganstudio.conditioning import Cond, describing, normalise_prompt
 from ganstudio.data import attributes as measured
 from ganstudio.imaging import to_uint8, visible
+from ganstudio.paths import cache_dir, write_text_atomically
 
 ROUTES = ("auto", "always", "off")
 LATENT_MEASURES = {"texture": measured.texture}  # measures steered in z, not conditions
 FIT_DRAWS, CALIBRATION_DRAWS = 512, 128
 PROBE_DRAWS = 96  # drawings a class's condition and latent step are compared on
 LATENT_MARGIN = 0.1  # the latent step replaces a condition followed by < FOLLOW_RATE if this much better
+MEMO_VERSION = 1  # bump when a probe changes, so stored findings are measured again
+MAX_MEMO_BYTES = 4 << 20  # the probes' file in the cache folder, read only below this size
 MAX_STEP = 0.35  # a one-σ latent step is at most this share of a latent's typical length (√z_dim)
+
+
+class _Memo:
+    """What the probes found for one model, in memory and, for a model with a weights digest in
+    its id (every loaded folder), in the cache folder: a CLI run does not measure the same word
+    again. A missing, unreadable or odd file is measured anew."""
+
+    def __init__(self, model_id: str) -> None:
+        self.path, self.data = None, {}
+        if "@" in model_id:
+            safe = re.sub(r"[^A-Za-z0-9_.@-]+", "_", model_id)
+            self.path = cache_dir() / "words" / f"{safe}-v{MEMO_VERSION}.json"
+            try:
+                if self.path.stat().st_size <= MAX_MEMO_BYTES:
+                    data = json.loads(self.path.read_text(encoding="utf-8"))
+                    self.data = data if isinstance(data, dict) else {}
+            except (OSError, ValueError):
+                pass
+
+    def get(self, key: str, check: Callable[[Any], bool]) -> Any:
+        value = self.data.get(key)
+        try:
+            return value if value is not None and check(value) else None
+        except (TypeError, ValueError):
+            return None
+
+    def put(self, key: str, value: Any) -> Any:
+        self.data[key] = value
+        if self.path is not None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                write_text_atomically(self.path, json.dumps(self.data))
+            except OSError:
+                pass  # a read-only cache: measured again next time
+        return value
+
+
+def _memo(pipe: Any) -> _Memo:
+    if "_words_memo" not in pipe.__dict__:
+        pipe._words_memo = _Memo(pipe.model_id)
+    return pipe._words_memo
 
 
 def _measure(pipe: Any, images: torch.Tensor, name: str) -> torch.Tensor:
@@ -129,12 +177,12 @@ def means(pipe: Any, name: str, step: float, label: int | None) -> str:
     unless it moves measure `name` the named way for fewer than FOLLOW_RATE of the class's
     drawings and a latent step moves LATENT_MARGIN more of them (fashion-mnist's coverage for
     tops) — measured on PROBE_DRAWS of its own drawings, the share kept for `weak`; measures no
-    condition carries: "latent". Cached per pipeline."""
+    condition carries: "latent". Kept (`_Memo`)."""
     if name not in pipe.attribute_names:
         return "latent"
-    cache = pipe.__dict__.setdefault("_means", {})
-    key = (name, step > 0, label)
-    if key not in cache:
+    memo, key = _memo(pipe), f"means|{name}|{step > 0}|{label}"
+    found = memo.get(key, lambda v: v[0] in ("condition", "latent") and 0 <= float(v[1]) <= 1)
+    if found is None:
         z = pipe.latents(range(1 << 41, (1 << 41) + PROBE_DRAWS))
         cond = (
             pipe.make_cond(len(z), label=label, infer_label=False)
@@ -155,16 +203,16 @@ def means(pipe: Any, name: str, step: float, label: int | None) -> str:
         ]
         # the condition is what the model learnt; the latent step is the fallback where it did not
         fallback = rates[0] < describing.FOLLOW_RATE and rates[1] >= rates[0] + LATENT_MARGIN
-        cache[key] = "latent" if fallback else "condition"
-        pipe.__dict__.setdefault("_means_rate", {})[key] = rates[1] if fallback else rates[0]
-    return cache[key]
+        found = memo.put(key, ["latent" if fallback else "condition", rates[1] if fallback else rates[0]])
+    return found[0]
 
 
 def weak(pipe: Any, name: str, step: float, labels: list[int | None]) -> str | None:
     """A note when the means chosen moved `name` the named way for fewer than FOLLOW_RATE of the
     class's test drawings: the model met few such images, so the word does little."""
-    rates = pipe.__dict__.get("_means_rate", {})
-    worst = min((rates.get((name, step > 0, c), 1.0) for c in set(labels)), default=1.0)
+    memo = _memo(pipe)
+    rates = [memo.data.get(f"means|{name}|{step > 0}|{c}", [None, 1.0])[1] for c in set(labels)]
+    worst = min((float(r) for r in rates), default=1.0)
     if worst >= describing.FOLLOW_RATE:
         return None
     way = "up" if step > 0 else "down"
@@ -173,12 +221,13 @@ def weak(pipe: Any, name: str, step: float, labels: list[int | None]) -> str | N
 
 def text_follows(pipe: Any, phrases: tuple[str, ...], name: str, value: float) -> tuple[bool, float]:
     """Does the model's text path already move measure `name` the way the words name
-    (`describing.follows`)? Measured once per pipeline on PROBE_SEEDS seeds of PROBE_CAPTIONS of
+    (`describing.follows`)? Measured once per model (kept) on PROBE_SEEDS seeds of PROBE_CAPTIONS of
     its training captions, with and without the words, on its own drawings. A model without a
     caption bank (coverage) is taken not to follow them."""
-    cache = pipe.__dict__.setdefault("_text_follows", {})
-    if (phrases, name) in cache:
-        return cache[(phrases, name)]
+    memo, key = _memo(pipe), f"follows|{name}|{' '.join(phrases)}|{value > 0}"
+    found = memo.get(key, lambda v: isinstance(v[0], bool) and 0 <= float(v[1]) <= 1)
+    if found is not None:
+        return found[0], float(found[1])
     bank = pipe.coverage.names if pipe.coverage is not None else []
     if not bank:
         return False, 0.0
@@ -195,18 +244,20 @@ def text_follows(pipe: Any, phrases: tuple[str, ...], name: str, value: float) -
     spread = float(base.std()) if name in LATENT_MEASURES else None
     if spread is None:
         spread = pipe.spec.attribute_std[pipe.attribute_names.index(name)]
-    cache[(phrases, name)] = describing.follows(base, with_words, name, value, spread)
-    return cache[(phrases, name)]
+    follows, rate = describing.follows(base, with_words, name, value, spread)
+    memo.put(key, [follows, rate])
+    return follows, rate
 
 
 def latent_step(pipe: Any, name: str, label: int | None) -> torch.Tensor:
     """The step in z (z_dim,) that raises measure `name` by about one standard deviation for the
     class `label`: the mean latent of its highest minus its lowest quarter among FIT_DRAWS
     drawings, scaled on CALIBRATION_DRAWS others so that the step moves the measure one standard
-    deviation on average. Cached per pipeline."""
-    cache = pipe.__dict__.setdefault("_latent_steps", {})
-    if (name, label) in cache:
-        return cache[(name, label)]
+    deviation on average. Kept (`_Memo`)."""
+    memo, key = _memo(pipe), f"step|{name}|{label}"
+    found = memo.get(key, lambda v: len(v) == pipe.G.z_dim and all(map(math.isfinite, v)))
+    if found is not None:
+        return torch.tensor(found, dtype=torch.float32)
     seeds = range(1 << 40, (1 << 40) + FIT_DRAWS + CALIBRATION_DRAWS)  # away from the seeds people use
     z = pipe.latents(seeds)
     cond = (
@@ -224,5 +275,5 @@ def latent_step(pipe: Any, name: str, label: int | None) -> torch.Tensor:
     step = direction * (float(fit.std()) / gain) if gain > 1e-6 else torch.zeros_like(direction)
     longest = MAX_STEP * len(step) ** 0.5  # further, z leaves the shell the mapping was trained on
     step = step * min(1.0, longest / max(float(step.norm()), 1e-9))
-    cache[(name, label)] = step
+    memo.put(key, step.tolist())
     return step

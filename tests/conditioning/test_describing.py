@@ -222,3 +222,21 @@ def test_latent_steps_together_stay_within_the_cap():
     assert capped[0].norm() == pytest.approx(longest) and torch.equal(capped[1], far[1])
     assert notes and "shortened" in notes[0]
     assert wordsteer._capped(start, start, []) is start  # no step, nothing to do
+
+
+def test_what_the_probes_found_is_kept_for_the_next_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path))
+    first = GenerationPipeline.from_pretrained("fashion-mnist")
+    drawn = first(prompt="a small patterned shirt", n=2, seed=0)
+    stored = list((tmp_path / "words").glob("*.json"))
+    assert len(stored) == 1 and "fashion-mnist@" in stored[0].name
+    second = GenerationPipeline.from_pretrained("fashion-mnist")  # a new process, as the CLI is
+    calls = []
+    real = second.generate
+    monkeypatch.setattr(second, "generate", lambda *a, **k: (calls.append(len(a[0])), real(*a, **k))[1])
+    again = second(prompt="a small patterned shirt", n=2, seed=0)
+    assert calls == [2]  # the images themselves only: no probe drawn again
+    assert torch.equal(drawn.tensors, again.tensors) and drawn.notes == again.notes
+    stored[0].write_text("{not json")  # a damaged file is measured anew, not trusted
+    third = GenerationPipeline.from_pretrained("fashion-mnist")
+    assert torch.equal(third(prompt="a small patterned shirt", n=2, seed=0).tensors, drawn.tensors)
