@@ -266,6 +266,12 @@ def _from_dict(cls: type, values: dict[str, Any], where: str) -> Any:
     return cls(**kwargs)
 
 
+def choices(cls: type, name: str) -> tuple[str, ...]:
+    """The words a closed-set field of a config dataclass takes (its Literal), for the faces'
+    option lists: one home for them."""
+    return typing.get_args(typing.get_type_hints(cls)[name])
+
+
 def config_from_dict(values: dict[str, Any]) -> Config:
     """Rebuild a Config from `to_dict()` output (as written in config.json)."""
     return _from_dict(Config, values, "")

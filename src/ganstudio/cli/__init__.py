@@ -21,7 +21,7 @@ from ganstudio.cli.commands import (
 from ganstudio.cli.editing import add_parsers as add_editing_parsers
 from ganstudio.cli.safeguards import add_parsers as add_safeguard_parsers
 from ganstudio.cli.upscaling import add_parsers as add_upscaling_parsers
-from ganstudio.config import available_presets
+from ganstudio.config import DataConfig, available_presets, choices
 from ganstudio.registry import DATASETS, METRICS, MODELS
 
 
@@ -54,14 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add_parser("prepare", help="pack an image folder or built-in dataset into a .gsd file")
     p.add_argument("source", help=f"image folder or built-in dataset ({', '.join(DATASETS.names())})")
-    p.add_argument("--resolution", type=int, default=32, help="side of the square images, in pixels")
+    data = DataConfig()  # the defaults and choices live in the config, not here
+    p.add_argument(
+        "--resolution", type=int, default=data.resolution, help="side of the square images, in pixels"
+    )
     p.add_argument("--out", required=True, help="output file, e.g. data.gsd")
-    p.add_argument("--fit", choices=["crop", "pad"], default="pad", help="make non-square images square")
-    p.add_argument("--background", default="#ffffff", help="colour for transparency and padding")
+    fits = choices(DataConfig, "fit")
+    p.add_argument("--fit", choices=fits, default=data.fit, help="make non-square images square")
+    p.add_argument("--background", default=data.background, help="colour for transparency and padding")
     p.add_argument(
         "--channels",
-        choices=["auto", "1", "3"],
-        default="auto",
+        choices=choices(DataConfig, "channels"),
+        default=data.channels,
         help="1 grayscale, 3 colour, auto: as the images are",
     )
     p.add_argument(

@@ -13,6 +13,7 @@ from ganstudio.conditioning import Cond, CondSpec, load_text_encoder
 from ganstudio.conditioning.cond import DEFAULT_SKETCH_MARGIN
 from ganstudio.conditioning.sketch import sketch_margin
 from ganstudio.conditioning.text import resolve_text_encoder
+from ganstudio.config import TrainConfig, choices
 from ganstudio.data.augment import augment
 from ganstudio.data.captions import CaptionTable, caption_embeddings
 from ganstudio.data.packed import PackedDataset
@@ -104,7 +105,7 @@ def grid_conditions(spec: CondSpec, text: TrainingText | None = None, columns: i
     return cond
 
 
-MISMATCH_PAIRS = ("any", "same-class", "both")
+MISMATCH_PAIRS = choices(TrainConfig, "mismatch_pairs")  # ("any", "same-class", "both")
 
 
 def check_mismatch_pairs(pairs: str) -> None:

@@ -15,7 +15,7 @@ from torch import nn
 
 from ganstudio.conditioning import Cond
 from ganstudio.conditioning.sketch import roughen
-from ganstudio.config import TrainConfig
+from ganstudio.config import TrainConfig, choices
 from ganstudio.devices import autocast
 from ganstudio.imaging import from_uint8
 from ganstudio.losses import diversity_loss, get_loss, gradient_penalty
@@ -58,7 +58,7 @@ class Batch:
         )
 
 
-SAMPLING = ("epochs", "replacement")
+SAMPLING = choices(TrainConfig, "sampling")  # ("epochs", "replacement")
 
 
 class TrainingData:
