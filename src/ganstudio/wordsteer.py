@@ -86,7 +86,7 @@ def _memo(pipe: Any) -> _Memo:
     return pipe._words_memo
 
 
-def _measure(pipe: Any, images: torch.Tensor, name: str) -> torch.Tensor:
+def _measure(images: torch.Tensor, name: str) -> torch.Tensor:
     shown = to_uint8(visible(images))
     if name in LATENT_MEASURES:
         return LATENT_MEASURES[name](shown)
@@ -123,7 +123,7 @@ def read_words(
             continue
         if text_follows(pipe, tuple(phrases), name, step)[0] and pipe.describing_words == "auto":
             for row in rows:  # the words work through the text path: recorded, nothing added
-                row.setdefault("text", {})[name] = " and ".join(phrases)
+                row.setdefault("text", {})[name] = words(phrases)
             continue
         latent = [name != "hue" and means(pipe, name, step, c) == "latent" for c in labels]
         if name != "hue" and (note := weak(pipe, name, step, labels)):
@@ -141,7 +141,7 @@ def read_words(
         else:
             if drawn is None:  # one first drawing for every stepped attribute
                 drawn = pipe.generate(z, first, truncation, guidance=guidance)
-            now = _measure(pipe, drawn, name)
+            now = _measure(drawn, name)
             values = [
                 describing.stepped(stats[name], float(v), step, c) for v, c in zip(now, labels, strict=True)
             ]
@@ -184,19 +184,15 @@ def means(pipe: Any, name: str, step: float, label: int | None) -> str:
     found = memo.get(key, lambda v: v[0] in ("condition", "latent") and 0 <= float(v[1]) <= 1)
     if found is None:
         z = pipe.latents(range(1 << 41, (1 << 41) + PROBE_DRAWS))
-        cond = (
-            pipe.make_cond(len(z), label=label, infer_label=False)
-            if label is not None
-            else pipe.make_cond(len(z))
-        )
-        now = _measure(pipe, pipe.generate(z, cond), name)
+        cond = pipe.make_cond(len(z), label=label, infer_label=False)
+        now = _measure(pipe.generate(z, cond), name)
         stats, i = pipe.dataset_info["attributes"][name], pipe.attribute_names.index(name)
         values = torch.tensor([describing.stepped(stats, float(v), step, label) for v in now])
         stepped = cond.select(slice(None))
         stepped.attributes[:, i] = (values - pipe.spec.attribute_mean[i]) / pipe.spec.attribute_std[i]
         stepped.attribute_mask[:, i] = True
-        by_condition = _measure(pipe, pipe.generate(z, stepped), name)
-        by_latent = _measure(pipe, pipe.generate(z + step * latent_step(pipe, name, label), cond), name)
+        by_condition = _measure(pipe.generate(z, stepped), name)
+        by_latent = _measure(pipe.generate(z + step * latent_step(pipe, name, label), cond), name)
         side = 1.0 if step > 0 else -1.0
         rates = [
             (torch.sign(after - now) == side).float().mean().item() for after in (by_condition, by_latent)
@@ -237,12 +233,13 @@ def text_follows(pipe: Any, phrases: tuple[str, ...], name: str, value: float) -
 
     def draw(texts: list[str]) -> torch.Tensor:
         cond = Cond.cat([pipe.make_cond(describing.PROBE_SEEDS, prompt=t) for t in texts])
-        return _measure(pipe, pipe.generate(z, cond), name)
+        return _measure(pipe.generate(z, cond), name)
 
     base = draw([normalise_prompt(c) for c in captions])
     with_words = draw([normalise_prompt(describing.worded(c, " ".join(phrases))) for c in captions])
-    spread = float(base.std()) if name in LATENT_MEASURES else None
-    if spread is None:
+    if name in LATENT_MEASURES:
+        spread = float(base.std())
+    else:
         spread = pipe.spec.attribute_std[pipe.attribute_names.index(name)]
     follows, rate = describing.follows(base, with_words, name, value, spread)
     memo.put(key, [follows, rate])
@@ -260,17 +257,13 @@ def latent_step(pipe: Any, name: str, label: int | None) -> torch.Tensor:
         return torch.tensor(found, dtype=torch.float32)
     seeds = range(1 << 40, (1 << 40) + FIT_DRAWS + CALIBRATION_DRAWS)  # away from the seeds people use
     z = pipe.latents(seeds)
-    cond = (
-        pipe.make_cond(len(z), label=label, infer_label=False)
-        if label is not None
-        else pipe.make_cond(len(z))
-    )
-    values = _measure(pipe, pipe.generate(z, cond), name)
+    cond = pipe.make_cond(len(z), label=label, infer_label=False)
+    values = _measure(pipe.generate(z, cond), name)
     fit, check = values[:FIT_DRAWS], values[FIT_DRAWS:]
     low, high = fit.quantile(0.25), fit.quantile(0.75)
     direction = z[:FIT_DRAWS][fit >= high].mean(0) - z[:FIT_DRAWS][fit <= low].mean(0)
     calibration = cond.select(slice(FIT_DRAWS, None))
-    moved = _measure(pipe, pipe.generate(z[FIT_DRAWS:] + direction, calibration), name) - check
+    moved = _measure(pipe.generate(z[FIT_DRAWS:] + direction, calibration), name) - check
     gain = float(moved.mean())
     step = direction * (float(fit.std()) / gain) if gain > 1e-6 else torch.zeros_like(direction)
     longest = MAX_STEP * len(step) ** 0.5  # further, z leaves the shell the mapping was trained on

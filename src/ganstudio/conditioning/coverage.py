@@ -11,8 +11,8 @@ training caption, the note says so.
 The check is about the *thing* asked for: prompt and captions are compared without their
 describing words ("a dark striped shirt" → "a shirt"; conditioning/describing.py reads and
 reports those), so "a brick wall texture" is not near "a textured top". The bank is each
-training image's shortest caption (the name of what it shows) without them, deduplicated and thinned so that no two kept captions are closer than
-`THIN` (the check's answer changes by at most 1 − THIN in cosine). It lives in the model folder as
+training image's shortest caption (the name of what it shows) without them, deduplicated and
+thinned so that no two kept captions are closer than `THIN` (the check's answer changes by at most 1 − THIN in cosine). It lives in the model folder as
 `coverage.safetensors`: unit-length rows as int8 codes (×127), the captions and the threshold in
 its metadata, read as untrusted. `bench/coverage.py` chose the threshold and measures the false
 alarms and the detection rate.
@@ -131,8 +131,9 @@ def build(
 ) -> Coverage:
     """The coverage bank of a dataset's captions (one list per image), given the embeddings (U, T)
     of its unique captions `texts` (data/captions.py caches them for training). Each caption is
-    taken without its describing words (`describing.without_describing_words`: "dark top" → "top"), encoded with
-    `encode` where it is not among `texts` (without `encode`, such a caption stays as it was)."""
+    taken without its describing words (`describing.without_describing_words`: "dark top" →
+    "top"), encoded with `encode` where it is not among `texts` (without `encode`, such a caption
+    stays as it was)."""
     shortest = sorted({min(c, key=len) for c in captions if c})
     if not shortest:
         raise ValueError("the data has no captions, so the model has no prompts to check")
@@ -164,8 +165,8 @@ def for_dataset(dataset, encoder_name: str) -> Coverage:
     from ganstudio.paths import cache_dir
 
     table = CaptionTable(dataset.captions)
-    embeddings = caption_embeddings(table, load_text_encoder(encoder_name), dataset.fingerprint, cache_dir())
     encoder = load_text_encoder(encoder_name)
+    embeddings = caption_embeddings(table, encoder, dataset.fingerprint, cache_dir())
     return build(dataset.captions, table.texts, embeddings, encode=encoder.encode)
 
 

@@ -28,10 +28,10 @@ from typing import Any
 
 import torch
 
-# how far a word moves its attribute, in standard deviations of the class's training images, by
-# the word before it ("very dark" 2, "slightly dark" 0.5)
 SPREAD = 2.0  # targets stay within this many standard deviations of all training images' mean
 EDGE = (0.02, 0.98)  # … and within these quantiles of the class's training images
+# how far a word moves its attribute, in standard deviations of the class's training images, by
+# the word before it ("very dark" 2, "slightly dark" 0.5; 1 otherwise)
 MODIFIERS = {
     "very": 2.0, "really": 2.0, "extra": 2.0, "extremely": 2.0, "deep": 2.0, "super": 2.0,
     "slightly": 0.5, "somewhat": 0.5, "fairly": 0.5, "rather": 0.5, "bit": 0.5, "little": 0.5,
@@ -98,17 +98,12 @@ DESCRIBES = {
 
 @dataclass
 class Reading:
-    """What a prompt's describing words ask for: attribute → (value per class or None for the
-    hue, the words), and the notes for words the model cannot follow by attribute."""
+    """What a prompt's describing words ask for, and the notes for words the model cannot follow."""
 
-    targets: dict[str, tuple[float, list[str], float]] = field(
-        default_factory=dict
-    )  # name → (q or hue, words, conf)
+    # attribute → (step in the class's standard deviations, or the hue; the words; confidence)
+    targets: dict[str, tuple[float, list[str], float]] = field(default_factory=dict)
     unsupported: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.targets)
 
 
 def _lemma(token: str) -> str:
@@ -271,6 +266,11 @@ def stepped(stats: dict[str, Any], current: float, step: float, label: int | Non
     return min(target, current) if step < 0 else max(target, current)
 
 
+def _amount(step: float) -> str:
+    names = {0.5: "half a standard deviation", 1.0: "one standard deviation", 2.0: "two standard deviations"}
+    return names.get(abs(step), f"{abs(step):g} standard deviations")
+
+
 def describe_step(
     attribute: str, step: float, phrases: list[str], class_name: str | None, has_condition: bool = False
 ) -> str:
@@ -280,11 +280,10 @@ def describe_step(
     reading = (
         f" ({_quoted(loose)} read as more {attribute}: there is no measure for that pattern)" if loose else ""
     )
-    amount = {0.5: "half a standard deviation", 1.0: "one standard deviation", 2.0: "two standard deviations"}
     among = f"the '{class_name}' drawings" if class_name else "its drawings"
     way = "lower" if step < 0 else "higher"
     return (
-        f"read from the words: {words} → {attribute} {amount.get(abs(step), f'{abs(step):g} standard deviations')} "
+        f"read from the words: {words} → {attribute} {_amount(step)} "
         f"{way}, steered in the latent along a direction measured on {among}{reading}"
         + (f" (the model follows that better than its {attribute} condition here)" if has_condition else "")
     )
@@ -298,11 +297,9 @@ def describe_target(
     words = " and ".join(repr(p) for p in phrases)
     if attribute == "hue":
         return f"read from the words: {words} → hue {values[0]:.2f}"
-    size = {0.5: "half a standard deviation", 1.0: "one standard deviation", 2.0: "two standard deviations"}
-    amount = size.get(abs(step), f"{abs(step):g} standard deviations")
     among = f"the training '{class_name}' images" if class_name else "each image's class"
     span = (
         f"{min(values):.2f}–{max(values):.2f}" if max(values) - min(values) >= 0.005 else f"{values[0]:.2f}"
     )
     way = "lower" if step < 0 else "higher"
-    return f"read from the words: {words} → {attribute} {amount} of {among} {way} than each image would have been ({span} here)"
+    return f"read from the words: {words} → {attribute} {_amount(step)} of {among} {way} than each image would have been ({span} here)"
